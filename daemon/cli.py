@@ -1,0 +1,98 @@
+"""The ``surety-intake`` command: run the daemon, or classify one message file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+
+from daemon import config, log
+from daemon.config import ConfigError, Settings
+from daemon.decide import decide
+from daemon.mailbox import MailboxError
+from daemon.read import read_message
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="surety-intake",
+        description="Takes in electronic guarantee submissions from a contract mailbox.",
+    )
+    parser.add_argument("--config", required=True, metavar="FILE", help="the office's TOML config")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="poll the mailbox and act on each message")
+    run.add_argument("--once", action="store_true", help="process what is waiting, then exit")
+    classify = commands.add_parser(
+        "classify", help="print the verdict on one message file as JSON (sends nothing)"
+    )
+    classify.add_argument("message", metavar="MESSAGE.eml")
+    commands.add_parser("check-config", help="validate the config and exit")
+    return parser
+
+
+def classify_file(settings: Settings, path: Path) -> dict[str, object]:
+    """The JSON ``classify`` prints for one message file."""
+    mail = read_message(path.read_bytes(), now=datetime.now(UTC))
+    result = decide(mail, settings).to_json()
+    result["message_id"] = mail.message_id
+    result["received_at"] = mail.received_at.isoformat()
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = config.load(args.config)
+    except ConfigError as err:
+        print(f"surety-intake: config error: {err}", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        print("config ok")
+        return 0
+    if args.command == "classify":
+        path = Path(args.message)
+        try:
+            result = classify_file(settings, path)
+        except OSError as err:
+            print(f"surety-intake: cannot read {path}: {err.strerror}", file=sys.stderr)
+            return 1
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return 0
+    return _run(settings, once=args.once)
+
+
+def _run(settings: Settings, *, once: bool) -> int:
+    # Imported here so that classify and check-config start without the network stack.
+    from daemon.service import Intake, run_forever  # noqa: PLC0415
+    from daemon.store import Store  # noqa: PLC0415
+
+    log.configure()
+    logger = structlog.get_logger("daemon.cli")
+    try:
+        config.check_for_run(settings)
+        store = Store(settings.state.path)
+        intake = Intake(settings, store)
+    except ConfigError as err:
+        print(f"surety-intake: config error: {err}", file=sys.stderr)
+        return 2
+    try:
+        if once:
+            intake.run_once()
+        else:
+            run_forever(intake)
+    except MailboxError as err:
+        logger.error("imap.unavailable", error=str(err))
+        return 1
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""Settings: the packaged defaults with the office's TOML laid over them, validated once.
+
+A bad config stops the start with one message that names the key (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+Security = Literal["tls", "starttls", "none"]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key."""
+
+
+def _as_list(value: Any) -> Any:
+    """Allow one address where a list is expected."""
+    return [value] if isinstance(value, str) else value
+
+
+def _check_address(value: str) -> str:
+    if value.count("@") != 1 or value.startswith("@") or value.endswith("@") or " " in value:
+        raise ValueError(f"not an email address: {value!r}")
+    return value.strip()
+
+
+Address = Annotated[str, BeforeValidator(lambda v: _check_address(v) if isinstance(v, str) else v)]
+Addresses = Annotated[list[Address], BeforeValidator(_as_list), Field(min_length=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Office(_Section):
+    name: str
+    contact: str = ""
+    intake_address: Annotated[str, BeforeValidator(
+        lambda v: _check_address(v) if isinstance(v, str) and v else v)] = ""
+
+
+class Folders(_Section):
+    routed: str
+    correction: str
+    review: str
+    ignored: str
+
+
+class Imap(_Section):
+    host: str = Field(min_length=1)
+    port: int = Field(gt=0, lt=65536)
+    security: Security
+    username: str = Field(min_length=1)
+    password_env: str = Field(min_length=1)
+    folder: str = Field(min_length=1)
+    poll_seconds: int = Field(ge=5)
+    ca_file: str = ""
+    timeout_seconds: float = Field(gt=0)
+    batch_size: int = Field(ge=1, le=500)
+    folders: Folders
+
+
+class Smtp(_Section):
+    host: str = Field(min_length=1)
+    port: int = Field(gt=0, lt=65536)
+    security: Security
+    sender: Address
+    sender_name: str = ""
+    username: str = ""
+    password_env: str = ""
+    ca_file: str = ""
+    timeout_seconds: float = Field(gt=0)
+
+
+class Routing(_Section):
+    contract_guarantee: Addresses
+    advance_payment: Addresses
+    review: Addresses
+
+
+class Policy(_Section):
+    legacy_pdf_until: date
+
+
+class State(_Section):
+    path: str = Field(min_length=1)
+
+
+class Insurer(_Section):
+    name: str = Field(min_length=1)
+    aliases: list[str] = []
+    domains: list[str] = Field(min_length=1)
+    legacy_cc: Annotated[list[Address], BeforeValidator(_as_list)] = []
+
+    def names(self) -> list[str]:
+        """The full name and every alias, longest first (for matching in text)."""
+        return sorted({self.name, *self.aliases}, key=len, reverse=True)
+
+
+class Settings(_Section):
+    office: Office
+    imap: Imap
+    smtp: Smtp
+    routing: Routing
+    policy: Policy
+    state: State
+    insurers: list[Insurer] = []
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Lay ``over`` on ``base`` table by table (arrays of tables replace, not merge)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    kind = first["type"]
+    if kind == "missing":
+        return f"{key}: required key is missing"
+    if kind == "extra_forbidden":
+        return f"{key}: unknown key (misspelt?)"
+    got = first.get("input")
+    shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) else ""
+    return f"{key}: {first['msg']}{shown}"
+
+
+def defaults() -> dict[str, Any]:
+    """The packaged defaults file, parsed."""
+    text = resources.files("daemon").joinpath("defaults.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
+def parse(text: str) -> Settings:
+    """Settings from an office's TOML text (defaults laid under it)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"not valid TOML: {err}") from err
+    try:
+        return Settings.model_validate(_merge(defaults(), data))
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from err
+
+
+def load(path: str | Path) -> Settings:
+    """Settings from an office's TOML file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8") from err
+    return parse(text)
+
+
+def secret(env_name: str, key: str) -> str:
+    """The secret held in the environment variable a ``*.password_env`` key names."""
+    value = os.environ.get(env_name)
+    if not value:
+        raise ConfigError(f"{key}: environment variable {env_name} is not set or empty")
+    return value
+
+
+def check_for_run(settings: Settings) -> None:
+    """What ``run`` needs beyond ``classify``: secrets present, CA files readable."""
+    secret(settings.imap.password_env, "imap.password_env")
+    if settings.smtp.username:
+        if not settings.smtp.password_env:
+            raise ConfigError("smtp.password_env: required when smtp.username is set")
+        secret(settings.smtp.password_env, "smtp.password_env")
+    cas = (("imap.ca_file", settings.imap.ca_file), ("smtp.ca_file", settings.smtp.ca_file))
+    for key, ca in cas:
+        if ca and not Path(ca).is_file():
+            raise ConfigError(f"{key}: no such file: {ca}")

@@ -1,0 +1,152 @@
+"""The contract mailbox over IMAP: fetch new messages, file them, never delete.
+
+A thin adapter around imapclient. Certificates are verified with Python's default SSL
+context (plus an optional private CA), and every socket has a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+
+from daemon.config import Imap
+
+log = structlog.get_logger("daemon.mailbox")
+
+DONE_KEYWORD = "$SuretyFiled"  # marks a copied (not moved) message when MOVE is missing
+
+
+class MailboxError(Exception):
+    """The IMAP server could not be reached or refused an operation."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One message as fetched: its UID, bytes and server arrival time."""
+
+    uid: int
+    raw: bytes
+    internaldate: datetime
+
+
+def tls_context(ca_file: str) -> ssl.SSLContext:
+    """The default context (certificate and host name checked), plus a private CA."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+class Mailbox:
+    """One IMAP session on the contract mailbox."""
+
+    def __init__(self, settings: Imap, password: str) -> None:
+        self._settings = settings
+        self._password = password
+        self._client: IMAPClient | None = None
+        self._delimiter = "/"
+        self.uidvalidity = 0
+
+    def __enter__(self) -> Mailbox:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def client(self) -> IMAPClient:
+        """The connected client."""
+        if self._client is None:
+            raise MailboxError("not connected")
+        return self._client
+
+    def connect(self) -> None:
+        """Connect, upgrade to TLS as configured, log in and select the intake folder."""
+        s = self._settings
+        context = tls_context(s.ca_file)
+        try:
+            client = IMAPClient(
+                s.host, port=s.port, ssl=s.security == "tls", ssl_context=context,
+                timeout=s.timeout_seconds,
+            )
+            if s.security == "starttls":
+                client.starttls(context)
+            client.normalise_times = False
+            client.login(s.username, self._password)
+        except (OSError, IMAPClientError, ssl.SSLError) as err:
+            raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
+        self._client = client
+        folders = client.list_folders()
+        if folders:
+            delimiter = folders[0][1]
+            self._delimiter = delimiter.decode() if isinstance(delimiter, bytes) else (
+                delimiter or "/")
+        self.uidvalidity = self._select()
+
+    def _select(self) -> int:
+        info = self.client.select_folder(self._settings.folder)
+        return int(info[b"UIDVALIDITY"])
+
+    def close(self) -> None:
+        """Log out; errors on the way out are of no consequence."""
+        if self._client is not None:
+            with contextlib.suppress(OSError, IMAPClientError):
+                self._client.logout()
+            self._client = None
+
+    def fetch_new(self, skip: set[int]) -> Iterator[Fetched]:
+        """Every message in the intake folder not yet filed, oldest first, in batches.
+
+        BODY.PEEK leaves the \\Seen flag alone, so staff still see what is unread.
+        """
+        uids = sorted(
+            int(u) for u in self.client.search(["NOT", "KEYWORD", DONE_KEYWORD])
+            if int(u) not in skip
+        )
+        size = self._settings.batch_size
+        for start in range(0, len(uids), size):
+            batch = uids[start : start + size]
+            data: dict[int, dict[bytes, Any]] = self.client.fetch(
+                batch, ["BODY.PEEK[]", "INTERNALDATE"]
+            )
+            for uid in batch:
+                item = data.get(uid)
+                if item is None:  # expunged by someone else meanwhile
+                    continue
+                when = item.get(b"INTERNALDATE")
+                if not isinstance(when, datetime):
+                    when = datetime.now(UTC)
+                elif when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                yield Fetched(uid, bytes(item.get(b"BODY[]", b"")), when)
+
+    def server_folder(self, name: str) -> str:
+        """A configured folder name ("/"-separated) in the server's own separator."""
+        return name.replace("/", self._delimiter)
+
+    def file(self, uid: int, folder: str) -> None:
+        """Move the message to ``folder`` (created if missing); copy and flag without MOVE."""
+        target = self.server_folder(folder)
+        client = self.client
+        if not client.folder_exists(target):
+            try:
+                client.create_folder(target)
+            except IMAPClientError:
+                if not client.folder_exists(target):
+                    raise
+            client.subscribe_folder(target)
+        if client.has_capability("MOVE"):
+            client.move([uid], target)
+        else:
+            client.copy([uid], target)
+            client.add_flags([uid], [DONE_KEYWORD])
+        log.info("message.filed", uid=uid, folder=target)

@@ -1,0 +1,184 @@
+"""The values that flow through the pipeline: read -> classify -> check -> decide.
+
+All frozen dataclasses: a stage returns a new value and never changes the one it got.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class Kind(enum.StrEnum):
+    """What a message is, as far as the office's intake goes."""
+
+    DSURE_KEY = "dsure-key"
+    CONFIRMATION_SYSTEM = "confirmation-system"
+    LEGACY_PDF = "legacy-pdf"
+    OTHER = "other"
+
+
+class GuaranteeType(enum.StrEnum):
+    """The three guarantees; each goes to its own section."""
+
+    CONTRACT = "contract"
+    ADVANCE_PAYMENT = "advance-payment"
+    INTERIM_ADVANCE_PAYMENT = "interim-advance-payment"
+
+
+class Verdict(enum.StrEnum):
+    """What the daemon does with a message."""
+
+    ROUTED = "routed"
+    CORRECTION = "correction"
+    REVIEW = "review"
+    IGNORED = "ignored"
+
+
+class DocumentStatus(enum.StrEnum):
+    """How far an attachment could be read."""
+
+    TEXT = "text"  # text extracted
+    NO_TEXT = "no-text"  # opened, but no text layer (a scan)
+    ENCRYPTED = "encrypted"  # needs a password we do not have (or the one given is wrong)
+    UNREADABLE = "unreadable"  # corrupt, not what its name says, or a reader failed
+    SKIPPED = "skipped"  # a format we do not read (images, signatures, ...)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One attached file as it came, with what could be read from it."""
+
+    filename: str
+    content_type: str
+    data: bytes = field(repr=False)
+    status: DocumentStatus = DocumentStatus.SKIPPED
+    text: str = field(default="", repr=False)
+    detail: str = ""  # why it could not be read, for staff and the log
+
+    @property
+    def is_pdf(self) -> bool:
+        """Named or labelled as a PDF (whatever it really is)."""
+        return self.filename.lower().endswith(".pdf") or self.content_type == "application/pdf"
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message as read: decoded headers, body text, attachments, arrival time."""
+
+    message_id: str
+    subject: str
+    from_addr: str
+    from_name: str
+    reply_to: tuple[str, ...]
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    received_at: datetime  # server arrival time, timezone-aware
+    body: str = field(repr=False)
+    attachments: tuple[Attachment, ...] = ()
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    is_mime: bool = True
+    raw: bytes = field(default=b"", repr=False)
+    defects: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first header of that name (case-insensitive), decoded, or None."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    def header_all(self, name: str) -> list[str]:
+        """Every header of that name, in order."""
+        lname = name.lower()
+        return [v for k, v in self.headers if k.lower() == lname]
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """To and Cc, lower-cased: the addresses the sender really copied."""
+        return tuple(a.lower() for a in (*self.to, *self.cc))
+
+
+@dataclass(frozen=True)
+class Fields:
+    """What was extracted from a submission; None where not found."""
+
+    contract_number: str | None = None
+    auth_key: str | None = None
+    view_url: str | None = None
+    view_password: str | None = None
+    project_name: str | None = None
+    project_number: str | None = None
+    contractor_name: str | None = None
+    policy_number: str | None = None
+    insurer: str | None = None
+    guarantor: str | None = None
+    issued_on: date | None = None
+    document_password: str | None = None
+
+    SECRET = ("auth_key", "view_password", "document_password")
+
+    def public(self) -> dict[str, str]:
+        """The fields for JSON and logs: secrets masked, empty ones left out."""
+        out: dict[str, str] = {}
+        for name in (
+            "contract_number",
+            "auth_key",
+            "view_url",
+            "view_password",
+            "project_name",
+            "project_number",
+            "contractor_name",
+            "policy_number",
+            "insurer",
+            "guarantor",
+        ):
+            value = getattr(self, name)
+            if value:
+                out[name] = mask(value) if name in self.SECRET else str(value)
+        if self.issued_on:
+            out["issued_on"] = self.issued_on.isoformat()
+        return out
+
+
+def mask(secret: str) -> str:
+    """Keep two characters so staff can tell keys apart; hide the rest."""
+    return secret[:2] + "*" * max(len(secret) - 2, 4)
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The kind of a message and what was extracted from it."""
+
+    kind: Kind
+    guarantee_type: GuaranteeType | None
+    fields: Fields
+    evidence: tuple[str, ...] = ()  # why this kind: matched labels, for the log
+    unreadable: tuple[str, ...] = ()  # problem codes about reading: attachment-unreadable, ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one message, with every problem code and where it goes."""
+
+    verdict: Verdict
+    kind: Kind
+    guarantee_type: GuaranteeType | None
+    problems: tuple[str, ...]
+    route_to: tuple[str, ...]
+    fields: Fields
+    reason: str = ""  # for ignored and review: a short English reason for the log
+
+    def to_json(self) -> dict[str, object]:
+        """The shape ``classify`` prints and the log records; no secret in clear."""
+        return {
+            "kind": self.kind.value,
+            "verdict": self.verdict.value,
+            "guarantee_type": self.guarantee_type.value if self.guarantee_type else None,
+            "problems": list(self.problems),
+            "route_to": list(self.route_to),
+            "fields": self.fields.public(),
+            "reason": self.reason,
+        }

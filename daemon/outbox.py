@@ -1,0 +1,58 @@
+"""Sending over SMTP with aiosmtplib: TLS as configured, certificates verified."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from daemon.config import Smtp
+from daemon.mailbox import tls_context
+
+
+class SendError(Exception):
+    """The SMTP server did not take the mail.
+
+    ``permanent`` is True for a 5xx answer (retrying will not help); a connection failure
+    or a 4xx answer is temporary.
+    """
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class Outbox:
+    """Sends mail through the office's SMTP server."""
+
+    def __init__(self, settings: Smtp, password: str | None) -> None:
+        self._settings = settings
+        self._password = password
+
+    def send(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:
+        """Send one message to ``recipients`` (the envelope), or raise :class:`SendError`."""
+        asyncio.run(self._send(message, recipients))
+
+    async def _send(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:
+        s = self._settings
+        try:
+            await aiosmtplib.send(
+                message,
+                sender=s.sender,
+                recipients=list(recipients),
+                hostname=s.host,
+                port=s.port,
+                use_tls=s.security == "tls",
+                start_tls=s.security == "starttls",
+                tls_context=tls_context(s.ca_file) if s.security != "none" else None,
+                username=s.username or None,
+                password=self._password if s.username else None,
+                timeout=s.timeout_seconds,
+            )
+        except aiosmtplib.SMTPResponseException as err:
+            permanent = 500 <= err.code < 600
+            raise SendError(f"SMTP {err.code}: {err.message}", permanent=permanent) from err
+        except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as err:
+            raise SendError(f"SMTP failed: {err}", permanent=False) from err

@@ -1,0 +1,221 @@
+"""Raw message bytes -> :class:`~daemon.model.Mail`: headers, text and documents decoded.
+
+mail-parser parses the structure and the address headers; the text of every part and
+every encoded header word is decoded here by its charset (mail-parser 4.8 returns 7-bit
+ISO-2022-JP bodies undecoded, and Python's codecs reject what Outlook writes). Attachment
+names come right whether encoded per RFC 2231, as RFC 2047 words inside quotes (Outlook,
+Becky!) or as raw 8-bit bytes.
+"""
+
+from __future__ import annotations
+
+import email
+import email.utils
+import hashlib
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from email.header import decode_header
+from email.message import Message
+from html.parser import HTMLParser
+
+import mailparser
+
+from daemon.documents import read_pdf
+from daemon.extract import document_passwords
+from daemon.japanese import decode_text
+from daemon.model import Attachment, DocumentStatus, Mail
+
+MAX_DEPTH = 8  # nested message/rfc822 and multipart levels we follow
+
+
+def read_message(raw: bytes, received_at: datetime | None = None, *,
+                 now: datetime | None = None) -> Mail:
+    """Parse and decode one message; never raises on malformed input.
+
+    ``received_at`` is the server's arrival time (IMAP INTERNALDATE). Without it (a file
+    given to ``classify``) the newest Received header is used, else the Date header,
+    else ``now``.
+    """
+    msg = _parse(raw)
+    headers = tuple((k, decode_words(str(v))) for k, v in msg.items())
+    hdr = {k.lower(): v for k, v in reversed(headers)}
+    has_headers = any(k.lower() in ("from", "subject", "date", "to") for k, _ in headers)
+    body_parts: list[str] = []
+    raw_attachments: list[tuple[str, str, bytes]] = []
+    _walk(msg, body_parts, raw_attachments, depth=0)
+    body = "\n".join(p for p in body_parts if p.strip())
+    if not has_headers:
+        body = decode_text(raw, None)
+    passwords = document_passwords(body)
+    attachments = tuple(_read_attachment(n, t, d, passwords) for n, t, d in raw_attachments)
+    from_name, from_addr = _first_address(msg.get_all("From", []))
+    arrival = received_at or arrival_from_headers(msg) or now or datetime.now(UTC)
+    declared_mime = "mime-version" in hdr or "content-type" in hdr
+    has_8bit = any(b >= 0x80 for b in raw)
+    return Mail(
+        message_id=hdr.get("message-id", "").strip() or synthetic_message_id(raw),
+        subject=hdr.get("subject", "").strip(),
+        from_addr=from_addr,
+        from_name=from_name,
+        reply_to=tuple(a for _, a in _addresses(msg.get_all("Reply-To", []))),
+        to=tuple(a for _, a in _addresses(msg.get_all("To", []))),
+        cc=tuple(a for _, a in _addresses(msg.get_all("Cc", []))),
+        received_at=arrival,
+        body=body,
+        attachments=attachments,
+        headers=headers,
+        is_mime=has_headers and (declared_mime or not has_8bit),
+        raw=raw,
+        defects=tuple(sorted({type(d).__name__ for d in msg.defects})),
+    )
+
+
+def synthetic_message_id(raw: bytes) -> str:
+    """A stable id for a message that has none, from its content."""
+    return f"<{hashlib.sha256(raw).hexdigest()[:32]}@surety-intake.invalid>"
+
+
+def _parse(raw: bytes) -> Message:
+    try:
+        return mailparser.parse_from_bytes(raw).message  # type: ignore[no-any-return]
+    except Exception:  # noqa: BLE001 - mail-parser raises anything on hostile input
+        return email.message_from_bytes(raw)
+
+
+def arrival_from_headers(msg: Message) -> datetime | None:
+    """The newest Received header's date, else the Date header; timezone-aware."""
+    for value in msg.get_all("Received", []) or []:
+        _, _, stamp = str(value).rpartition(";")
+        when = _parse_date(stamp)
+        if when:
+            return when
+    return _parse_date(str(msg.get("Date", "")))
+
+
+def _parse_date(value: str) -> datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when
+
+
+def decode_words(value: str) -> str:
+    """Decode RFC 2047 encoded words (and raw 8-bit bytes) in a header value."""
+    if any("\udc80" <= c <= "\udcff" for c in value):
+        value = decode_text(value.encode("utf-8", "surrogateescape"), None)
+    if "=?" not in value:
+        return " ".join(value.split())
+    try:
+        chunks = decode_header(value)
+    except (ValueError, LookupError, UnicodeError):
+        return value
+    out = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, bytes):
+            out.append(decode_text(chunk, charset or "us-ascii"))
+        else:
+            out.append(chunk)
+    return " ".join("".join(out).split())
+
+
+def _addresses(values: Iterable[object]) -> list[tuple[str, str]]:
+    pairs = email.utils.getaddresses([str(v) for v in values])
+    return [(decode_words(n), a.strip().lower()) for n, a in pairs if "@" in a]
+
+
+def _first_address(values: Iterable[object]) -> tuple[str, str]:
+    pairs = _addresses(values)
+    return pairs[0] if pairs else ("", "")
+
+
+def _walk(part: Message, body: list[str], attachments: list[tuple[str, str, bytes]],
+          depth: int) -> None:
+    """Collect body text and attachments, following forwarded messages."""
+    if depth > MAX_DEPTH:
+        return
+    ctype = part.get_content_type()
+    if part.is_multipart():
+        payload = part.get_payload()
+        if isinstance(payload, list):
+            for sub in payload:
+                if isinstance(sub, Message):
+                    _walk(sub, body, attachments, depth + 1)
+        return
+    filename = attachment_name(part)
+    disposition = (part.get_content_disposition() or "").lower()
+    if ctype == "message/rfc822":
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+            _walk(inner[0], body, attachments, depth + 1)
+            return
+    data = _payload_bytes(part)
+    if ctype in ("text/plain", "text/html") and not filename and disposition != "attachment":
+        text = decode_text(data, part.get_content_charset())
+        body.append(_html_to_text(text) if ctype == "text/html" else text)
+        return
+    if ctype.startswith("multipart/"):
+        return
+    attachments.append((filename or _default_name(ctype), ctype, data))
+
+
+def _payload_bytes(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except (ValueError, TypeError, AssertionError):
+        data = None
+    if isinstance(data, bytes):
+        return data
+    raw = part.get_payload()
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+
+
+def attachment_name(part: Message) -> str:
+    """The attachment's file name, decoded however the sender's client encoded it."""
+    try:
+        name = part.get_filename() or part.get_param("name") or ""
+    except (ValueError, LookupError, UnicodeError):
+        name = ""
+    if isinstance(name, tuple):  # an RFC 2231 value email could not collapse
+        charset, _, text = name
+        name = decode_text(str(text).encode("latin-1", "surrogateescape"), charset)
+    return decode_words(str(name)).strip().strip('"')
+
+
+def _default_name(ctype: str) -> str:
+    return "attachment." + re.sub(r"[^a-z0-9]+", "-", ctype.rsplit("/", maxsplit=1)[-1])
+
+
+def _read_attachment(name: str, ctype: str, data: bytes, passwords: list[str]) -> Attachment:
+    looks_pdf = name.lower().endswith(".pdf") or ctype == "application/pdf"
+    if looks_pdf or data[:5] == b"%PDF-":
+        got = read_pdf(data, passwords)
+        return Attachment(name, ctype, data, got.status, got.text, got.detail)
+    if ctype.startswith("text/") or name.lower().endswith(".txt"):
+        return Attachment(name, ctype, data, DocumentStatus.TEXT, decode_text(data, None))
+    return Attachment(name, ctype, data, DocumentStatus.SKIPPED, detail="format not read")
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", "p", "div", "tr", "li"):
+            self.parts.append("\n")
+
+
+def _html_to_text(html: str) -> str:
+    parser = _TextOnly()
+    try:
+        parser.feed(html)
+    except (AssertionError, ValueError):
+        return html
+    return "".join(parser.parts)

@@ -1,0 +1,223 @@
+"""State in SQLite: what was seen, decided, sent and filed, one transaction per step.
+
+A message is keyed on (folder, UIDVALIDITY, UID) and also recognised by its Message-ID
+plus a hash of its bytes, so a second run, a UIDVALIDITY change or a copy of the same
+message does not act twice. Its row moves through ``seen -> decided -> done``; each mail
+it causes is a row of its own (``queued -> sent``), keyed by that mail's Message-ID.
+No secret is stored: outgoing mail is composed again from the source message when needed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from daemon.model import Decision
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id            INTEGER PRIMARY KEY,
+    folder        TEXT NOT NULL,
+    uidvalidity   INTEGER NOT NULL,
+    uid           INTEGER NOT NULL,
+    message_id    TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    received_at   TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('seen', 'decided', 'done')),
+    kind          TEXT,
+    verdict       TEXT,
+    guarantee_type TEXT,
+    problems      TEXT,
+    route_to      TEXT,
+    reason        TEXT,
+    duplicate_of  INTEGER REFERENCES messages(id),
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    seen_at       TEXT NOT NULL,
+    decided_at    TEXT,
+    done_at       TEXT,
+    UNIQUE (folder, uidvalidity, uid)
+);
+CREATE INDEX IF NOT EXISTS messages_identity ON messages (message_id, content_hash);
+CREATE TABLE IF NOT EXISTS outgoing (
+    id             INTEGER PRIMARY KEY,
+    message        INTEGER NOT NULL REFERENCES messages(id),
+    action         TEXT NOT NULL,
+    out_message_id TEXT NOT NULL UNIQUE,
+    recipients     TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('queued', 'sent')),
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT,
+    queued_at      TEXT NOT NULL,
+    sent_at        TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    """A message's record."""
+
+    id: int
+    state: str
+    verdict: str | None
+    decided_at: datetime | None
+    duplicate_of: int | None
+    attempts: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """The daemon's SQLite state file."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def seen(self, *, folder: str, uidvalidity: int, uid: int, message_id: str,
+             content_hash: str, received_at: datetime) -> MessageRow:
+        """Record a fetched message (once) and return its record.
+
+        A message whose Message-ID and bytes match one already decided under another key
+        is recorded as its duplicate: it is filed like the first and causes no mail.
+        """
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND uid=?",
+                (folder, uidvalidity, uid),
+            ).fetchone()
+            if row is None:
+                first = db.execute(
+                    "SELECT id, verdict FROM messages WHERE message_id=? AND content_hash=?"
+                    " AND state='done' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                    (message_id, content_hash),
+                ).fetchone()
+                db.execute(
+                    "INSERT INTO messages (folder, uidvalidity, uid, message_id, content_hash,"
+                    " received_at, state, verdict, duplicate_of, seen_at, decided_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (folder, uidvalidity, uid, message_id, content_hash,
+                     received_at.isoformat(), "decided" if first else "seen",
+                     first["verdict"] if first else None, first["id"] if first else None,
+                     _now(), _now() if first else None),
+                )
+                row = db.execute(
+                    "SELECT * FROM messages WHERE folder=? AND uidvalidity=? AND uid=?",
+                    (folder, uidvalidity, uid),
+                ).fetchone()
+        return _row(row)
+
+    def record_decision(self, message: int, decision: Decision, decided_at: datetime,
+                        outgoing: list[tuple[str, str, tuple[str, ...]]]) -> None:
+        """Store the verdict and queue its mails ((action, Message-ID, recipients)) at once."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE messages SET state='decided', kind=?, verdict=?, guarantee_type=?,"
+                " problems=?, route_to=?, reason=?, decided_at=? WHERE id=?",
+                (decision.kind.value, decision.verdict.value,
+                 decision.guarantee_type.value if decision.guarantee_type else None,
+                 ",".join(decision.problems), json.dumps(list(decision.route_to)),
+                 decision.reason, decided_at.isoformat(), message),
+            )
+            for action, out_id, recipients in outgoing:
+                db.execute(
+                    "INSERT OR IGNORE INTO outgoing (message, action, out_message_id,"
+                    " recipients, state, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)",
+                    (message, action, out_id, json.dumps(list(recipients)), _now()),
+                )
+
+    def pending_outgoing(self, message: int) -> list[str]:
+        """Message-IDs of this message's mails not yet sent."""
+        rows = self._db.execute(
+            "SELECT out_message_id FROM outgoing WHERE message=? AND state='queued' ORDER BY id",
+            (message,),
+        ).fetchall()
+        return [r["out_message_id"] for r in rows]
+
+    def mark_sent(self, out_message_id: str) -> None:
+        """One outgoing mail was accepted by the SMTP server."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outgoing SET state='sent', sent_at=?, attempts=attempts+1"
+                " WHERE out_message_id=?",
+                (_now(), out_message_id),
+            )
+
+    def mark_send_failed(self, out_message_id: str, error: str) -> None:
+        """Note a failed attempt; the mail stays queued."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outgoing SET attempts=attempts+1, last_error=? WHERE out_message_id=?",
+                (error[:500], out_message_id),
+            )
+
+    def mark_done(self, message: int) -> None:
+        """The message was filed in its verdict's folder: nothing is left to do."""
+        with self._tx() as db:
+            db.execute("UPDATE messages SET state='done', done_at=? WHERE id=?", (_now(), message))
+
+    def mark_failed(self, message: int, error: str) -> int:
+        """Note a failed attempt at processing; returns the number of attempts so far."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE messages SET attempts=attempts+1, last_error=? WHERE id=?",
+                (error[:500], message),
+            )
+            row = db.execute("SELECT attempts FROM messages WHERE id=?", (message,)).fetchone()
+        return int(row["attempts"])
+
+    def done_uids(self, folder: str, uidvalidity: int) -> set[int]:
+        """UIDs in this folder whose processing is complete."""
+        rows = self._db.execute(
+            "SELECT uid FROM messages WHERE folder=? AND uidvalidity=? AND state='done'",
+            (folder, uidvalidity),
+        ).fetchall()
+        return {int(r["uid"]) for r in rows}
+
+    def counts(self) -> dict[str, int]:
+        """How many messages per verdict (for the summary log line and the demo)."""
+        rows = self._db.execute(
+            "SELECT COALESCE(verdict, state) AS v, COUNT(*) AS n FROM messages GROUP BY v"
+        ).fetchall()
+        return {r["v"]: int(r["n"]) for r in rows}
+
+
+def _row(row: sqlite3.Row) -> MessageRow:
+    decided = row["decided_at"]
+    return MessageRow(
+        id=int(row["id"]),
+        state=row["state"],
+        verdict=row["verdict"],
+        decided_at=datetime.fromisoformat(decided) if decided else None,
+        duplicate_of=row["duplicate_of"],
+        attempts=int(row["attempts"]),
+    )
