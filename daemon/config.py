@@ -127,7 +127,9 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _describe(err: ValidationError) -> str:
-    first = err.errors()[0]
+    # A misspelt key also makes the real one "missing": name the misspelling first.
+    errors = sorted(err.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = errors[0]
     key = ".".join(str(p) for p in first["loc"])
     kind = first["type"]
     if kind == "missing":

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Make this machine ready for the demo and the tests: Debian packages, the project's
+# virtualenv (.venv) with the project installed editable. Idempotent and quick when done.
+# Sourced by demo.sh and test.sh; sets PROJECT and PYTHON.
+set -euo pipefail
+
+PROJECT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+APT_PACKAGES=(postfix dovecot-imapd dovecot-lmtpd openssl fonts-ipafont-gothic fonts-ipafont-mincho)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix asks how to configure itself; the mail-stack script configures it instead.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -q >&2
+  apt-get install -y -q "${missing[@]}" >&2
+fi
+
+PY_BASE="${PYTHON_BASE:-$(command -v python3.11 || command -v python3)}"
+if [ ! -x "$PROJECT/.venv/bin/python" ]; then
+  echo "bootstrap: creating .venv with $PY_BASE" >&2
+  "$PY_BASE" -m venv "$PROJECT/.venv"
+fi
+PYTHON="$PROJECT/.venv/bin/python"
+stamp="$PROJECT/.venv/.surety-installed"
+want="$(sha256sum "$PROJECT/pyproject.toml" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "bootstrap: installing the project and its test tools into .venv" >&2
+  "$PYTHON" -m pip install -q --upgrade pip >&2
+  "$PYTHON" -m pip install -q -e "$PROJECT[test]" >&2
+  echo "$want" > "$stamp"
+fi
+export PROJECT PYTHON

@@ -1,0 +1,86 @@
+"""Fixtures shared by the tests: an office config, the real mail stack, the daemon run."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stack
+
+from daemon import config
+from daemon.config import Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The test office's settings (no server needed)."""
+    return config.parse(stack.office_config(tmp_path / "state.sqlite3"))
+
+
+@dataclass
+class DaemonRun:
+    """What one run of the daemon printed."""
+
+    returncode: int
+    events: list[dict[str, Any]]
+    stdout: str
+    stderr: str
+
+    def named(self, event: str) -> list[dict[str, Any]]:
+        """The log events with this name."""
+        return [e for e in self.events if e.get("event") == event]
+
+
+@dataclass
+class Office:
+    """A configured office on the local mail stack."""
+
+    config_path: Path
+    state_path: Path
+
+    def run(self, *args: str) -> DaemonRun:
+        """Run ``surety-intake --config ... <args>`` as a process, as an operator would."""
+        env = dict(os.environ, SURETY_TEST_IMAP_PASSWORD=stack.PASSWORD)
+        proc = subprocess.run(
+            [sys.executable, "-m", "daemon.cli", "--config", str(self.config_path), *args],
+            capture_output=True, text=True, env=env, timeout=300, check=False,
+        )
+        events = []
+        for line in proc.stdout.splitlines():
+            if line.startswith("{"):
+                events.append(json.loads(line))
+        return DaemonRun(proc.returncode, events, proc.stdout, proc.stderr)
+
+    def classify(self, path: Path) -> dict[str, Any]:
+        """``surety-intake classify`` on a message file, parsed."""
+        result = self.run("classify", str(path))
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def _stack_up() -> bool:
+    try:
+        with socket.create_connection((stack.HOST, 993), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def office(tmp_path: Path, request: pytest.FixtureRequest) -> Office:
+    """A fresh office on an emptied mail stack (every mailbox and the capture dir empty)."""
+    if not _stack_up():
+        pytest.fail("the mail stack is not running: bash deploy/dev/mailstack.sh up")
+    stack.mailstack("reset")
+    overrides = getattr(request, "param", {}) or {}
+    state = tmp_path / "state.sqlite3"
+    path = tmp_path / "office.toml"
+    path.write_text(stack.office_config(state, **overrides), encoding="utf-8")
+    return Office(path, state)

@@ -1,0 +1,214 @@
+"""Talking to the local mail stack (deploy/dev/mailstack.sh) from tests and the demo.
+
+Mail goes in the way it does in production: by SMTP through Postfix into the contract
+mailbox (arrival time = now), or by IMAP APPEND with a chosen arrival time (INTERNALDATE)
+for tests about dates. What the daemon sent is read back from the staff mailboxes over
+IMAP and from the capture server's directory (mail to outside domains).
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import imaplib
+import os
+import smtplib
+import ssl
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STACK_DIR = Path(os.environ.get("MAILSTACK_DIR", "/var/lib/surety-mailstack"))
+CA_FILE = STACK_DIR / "tls" / "ca.pem"
+CAPTURE_DIR = STACK_DIR / "capture"
+PASSWORD = os.environ.get("MAILSTACK_PASSWORD", "intake-dev-pass")
+DOMAIN = "city.example.jp"
+INTAKE = f"keiyaku@{DOMAIN}"
+CONTRACT_STAFF = f"keiyaku-hosho@{DOMAIN}"
+ADVANCE_STAFF = f"maebarai@{DOMAIN}"
+REVIEW = f"review@{DOMAIN}"
+SENDER = f"surety-intake@{DOMAIN}"
+HOST = "127.0.0.1"
+
+
+def mailstack(command: str) -> None:
+    """Run deploy/dev/mailstack.sh with a subcommand."""
+    subprocess.run(["bash", str(ROOT / "deploy/dev/mailstack.sh"), command], check=True,
+                   capture_output=True)
+
+
+def office_config(state_path: Path, **policy: str) -> str:
+    """A TOML config for the local stack (a city office), with policy overrides."""
+    legacy_until = policy.get("legacy_pdf_until", "2026-03-31")
+    return f"""
+[office]
+name = "テスト市 財政局 契約課"
+contact = "電話 000-000-0000（契約課 電子保証担当）"
+
+[imap]
+host = "localhost"
+port = 143
+security = "starttls"
+username = "{INTAKE}"
+password_env = "SURETY_TEST_IMAP_PASSWORD"
+ca_file = "{CA_FILE}"
+poll_seconds = 5
+timeout_seconds = 20
+
+[smtp]
+host = "localhost"
+port = 25
+security = "starttls"
+sender = "{SENDER}"
+ca_file = "{CA_FILE}"
+timeout_seconds = 20
+
+[routing]
+contract_guarantee = "{CONTRACT_STAFF}"
+advance_payment = "{ADVANCE_STAFF}"
+review = "{REVIEW}"
+
+[policy]
+legacy_pdf_until = {legacy_until}
+
+[state]
+path = "{state_path}"
+
+[[insurers]]
+name = "損害保険ジャパン株式会社"
+aliases = ["損保ジャパン"]
+domains = ["sompo-japan.example.jp"]
+legacy_cc = ["denshi-hosho@sompo-japan.example.jp"]
+
+[[insurers]]
+name = "東京海上日動火災保険株式会社"
+aliases = ["東京海上日動"]
+domains = ["tokiomarine-nichido.example.jp"]
+legacy_cc = ["hosho-pdf@tokiomarine-nichido.example.jp"]
+
+[[insurers]]
+name = "三井住友海上火災保険株式会社"
+aliases = ["三井住友海上"]
+domains = ["ms-ins.example.jp"]
+legacy_cc = ["pdf-shoken@ms-ins.example.jp"]
+"""
+
+
+def _context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(CA_FILE))
+
+
+def deliver(raw: bytes, *, to: str = INTAKE, sender: str = "sender@contractor.example.co.jp"
+            ) -> None:
+    """Send a message through Postfix into a mailbox of the office."""
+    with smtplib.SMTP(HOST, 25, timeout=20) as smtp:
+        smtp.starttls(context=_context())
+        smtp.sendmail(sender, [to], raw)
+
+
+def imap_login(user: str) -> imaplib.IMAP4_SSL:
+    """An IMAP session as one of the stack's users (over TLS, certificate checked)."""
+    client = imaplib.IMAP4_SSL(HOST, 993, ssl_context=_context(), timeout=20)
+    client.login(user, PASSWORD)
+    return client
+
+
+def append(raw: bytes, *, arrived: datetime, user: str = INTAKE, folder: str = "INBOX") -> None:
+    """Put a message into a mailbox with a chosen arrival time (INTERNALDATE)."""
+    client = imap_login(user)
+    try:
+        status, _ = client.append(folder, "", imaplib.Time2Internaldate(arrived), raw)
+        assert status == "OK"
+    finally:
+        client.logout()
+
+
+def wait_for_queue(timeout: float = 20.0) -> None:
+    """Wait until Postfix has delivered everything it holds."""
+    import time  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(["postqueue", "-j"], capture_output=True, text=True, check=False)
+        if not out.stdout.strip():
+            return
+        time.sleep(0.1)
+    raise AssertionError("Postfix queue did not drain")
+
+
+@dataclass
+class Received:
+    """A message read back from a mailbox or the capture server."""
+
+    folder: str
+    message: EmailMessage
+    envelope_to: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str:
+        """A header's value ("" when absent)."""
+        value = self.message.get(name)
+        return "" if value is None else str(value)
+
+    @property
+    def problems(self) -> list[str]:
+        """X-Surety-Problems as a list of codes."""
+        return [c for c in self.header("X-Surety-Problems").split(",") if c]
+
+    def text(self) -> str:
+        """The first text/plain part, decoded."""
+        part = self.message.get_body(preferencelist=("plain",))
+        return part.get_content() if part is not None else ""  # type: ignore[no-any-return]
+
+    def attachments(self) -> list[EmailMessage]:
+        """The attached parts."""
+        return list(self.message.iter_attachments())  # type: ignore[arg-type]
+
+
+def mailbox(user: str, folder: str = "INBOX") -> list[Received]:
+    """Every message in a user's folder (empty if the folder does not exist)."""
+    client = imap_login(user)
+    try:
+        status, _ = client.select(f'"{folder}"', readonly=True)
+        if status != "OK":
+            return []
+        _, data = client.uid("SEARCH", "ALL")
+        out = []
+        for uid in data[0].split():
+            _, parts = client.uid("FETCH", uid, "(BODY.PEEK[])")
+            raw = next(p[1] for p in parts if isinstance(p, tuple))
+            out.append(Received(folder, _parse(raw)))
+        return out
+    finally:
+        client.logout()
+
+
+def folders(user: str) -> dict[str, int]:
+    """Every folder of a user with its message count."""
+    client = imap_login(user)
+    try:
+        _, listing = client.list()
+        counts = {}
+        for line in listing:
+            name = line.decode().rsplit(' "/" ', 1)[-1].strip('"')
+            _, data = client.status(f'"{name}"', "(MESSAGES)")
+            counts[name] = int(data[0].decode().rsplit("MESSAGES ", 1)[1].rstrip(")"))
+        return counts
+    finally:
+        client.logout()
+
+
+def captured() -> list[Received]:
+    """Every message the capture server got (mail to outside domains), oldest first."""
+    out = []
+    for path in sorted(CAPTURE_DIR.glob("*.eml")):
+        message = _parse(path.read_bytes())
+        rcpts = tuple(str(v) for v in message.get_all("X-Capture-Rcpt-To", []))
+        out.append(Received("capture", message, rcpts))
+    return out
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
