@@ -115,10 +115,9 @@ def _guarantee_type(kind: Kind, docs: str, subject: str, own: str) -> GuaranteeT
 
 def _fields(kind: Kind, mail: Mail, docs: str, text: str, settings: Settings) -> Fields:
     insurer = find_insurer(mail, docs, text, settings.insurers)
+    # Only a labelled 受注者名 counts: the form must name the contractor, and a company in
+    # the From header's display name is no substitute.
     contractor = extract.contractor_name(text)
-    if contractor is None:
-        companies = extract.company_names(normalize(mail.from_name))
-        contractor = companies[0] if companies else None
     return Fields(
         contract_number=extract.contract_number(text),
         auth_key=extract.auth_key(text),
@@ -142,7 +141,7 @@ def find_insurer(mail: Mail, docs: str, text: str, insurers: list[Insurer]) -> I
                 return insurer
     domain = mail.from_addr.rpartition("@")[2]
     for insurer in insurers:
-        if any(domain == d.lower() or domain.endswith("." + d.lower()) for d in insurer.domains):
+        if domain and extract.host_in(domain, insurer.domains):
             return insurer
     return None
 

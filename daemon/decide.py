@@ -11,8 +11,9 @@ import re
 
 from daemon import problems as catalogue
 from daemon.checks import run_checks
-from daemon.classify import classify
+from daemon.classify import CONFIRMATION_SYSTEM_DOMAINS, classify
 from daemon.config import Settings
+from daemon.extract import host_in
 from daemon.model import Classification, Decision, Fields, GuaranteeType, Kind, Mail, Verdict
 from daemon.problems import Effect
 
@@ -52,6 +53,11 @@ def ignore_reason(mail: Mail, settings: Settings) -> str | None:
 
 def decide(mail: Mail, settings: Settings) -> Decision:
     """Classify, check and give the verdict for one message."""
+    if host_in(mail.from_addr.rpartition("@")[2], CONFIRMATION_SYSTEM_DOMAINS):
+        # The system's own URL notice, sent to the office directly: half a submission
+        # (no 閲覧用パスワード, no form). Never answered; a person matches it up.
+        cls = classify(mail, settings)
+        return _verdict(mail, cls, ("system-notice",), settings)
     reason = ignore_reason(mail, settings)
     if reason:
         return Decision(Verdict.IGNORED, Kind.OTHER, None, (), (), Fields(), reason)
@@ -66,6 +72,9 @@ def decide(mail: Mail, settings: Settings) -> Decision:
         # A correction naming a missing field that may sit in the unreadable attachment
         # would be wrong; a person looks instead.
         found += [c for c in cls.unreadable if c not in found]
+    if any(catalogue.effect(c) is Effect.FIX for c in found):
+        # The contractor sends again anyway; which guarantee it is matters only then.
+        found = [c for c in found if c != "guarantee-type-unknown"]
     if not mail.is_mime:
         found.insert(0, "not-mime")
     if not (mail.reply_to or mail.from_addr) and _needs_reply(found):

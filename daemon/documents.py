@@ -1,4 +1,6 @@
-"""Text out of attached documents: PDFs (pypdf first, PDFium as the fallback).
+"""Text out of attached documents: PDFs (pypdf first, PDFium as the fallback), and the
+Office files contractors fill in (the 発注者提出用フォーマット as .xlsx or .docx, possibly
+with an open password).
 
 pypdf opens and decrypts; its text extraction misses the Japanese in many real PDFs (CID
 fonts with odd or missing ToUnicode maps), so when its text holds no Japanese the same
@@ -14,7 +16,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import docx
+import msoffcrypto
+import openpyxl
 import pypdfium2
+from msoffcrypto.exceptions import DecryptionError, FileFormatError, InvalidKeyError
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
@@ -111,3 +117,77 @@ def _read_pdfium(data: bytes, passwords: list[str]) -> Extracted:
             return Extracted(DocumentStatus.TEXT, normalize(text), extractor="pdfium")
         return Extracted(DocumentStatus.NO_TEXT, detail="no text layer (a scan?)")
     return Extracted(DocumentStatus.ENCRYPTED, detail="encrypted; no password opens it")
+
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML is an OLE file
+OFFICE_SUFFIXES = (".xlsx", ".xlsm", ".docx")
+MAX_CELLS = 20_000
+
+
+def read_office(data: bytes, filename: str, passwords: Iterable[str] = ()) -> Extracted:
+    """Text of an .xlsx or .docx, decrypting an Office open password if one is given."""
+    if data[:8] == _OLE_MAGIC:
+        plain = _decrypt_office(data, list(passwords))
+        if plain is None:
+            given = bool(list(passwords))
+            detail = "encrypted; the password given does not open it" if given else (
+                "encrypted; no password given")
+            return Extracted(DocumentStatus.ENCRYPTED, detail=detail)
+        data = plain
+    if not data.startswith(b"PK"):
+        return Extracted(DocumentStatus.UNREADABLE, detail="not an Office file")
+    try:
+        reader = _docx_text if filename.lower().endswith(".docx") else _xlsx_text
+        text = reader(data)
+    except Exception as err:  # noqa: BLE001 - the readers raise anything on broken files
+        return Extracted(DocumentStatus.UNREADABLE, detail=f"corrupt file ({type(err).__name__})")
+    if not text.strip():
+        return Extracted(DocumentStatus.NO_TEXT, detail="no text")
+    return Extracted(DocumentStatus.TEXT, normalize(text), extractor="office")
+
+
+def _decrypt_office(data: bytes, passwords: list[str]) -> bytes | None:
+    for password in passwords:
+        try:
+            office = msoffcrypto.OfficeFile(io.BytesIO(data))
+            office.load_key(password=password)
+            out = io.BytesIO()
+            office.decrypt(out)
+            return out.getvalue()
+        except (DecryptionError, InvalidKeyError, FileFormatError, ValueError, KeyError,
+                OSError):
+            continue
+    return None
+
+
+def _xlsx_text(data: bytes) -> str:
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    lines: list[str] = []
+    cells = 0
+    try:
+        for sheet in book.worksheets:
+            for row in sheet.iter_rows(values_only=True):
+                values = [str(v).strip() for v in row if v is not None and str(v).strip()]
+                cells += len(row)
+                if values:
+                    lines.append(" ".join(values))
+                if cells > MAX_CELLS:
+                    break
+    finally:
+        book.close()
+    return "\n".join(lines)
+
+
+def _docx_text(data: bytes) -> str:
+    document = docx.Document(io.BytesIO(data))
+    lines = [p.text for p in document.paragraphs if p.text.strip()]
+    for table in document.tables:
+        for row in table.rows:
+            values: list[str] = []
+            for cell in row.cells:
+                text = cell.text.strip()
+                if text and (not values or values[-1] != text):  # merged cells repeat
+                    values.append(text)
+            if values:
+                lines.append(" ".join(values))
+    return "\n".join(lines)

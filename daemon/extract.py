@@ -13,9 +13,9 @@ from datetime import date
 
 from daemon.japanese import normalize, normalize_number, parse_date
 
-# Between a label and its value: blanks, a colon (or は), at most two line breaks (PDF
+# Between a label and its value: a closing 】, blanks, a colon (or は), at most two line breaks (PDF
 # tables often put the colon and the value on lines of their own), an opening quote.
-_SEP = r"[ \t]*(?:\n[ \t]*)?(?:[:：=]|は)?[ \t]*(?:\n[ \t]*)?[「『\"]?[ \t]*"
+_SEP = r"[\]】]?[ \t]*(?:\n[ \t]*)?(?:[:：=]|は)?[ \t]*(?:\n[ \t]*)?[「『\"]?[ \t]*"
 
 # Labels, longest and most specific first. A label never matches inside a longer word:
 # 契約番号 is not found in 保証契約番号, nor パスワード in 閲覧用パスワード.
@@ -28,33 +28,45 @@ PROJECT_NUMBER_LABELS = ("工事番号", "施行番号", "仕様書番号", "案
 CONTRACTOR_LABELS = ("受注者名", "受注者", "保険契約者", "保証契約者", "請負者", "商号又は名称")
 POLICY_NUMBER_LABELS = ("証券番号",)
 ISSUED_LABELS = ("証券発行日", "発行日", "作成日", "発行年月日")
+ALL_LABELS = (
+    *CONTRACT_NUMBER_LABELS, *AUTH_KEY_LABELS, *VIEW_URL_LABELS, *VIEW_PASSWORD_LABELS,
+    *PROJECT_NAME_LABELS, *PROJECT_NUMBER_LABELS, *CONTRACTOR_LABELS, *POLICY_NUMBER_LABELS,
+    *ISSUED_LABELS, "保険会社名", "保険会社", "保証の種類", "保証会社", "発注者",
+)
+
+# A label starts a field: at the start of a line or after a blank, a bullet, a bracket or
+# an item number ("2.保証契約番号", "【認証キー】"), never inside running text ("この証券記載の
+# 保険契約者から..."); and it is a whole word: 受注者 is not found in 受注者名 or 受注者さま.
+_LEAD = r"(?<![^\s■□●○◆◇・※【\[(（.．:：、,0-9])"
+_TAIL = r"(?![\u3040-\u30ff\u3400-\u9fff])"
 
 _NUMBER = r"([A-Za-z0-9][A-Za-z0-9-]{3,39})"
 _KEY = r"([A-Za-z0-9][A-Za-z0-9-]{3,63})"
 _URL = r"(https?://[^\s<>\"'「」()（）]+)"
 _LINE_VALUE = r"([^\n]{1,120})"
 
-_COMPANY_FORMS = r"(?:株式会社|有限会社|合同会社|合資会社|合名会社|㈱|㈲|\(株\)|\(有\))"
-_COMPANY = re.compile(
-    rf"({_COMPANY_FORMS}[^\s、。,]{{1,30}}|[^\s、。,:：]{{1,30}}{_COMPANY_FORMS})"
-)
-
-
 def _labelled(text: str, labels: Iterable[str], value: str) -> list[str]:
     found: list[str] = []
     for label in labels:
         pattern = re.compile(
-            rf"(?<![\u3400-\u9fff\u30a0-\u30ff])(?:{re.escape(label)})"
+            rf"{_LEAD}(?:{re.escape(label)}){_TAIL}"
             rf"(?:\s*\([^)\n]{{0,20}}\))?{_SEP}{value}",
             re.I,
         )
         for m in pattern.finditer(text):
-            found.append(m.group(1).strip())
+            got = m.group(1).strip()
+            if not _is_label(got):
+                found.append(got)
     return found
 
 
 def _first(values: list[str]) -> str | None:
     return values[0] if values else None
+
+
+def _is_label(value: str) -> bool:
+    """True when a "value" is really the next label (the field was left blank)."""
+    return value.startswith(ALL_LABELS) or value.startswith((")", "）"))
 
 
 def contract_number(text: str) -> str | None:
@@ -88,8 +100,13 @@ def url_on_hosts(url: str, hosts: Iterable[str]) -> bool:
     m = re.match(r"https?://([^/:?#\s]+)", url, re.I)
     if not m:
         return False
-    host = m.group(1).lower().rstrip(".")
-    return any(host == h or host.endswith("." + h) for h in hosts)
+    return host_in(m.group(1), hosts)
+
+
+def host_in(host: str, domains: Iterable[str]) -> bool:
+    """True when ``host`` is one of ``domains`` or a subdomain of one (case-insensitive)."""
+    host = host.lower().rstrip(".")
+    return any(host == d.lower() or host.endswith("." + d.lower()) for d in domains)
 
 
 def _clean_name(value: str) -> str | None:
@@ -114,17 +131,12 @@ def project_number(text: str) -> str | None:
 
 
 def contractor_name(text: str) -> str | None:
-    """The 受注者名: beside its label, else the first company name in the text."""
+    """The 受注者名 (or 保険契約者, 請負者, ...) beside its label."""
     for value in _labelled(text, CONTRACTOR_LABELS, _LINE_VALUE):
         name = _clean_name(value)
         if name:
             return name
     return None
-
-
-def company_names(text: str) -> list[str]:
-    """Company names (株式会社…, …株式会社, ㈱…) in order of appearance."""
-    return [m.group(1) for m in _COMPANY.finditer(text)]
 
 
 def policy_number(text: str) -> str | None:

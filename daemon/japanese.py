@@ -25,9 +25,9 @@ def normalize(text: str) -> str:
 
     Full-width digits and letters become ASCII, half-width katakana become full-width
     (認証ｷｰ -> 認証キー), and ２０２６－０１２３ becomes 2026-0123. Runs of blanks (also the
-    ideographic space) fold to one ASCII space; line breaks are kept.
+    ideographic space) fold to one ASCII space; line breaks are kept, as ``\n``.
     """
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _DASH_RE.sub("-", text)
     return _SPACE_RE.sub(" ", text)
 
@@ -97,7 +97,7 @@ def _jis_pair_to_text(data: bytes, i: int) -> str:
     if not (0x21 <= j1 <= 0x7E and 0x21 <= j2 <= 0x7E):
         raise UnicodeDecodeError("iso2022_jp", data, i, i + 2, "byte outside JIS X 0208")
     s1 = (j1 + 1) // 2 + (0x70 if j1 <= 0x5E else 0xB0)
-    s2 = j2 + (0x1F if j1 % 2 else 0x7D)
+    s2 = j2 + (0x1F if j1 % 2 else 0x7E)
     if j1 % 2 and s2 >= 0x7F:
         s2 += 1
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import email.utils
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -21,10 +22,13 @@ from html.parser import HTMLParser
 
 import mailparser
 
-from daemon.documents import read_pdf
+from daemon.documents import OFFICE_SUFFIXES, read_office, read_pdf
 from daemon.extract import document_passwords
 from daemon.japanese import decode_text
 from daemon.model import Attachment, DocumentStatus, Mail
+
+# mail-parser logs every part it does not model (delivery reports...) at error level.
+logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 MAX_DEPTH = 8  # nested message/rfc822 and multipart levels we follow
 
@@ -193,6 +197,9 @@ def _read_attachment(name: str, ctype: str, data: bytes, passwords: list[str]) -
     looks_pdf = name.lower().endswith(".pdf") or ctype == "application/pdf"
     if looks_pdf or data[:5] == b"%PDF-":
         got = read_pdf(data, passwords)
+        return Attachment(name, ctype, data, got.status, got.text, got.detail)
+    if name.lower().endswith(OFFICE_SUFFIXES):
+        got = read_office(data, name, passwords)
         return Attachment(name, ctype, data, got.status, got.text, got.detail)
     if ctype.startswith("text/") or name.lower().endswith(".txt"):
         return Attachment(name, ctype, data, DocumentStatus.TEXT, decode_text(data, None))
