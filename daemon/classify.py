@@ -101,6 +101,8 @@ def _kind(mail: Mail, docs: str, own: str) -> tuple[Kind, tuple[str, ...]]:
 
 
 def _guarantee_type(kind: Kind, docs: str, subject: str, own: str) -> GuaranteeType | None:
+    if kind is Kind.OTHER:
+        return None
     if kind in (Kind.CONFIRMATION_SYSTEM, Kind.LEGACY_PDF):
         return GuaranteeType.CONTRACT  # insurers issue contract guarantees only
     for text in (docs, subject, own):

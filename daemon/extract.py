@@ -13,9 +13,9 @@ from datetime import date
 
 from daemon.japanese import normalize, normalize_number, parse_date
 
-# Between a label and its value: a closing 】, blanks, a colon (or は), at most two line breaks (PDF
+# Between a label and its value: a closing bracket, blanks, a colon (or は), at most two line breaks (PDF
 # tables often put the colon and the value on lines of their own), an opening quote.
-_SEP = r"[\]】]?[ \t]*(?:\n[ \t]*)?(?:[:：=]|は)?[ \t]*(?:\n[ \t]*)?[「『\"]?[ \t]*"
+_SEP = r"[\]】)）]?[ \t]*(?:\n[ \t]*)?(?:[:：=]|は)?[ \t]*(?:\n[ \t]*)?[「『\"]?[ \t]*"
 
 # Labels, longest and most specific first. A label never matches inside a longer word:
 # 契約番号 is not found in 保証契約番号, nor パスワード in 閲覧用パスワード.

@@ -42,7 +42,9 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     else ``now``.
     """
     msg = _parse(raw)
-    headers = tuple((k, decode_words(str(v))) for k, v in msg.items())
+    # raw_items: compat32 turns 8-bit header bytes into U+FFFD on the way out of get().
+    raw_headers = [(k, str(v)) for k, v in msg.raw_items()]
+    headers = tuple((k, decode_words(v)) for k, v in raw_headers)
     hdr = {k.lower(): v for k, v in reversed(headers)}
     has_headers = any(k.lower() in ("from", "subject", "date", "to") for k, _ in headers)
     body_parts: list[str] = []
@@ -53,7 +55,10 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
         body = decode_text(raw, None)
     passwords = document_passwords(body)
     attachments = tuple(_read_attachment(n, t, d, passwords) for n, t, d in raw_attachments)
-    from_name, from_addr = _first_address(msg.get_all("From", []))
+    def raw_all(name: str) -> list[str]:
+        return [v for k, v in raw_headers if k.lower() == name]
+
+    from_name, from_addr = _first_address(raw_all("from"))
     arrival = received_at or arrival_from_headers(msg) or now or datetime.now(UTC)
     declared_mime = "mime-version" in hdr or "content-type" in hdr
     has_8bit = any(b >= 0x80 for b in raw)
@@ -62,9 +67,9 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
         subject=hdr.get("subject", "").strip(),
         from_addr=from_addr,
         from_name=from_name,
-        reply_to=tuple(a for _, a in _addresses(msg.get_all("Reply-To", []))),
-        to=tuple(a for _, a in _addresses(msg.get_all("To", []))),
-        cc=tuple(a for _, a in _addresses(msg.get_all("Cc", []))),
+        reply_to=tuple(a for _, a in _addresses(raw_all("reply-to"))),
+        to=tuple(a for _, a in _addresses(raw_all("to"))),
+        cc=tuple(a for _, a in _addresses(raw_all("cc"))),
         received_at=arrival,
         body=body,
         attachments=attachments,
@@ -186,7 +191,25 @@ def attachment_name(part: Message) -> str:
     if isinstance(name, tuple):  # an RFC 2231 value email could not collapse
         charset, _, text = name
         name = decode_text(str(text).encode("latin-1", "surrogateescape"), charset)
-    return decode_words(str(name)).strip().strip('"')
+    name = str(name)
+    if not name or "\ufffd" in name:
+        name = _raw_8bit_name(part) or name
+    return decode_words(name).strip().strip('"')
+
+
+_NAME_PARAM = re.compile(r'(?:file)?name\s*=\s*(?:"([^"]*)"|([^;\s]+))', re.I)
+
+
+def _raw_8bit_name(part: Message) -> str:
+    """A file name sent as raw 8-bit bytes (no encoding at all), decoded by guessing."""
+    for key, value in part.raw_items():
+        if key.lower() not in ("content-disposition", "content-type"):
+            continue
+        m = _NAME_PARAM.search(str(value))
+        if m:
+            raw = (m.group(1) or m.group(2)).encode("utf-8", "surrogateescape")
+            return decode_text(raw, None)
+    return ""
 
 
 def _default_name(ctype: str) -> str:
