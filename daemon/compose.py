@@ -8,11 +8,13 @@ action, so composing the same decision again gives the same mail.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
@@ -80,13 +82,47 @@ _templates = Environment(
 )
 
 
+_ORIGINAL_MARKER = "@@surety-intake-original-message@@"
+
+
 @dataclass(frozen=True)
 class Outgoing:
-    """One mail to send, with the action it performs (for the state record)."""
+    """One mail to send, with the action it performs (for the state record).
+
+    ``original``, when set, is attached whole as message/rfc822: byte for byte as it
+    arrived (only line ends made CRLF), never re-encoded, so staff see exactly what the
+    contractor sent.
+    """
 
     action: str  # "forward" (to staff) or "reply" (to the contractor)
     recipients: tuple[str, ...]
     message: EmailMessage
+    original: bytes | None = None
+
+    @property
+    def message_id(self) -> str:
+        """This mail's Message-ID."""
+        return str(self.message["Message-ID"])
+
+    def to_bytes(self) -> bytes:
+        """The mail as sent on the wire (CRLF line ends)."""
+        msg = self.message
+        if self.original is None:
+            return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        part = MIMEPart(policy=msg.policy)
+        eight_bit = any(b >= 0x80 for b in self.original)
+        part["Content-Type"] = "message/rfc822"
+        part["Content-Transfer-Encoding"] = "8bit" if eight_bit else "7bit"
+        part["Content-Disposition"] = 'attachment; filename="original.eml"'
+        part.set_payload(_ORIGINAL_MARKER)
+        whole = copy.deepcopy(msg)
+        whole.make_mixed()
+        whole.attach(part)  # type: ignore[arg-type]  # a part is what attach takes
+        data = whole.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        original = re.sub(rb"\r?\n|\r", b"\r\n", self.original)
+        if not original.endswith(b"\r\n"):
+            original += b"\r\n"
+        return data.replace(_ORIGINAL_MARKER.encode(), original, 1)
 
 
 def outgoing_id(source_ids: list[str], action: str, sender: str) -> str:
@@ -168,8 +204,7 @@ def _to_staff(decision: Decision, mail: Mail, settings: Settings, now: datetime)
     msg = _base(decision, mail, settings, now, action="forward", to=decision.route_to,
                 subject=subject)
     msg.set_content(body)
-    msg.add_attachment(mail.raw, maintype="message", subtype="rfc822", filename="original.eml")
-    return Outgoing("forward", decision.route_to, msg)
+    return Outgoing("forward", decision.route_to, msg, original=mail.raw)
 
 
 def _problem(code: str) -> catalogue.Problem:

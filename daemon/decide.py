@@ -70,7 +70,9 @@ def decide(mail: Mail, settings: Settings) -> Decision:
         or any(catalogue.effect(c) is Effect.FIX for c in found)
     ):
         # A correction naming a missing field that may sit in the unreadable attachment
-        # would be wrong; a person looks instead.
+        # would be wrong; a person looks instead, told why (not the missing fields, which
+        # may only be a consequence).
+        found = [c for c in found if not _field_missing(c)]
         found += [c for c in cls.unreadable if c not in found]
     if any(catalogue.effect(c) is Effect.FIX for c in found):
         # The contractor sends again anyway; which guarantee it is matters only then.
@@ -80,6 +82,11 @@ def decide(mail: Mail, settings: Settings) -> Decision:
     if not (mail.reply_to or mail.from_addr) and _needs_reply(found):
         found.append("no-reply-address")
     return _verdict(mail, cls, tuple(found), settings)
+
+
+def _field_missing(code: str) -> bool:
+    problem = catalogue.CATALOGUE.get(code)
+    return problem is not None and problem.field_missing
 
 
 def _needs_reply(found: list[str]) -> bool:

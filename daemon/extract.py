@@ -13,8 +13,9 @@ from datetime import date
 
 from daemon.japanese import normalize, normalize_number, parse_date
 
-# Between a label and its value: a closing bracket, blanks, a colon (or は), at most two line breaks (PDF
-# tables often put the colon and the value on lines of their own), an opening quote.
+# Between a label and its value: a closing bracket, blanks, a colon (or は), at most two
+# line breaks (PDF tables often put the colon and the value on lines of their own), an
+# opening quote.
 _SEP = r"[\]】)）]?[ \t]*(?:\n[ \t]*)?(?:[:：=]|は)?[ \t]*(?:\n[ \t]*)?[「『\"]?[ \t]*"
 
 # Labels, longest and most specific first. A label never matches inside a longer word:

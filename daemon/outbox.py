@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from email.message import EmailMessage
 
 import aiosmtplib
 
@@ -31,11 +30,11 @@ class Outbox:
         self._settings = settings
         self._password = password
 
-    def send(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:
+    def send(self, message: bytes, recipients: tuple[str, ...]) -> None:
         """Send one message to ``recipients`` (the envelope), or raise :class:`SendError`."""
         asyncio.run(self._send(message, recipients))
 
-    async def _send(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:
+    async def _send(self, message: bytes, recipients: tuple[str, ...]) -> None:
         s = self._settings
         try:
             await aiosmtplib.send(

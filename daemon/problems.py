@@ -35,6 +35,8 @@ class Problem:
     effect: Effect
     to_staff: str
     to_contractor: str = ""
+    # Something not found in the text: possibly only because an attachment was unreadable.
+    field_missing: bool = False
 
 
 _ALL = (
@@ -44,6 +46,7 @@ _ALL = (
         "保証契約番号の記載が確認できませんでした。保証事業会社から交付された"
         "「認証キー」等のお知らせ（PDF）を添付するか、本文に保証契約番号をご記入のうえ、"
         "再度お送りください。",
+        field_missing=True,
     ),
     Problem(
         "auth-key-missing", Effect.FIX,
@@ -51,30 +54,35 @@ _ALL = (
         "認証キーの記載が確認できませんでした。保証事業会社から交付された"
         "「認証キー」等のお知らせ（PDF）を添付するか、本文に認証キーをご記入のうえ、"
         "再度お送りください。",
+        field_missing=True,
     ),
     Problem(
         "view-url-missing", Effect.FIX,
         "閲覧用URLが見つかりません。",
         "閲覧用URLの記載が確認できませんでした。保証証券等確認システムから通知された"
         "閲覧用URLを「発注者提出用フォーマット」に追記のうえ、再度お送りください。",
+        field_missing=True,
     ),
     Problem(
         "view-password-missing", Effect.FIX,
         "閲覧用パスワードが見つかりません。",
         "閲覧用パスワードの記載が確認できませんでした。保険会社または代理店から交付された"
         "「発注者提出用フォーマット」（閲覧用パスワード記載のもの）をお送りください。",
+        field_missing=True,
     ),
     Problem(
         "project-name-missing", Effect.FIX,
         "工事名が見つかりません。",
         "工事名の記載が確認できませんでした。「発注者提出用フォーマット」に工事名を"
         "追記のうえ、再度お送りください。",
+        field_missing=True,
     ),
     Problem(
         "contractor-name-missing", Effect.FIX,
         "受注者名が見つかりません。",
         "受注者名の記載が確認できませんでした。「発注者提出用フォーマット」に受注者名"
         "（商号又は名称）を追記のうえ、再度お送りください。",
+        field_missing=True,
     ),
     Problem(
         "insurer-cc-missing", Effect.FIX,
@@ -109,6 +117,7 @@ _ALL = (
     Problem(
         "guarantee-type-unknown", Effect.REVIEW,
         "保証の種類（契約保証・前払金保証・中間前払金保証）を判別できませんでした。",
+        field_missing=True,
     ),
     Problem(
         "system-notice", Effect.REVIEW,

@@ -118,18 +118,18 @@ class Intake:
             if row.state == "seen":
                 self.store.record_decision(
                     row.id, decision, decided_at,
-                    [(m.action, str(m.message["Message-ID"]), m.recipients) for m in mails],
+                    [(m.action, m.message_id, m.recipients) for m in mails],
                 )
                 log.info("message.decided", verdict=decision.verdict.value,
                          problems=list(decision.problems), route_to=list(decision.route_to),
                          reason=decision.reason)
             pending = set(self.store.pending_outgoing(row.id))
             for out in mails:
-                out_id = str(out.message["Message-ID"])
+                out_id = out.message_id
                 if out_id not in pending:
                     continue
                 try:
-                    self.outbox.send(out.message, out.recipients)
+                    self.outbox.send(out.to_bytes(), out.recipients)
                 except SendError as err:
                     self.store.mark_send_failed(out_id, str(err))
                     log.warning("mail.send_failed", out_message_id=out_id, error=str(err),

@@ -150,7 +150,7 @@ class Received:
     def header(self, name: str) -> str:
         """A header's value ("" when absent)."""
         value = self.message.get(name)
-        return "" if value is None else str(value)
+        return "" if value is None else " ".join(str(value).split())
 
     @property
     def problems(self) -> list[str]:
@@ -192,6 +192,8 @@ def folders(user: str) -> dict[str, int]:
         _, listing = client.list()
         counts = {}
         for line in listing:
+            if b"\\Noselect" in line or b"\\NonExistent" in line:
+                continue
             name = line.decode().rsplit(' "/" ', 1)[-1].strip('"')
             _, data = client.status(f'"{name}"', "(MESSAGES)")
             counts[name] = int(data[0].decode().rsplit("MESSAGES ", 1)[1].rstrip(")"))

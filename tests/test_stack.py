@@ -1,0 +1,200 @@
+"""End to end through the real mail stack: Postfix and Dovecot on 127.0.0.1.
+
+Submissions are delivered by SMTP into the contract mailbox (or appended with a chosen
+arrival time), the daemon runs as a process (``run --once``), and the tests read what
+staff find in their inboxes over IMAP and what contractors got from the capture server.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import stack
+from conftest import Office
+from samples import mails, pdfs
+
+pytestmark = pytest.mark.stack
+
+JST = timezone(timedelta(hours=9))
+IN_TIME = datetime(2026, 3, 10, 10, 0, tzinfo=JST)
+LATE = datetime(2026, 4, 10, 10, 0, tzinfo=JST)
+CONTRACTOR = "t-yamada@yamada-kensetsu.example.co.jp"
+
+
+def _message_id(raw: bytes) -> str:
+    return str(email.message_from_bytes(raw, policy=email.policy.default)["Message-ID"])
+
+
+def _broken_pdf_mail() -> bytes:
+    return mails.build(
+        from_=f"山田 太郎 <{CONTRACTOR}>", to=stack.INTAKE,
+        subject="【電子保証】認証キー等のお知らせ",
+        body="認証キー等のお知らせを添付します。よろしくお願いいたします。",
+        attachments=[("認証キー等のお知らせ.pdf", pdfs.corrupt_pdf(), "application/pdf")],
+    )
+
+
+DELIVERED = {
+    # name: (message, where it must end up, problem codes)
+    "dsure contract": (lambda: mails.dsure_key_mail(), stack.CONTRACT_STAFF, ()),
+    "dsure advance + invoice (Outlook)": (
+        lambda: mails.dsure_key_mail(guarantee_type="advance-payment", with_invoice=True,
+                                     charset="outlook"),
+        stack.ADVANCE_STAFF, ()),
+    "confirmation form": (lambda: mails.confirmation_mail(), stack.CONTRACT_STAFF, ()),
+    "confirmation without URL": (
+        lambda: mails.confirmation_mail(omit=("view_url", "contractor")), "capture",
+        ("view-url-missing", "contractor-name-missing")),
+    "dsure without key": (
+        lambda: mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8"),
+        "capture", ("auth-key-missing",)),
+    "unrelated question": (lambda: mails.unrelated(), stack.REVIEW, ("not-a-submission",)),
+    "not MIME": (lambda: mails.not_mime(), stack.REVIEW,
+                 ("not-mime", "contract-number-missing", "auth-key-missing")),
+    "corrupt PDF": (_broken_pdf_mail, stack.REVIEW, ("attachment-unreadable",)),
+    "out of office": (lambda: mails.auto_reply(), None, ()),
+    "bounce": (lambda: mails.bounce(), None, ()),
+}
+APPENDED = {
+    "legacy PDF in time": (lambda: mails.legacy_pdf_mail(date=IN_TIME), IN_TIME,
+                           stack.CONTRACT_STAFF, ()),
+    "legacy PDF without insurer CC": (lambda: mails.legacy_pdf_mail(cc=None, date=IN_TIME),
+                                      IN_TIME, "capture", ("insurer-cc-missing",)),
+    "legacy PDF after the cut-off": (lambda: mails.legacy_pdf_mail(date=LATE), LATE, "capture",
+                                     ("legacy-deadline-passed",)),
+    "legacy PDF without its password": (
+        lambda: mails.legacy_pdf_mail(password_in_body=False, date=IN_TIME), IN_TIME,
+        stack.REVIEW, ("attachment-unreadable",)),
+}
+
+
+def _load(office: Office) -> dict[str, tuple[str, str | None, tuple[str, ...]]]:
+    """Put every sample into the contract mailbox; returns Message-ID -> expectation."""
+    expected = {}
+    for name, (make, where, codes) in DELIVERED.items():
+        raw = make()
+        stack.deliver(raw)
+        expected[_message_id(raw)] = (name, where, codes)
+    for name, (make_a, arrived, where, codes) in APPENDED.items():
+        raw = make_a()
+        stack.append(raw, arrived=arrived)
+        expected[_message_id(raw)] = (name, where, codes)
+    stack.wait_for_queue()
+    return expected
+
+
+def test_every_kind_reaches_the_right_place(office: Office, tmp_path: Path) -> None:
+    """Complete submissions reach the right staff inbox, broken ones get a correction reply
+    naming the codes, unsure ones go to review, machine mail is ignored; nothing is lost."""
+    expected = _load(office)
+    total = len(expected)
+    assert len(stack.mailbox(stack.INTAKE)) == total
+
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+
+    staff = {
+        user: stack.mailbox(user)
+        for user in (stack.CONTRACT_STAFF, stack.ADVANCE_STAFF, stack.REVIEW)
+    }
+    replies = stack.captured()
+    seen: set[str] = set()
+    for user, inbox in staff.items():
+        for got in inbox:
+            source = got.header("X-Surety-Source")
+            name, where, codes = expected[source]
+            assert where == user, f"{name} went to {user}"
+            assert tuple(got.problems) == codes, name
+            verdict = "review" if user == stack.REVIEW else "routed"
+            assert got.header("X-Surety-Verdict") == verdict
+            assert got.header("X-Surety-Kind") in ("dsure-key", "confirmation-system",
+                                                   "legacy-pdf", "other")
+            [original] = got.attachments()
+            assert original.get_content_type() == "message/rfc822"
+            assert original.get_content()["Message-ID"] == source
+            seen.add(source)
+    for reply in replies:
+        source = reply.header("X-Surety-Source")
+        name, where, codes = expected[source]
+        assert where == "capture", name
+        assert tuple(reply.problems) == codes, name
+        assert reply.header("X-Surety-Verdict") == "correction"
+        assert reply.header("Auto-Submitted") == "auto-replied"
+        assert reply.header("In-Reply-To") == source
+        assert reply.envelope_to == (CONTRACTOR,)
+        text = reply.text()
+        for code in codes:
+            assert f"確認コード: {code}" in text
+        seen.add(source)
+    acted = {mid for mid, (_, where, _) in expected.items() if where}
+    assert seen == acted
+    assert sum(len(v) for v in staff.values()) + len(replies) == len(acted)
+
+    # Nothing deleted: every message is filed in the folder of its verdict.
+    folders = stack.folders(stack.INTAKE)
+    assert folders["INBOX"] == 0
+    assert sum(folders.values()) == total
+    ignored = [mid for mid, (_, where, _) in expected.items() if where is None]
+    assert folders["Surety/Ignored"] == len(ignored)
+    assert folders["Surety/Correction"] == len(replies)
+
+    # Every step is in the log, one JSON object per line; no secret in clear.
+    assert len(run.named("message.fetched")) == total
+    assert len(run.named("message.ignored")) == len(ignored)
+    assert run.named("poll.done")[0]["routed"] == len(staff[stack.CONTRACT_STAFF]) + len(
+        staff[stack.ADVANCE_STAFF])
+    key = mails.default_auth_key("2604012345")
+    assert key not in run.stdout
+    assert "Rk7v2Lm9" not in run.stdout  # the legacy PDF's password
+
+
+def test_second_run_sends_nothing_new(office: Office) -> None:
+    """A second run over the same mailbox sends nothing twice and moves nothing."""
+    _load(office)
+    first = office.run("run", "--once")
+    assert first.returncode == 0, first.stderr
+    before = (
+        [len(stack.mailbox(u)) for u in (stack.CONTRACT_STAFF, stack.ADVANCE_STAFF, stack.REVIEW)],
+        len(stack.captured()),
+        stack.folders(stack.INTAKE),
+    )
+    second = office.run("run", "--once")
+    assert second.returncode == 0, second.stderr
+    stack.wait_for_queue()
+    after = (
+        [len(stack.mailbox(u)) for u in (stack.CONTRACT_STAFF, stack.ADVANCE_STAFF, stack.REVIEW)],
+        len(stack.captured()),
+        stack.folders(stack.INTAKE),
+    )
+    assert after == before
+    assert second.named("mail.sent") == []
+
+
+def test_classify_agrees_with_run(office: Office, tmp_path: Path) -> None:
+    """classify on each message as filed gives the verdict run acted on."""
+    _load(office)
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+    checked = 0
+    for verdict in ("routed", "correction", "review", "ignored"):
+        for index, got in enumerate(stack.mailbox(stack.INTAKE, f"Surety/{verdict.title()}")):
+            path = tmp_path / f"{verdict}-{index}.eml"
+            path.write_bytes(got.message.as_bytes())
+            result = office.classify(path)
+            assert result["verdict"] == verdict, (path, result)
+            checked += 1
+    assert checked == len(DELIVERED) + len(APPENDED)
+
+
+def test_imap_down_is_a_clear_error(office: Office, tmp_path: Path) -> None:
+    """An unreachable IMAP server ends run --once with exit 1 and a log line saying so."""
+    config = office.config_path.read_text(encoding="utf-8").replace("port = 143", "port = 1")
+    office.config_path.write_text(config, encoding="utf-8")
+    run = office.run("run", "--once")
+    assert run.returncode == 1
+    [event] = run.named("imap.unavailable")
+    assert "localhost:1" in event["error"]
