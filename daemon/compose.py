@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
@@ -190,7 +190,7 @@ def _to_staff(decision: Decision, mail: Mail, settings: Settings, now: datetime)
         kind_label=KIND_LABELS[decision.kind],
         guarantee_label=guarantee or "（判別できず）",
         verdict_label=VERDICT_LABELS[decision.verdict],
-        problems=[_problem(c) for c in decision.problems],
+        problems=[_problem(c, settings) for c in decision.problems],
         fields=fields,
         sender=_sender_label(mail),
         subject=mail.subject,
@@ -207,9 +207,22 @@ def _to_staff(decision: Decision, mail: Mail, settings: Settings, now: datetime)
     return Outgoing("forward", decision.route_to, msg, original=mail.raw)
 
 
-def _problem(code: str) -> catalogue.Problem:
+def japanese_date(day: date) -> str:
+    """A date as written in letters to contractors: 2026年3月31日."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def _problem(code: str, settings: Settings) -> catalogue.Problem:
+    """The catalogue entry with the office's own settings filled into its sentences."""
     known = catalogue.CATALOGUE.get(code)
-    return known or catalogue.Problem(code, catalogue.Effect.REVIEW, code, code)
+    if known is None:
+        return catalogue.Problem(code, catalogue.Effect.REVIEW, code, code)
+    values = {"legacy_pdf_until": japanese_date(settings.policy.legacy_pdf_until)}
+    return replace(
+        known,
+        to_staff=known.to_staff.format_map(values),
+        to_contractor=known.to_contractor.format_map(values),
+    )
 
 
 def _correction(decision: Decision, mail: Mail, settings: Settings, now: datetime) -> Outgoing:
@@ -222,8 +235,8 @@ def _correction(decision: Decision, mail: Mail, settings: Settings, now: datetim
         office_contact=settings.office.contact,
         received=received_label(mail),
         subject=mail.subject,
-        problems=[_problem(c) for c in decision.problems if c in catalogue.CATALOGUE
-                  and catalogue.CATALOGUE[c].to_contractor],
+        problems=[_problem(c, settings) for c in decision.problems
+                  if c in catalogue.CATALOGUE and catalogue.CATALOGUE[c].to_contractor],
         intake_address=intake_address(settings),
     )
     subject = f"【電子保証 再提出のお願い】Re: {original}"

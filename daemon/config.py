@@ -167,7 +167,13 @@ def load(path: str | Path) -> Settings:
         raise ConfigError(f"cannot read config file {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8") from err
-    return parse(text)
+    settings = parse(text)
+    state = Path(settings.state.path)
+    if not state.is_absolute():
+        # A relative state path is taken from the config file's folder, not the cwd.
+        resolved = (Path(path).resolve().parent / state).resolve()
+        settings = settings.model_copy(update={"state": State(path=str(resolved))})
+    return settings
 
 
 def secret(env_name: str, key: str) -> str:

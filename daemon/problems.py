@@ -29,6 +29,7 @@ class Problem:
 
     ``to_contractor`` is the sentence the contractor reads in a correction reply (what
     is wrong and how to fix it); ``to_staff`` is the line staff read on a forwarded mail.
+    Both may name office settings in braces ({legacy_pdf_until}), filled in by compose.
     """
 
     code: str
@@ -93,8 +94,8 @@ _ALL = (
     ),
     Problem(
         "legacy-deadline-passed", Effect.FIX,
-        "PDF発行証券のメール提出期限を過ぎて受信しました。",
-        "PDF発行証券のメールによる提出は、当課の定める期限をもって終了しています。"
+        "PDF発行証券のメール提出期限（{legacy_pdf_until}）を過ぎて受信しました。",
+        "PDF発行証券のメールによる提出は、{legacy_pdf_until}（受信分）をもって終了しています。"
         "保険会社に保証証券等確認システムへの登録を依頼し、同システムの閲覧用URLと"
         "「発注者提出用フォーマット」（閲覧用パスワード記載のもの）をお送りください。",
     ),

@@ -166,6 +166,8 @@ def run_forever(intake: Intake) -> None:
             intake.run_once()
         except MailboxError as err:
             log.error("imap.unavailable", error=str(err))
+        except Exception as err:  # the next poll tries again; the daemon must not die
+            log.exception("poll.failed", error=f"{type(err).__name__}: {err}")
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("daemon.stopping", signal=signal.Signals(signum).name)

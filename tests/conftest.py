@@ -57,6 +57,14 @@ class Office:
             events = [json.loads(line) for line in proc.stdout.splitlines()]
         return DaemonRun(proc.returncode, events, proc.stdout, proc.stderr)
 
+    def start(self) -> subprocess.Popen[str]:
+        """Start ``surety-intake --config ... run`` as a daemon process."""
+        env = dict(os.environ, SURETY_TEST_IMAP_PASSWORD=stack.PASSWORD)
+        return subprocess.Popen(
+            [sys.executable, "-m", "daemon.cli", "--config", str(self.config_path), "run"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+
     def classify(self, path: Path) -> dict[str, Any]:
         """``surety-intake classify`` on a message file, parsed."""
         result = self.run("classify", str(path))

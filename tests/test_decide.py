@@ -7,7 +7,7 @@ tests/samples), read and decided without any server.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from samples import mails, parties
@@ -31,7 +31,7 @@ Case = tuple[Callable[[], bytes], str, str, str | None, tuple[str, ...]]
 CASES: dict[str, Case] = {
     # name: (message, kind, verdict, guarantee type, problems)
     "key notice PDF, contract, east, ISO-2022-JP":
-        (lambda: mails.dsure_key_mail(), "dsure-key", "routed", "contract", ()),
+        (mails.dsure_key_mail, "dsure-key", "routed", "contract", ()),
     "key notice, advance payment with invoice":
         (lambda: mails.dsure_key_mail(guarantee_type="advance-payment", with_invoice=True),
          "dsure-key", "routed", "advance-payment", ()),
@@ -55,7 +55,7 @@ CASES: dict[str, Case] = {
         (lambda: mails.dsure_key_mail(in_body=True, omit=("contract_number",)),
          "dsure-key", "correction", "contract", ("contract-number-missing",)),
     "confirmation form PDF, complete":
-        (lambda: mails.confirmation_mail(), "confirmation-system", "routed", "contract", ()),
+        (mails.confirmation_mail, "confirmation-system", "routed", "contract", ()),
     "confirmation form as xlsx":
         (lambda: mails.confirmation_mail(form="xlsx"),
          "confirmation-system", "routed", "contract", ()),
@@ -101,17 +101,17 @@ CASES: dict[str, Case] = {
         (lambda: mails.legacy_pdf_mail(password_in_body=False, date=BEFORE_CUTOFF),
          "legacy-pdf", "review", "contract", ("attachment-unreadable",)),
     "out-of-office auto reply":
-        (lambda: mails.auto_reply(), "other", "ignored", None, ()),
-    "read receipt (MDN)": (lambda: mails.read_receipt(), "other", "ignored", None, ()),
-    "bounce from MAILER-DAEMON": (lambda: mails.bounce(), "other", "ignored", None, ()),
-    "mailing list": (lambda: mails.mailing_list(), "other", "ignored", None, ()),
+        (mails.auto_reply, "other", "ignored", None, ()),
+    "read receipt (MDN)": (mails.read_receipt, "other", "ignored", None, ()),
+    "bounce from MAILER-DAEMON": (mails.bounce, "other", "ignored", None, ()),
+    "mailing list": (mails.mailing_list, "other", "ignored", None, ()),
     "a question about a tender":
-        (lambda: mails.unrelated(), "other", "review", None, ("not-a-submission",)),
+        (mails.unrelated, "other", "review", None, ("not-a-submission",)),
     "a message that is not MIME (raw Shift_JIS)":
-        (lambda: mails.not_mime(), "dsure-key", "review", None,
+        (mails.not_mime, "dsure-key", "review", None,
          ("not-mime", "contract-number-missing", "auth-key-missing")),
     "the system's URL notice sent to the office directly":
-        (lambda: mails.system_url_notice(), "confirmation-system", "review", "contract",
+        (mails.system_url_notice, "confirmation-system", "review", "contract",
          ("system-notice",)),
     "the system's URL notice forwarded without the form":
         (lambda: mails.system_url_notice(forwarded=True), "confirmation-system", "correction",
@@ -193,7 +193,7 @@ def test_cutoff_day_is_inclusive_in_japan_time(settings: Settings) -> None:
     last = datetime(2026, 3, 31, 23, 59, tzinfo=JST)
     raw = mails.legacy_pdf_mail(date=last)
     assert _decide(raw, settings).problems == ()
-    late = read_message(raw, received_at=datetime(2026, 3, 31, 15, 0, tzinfo=timezone.utc))
+    late = read_message(raw, received_at=datetime(2026, 3, 31, 15, 0, tzinfo=UTC))
     assert decide(late, settings).problems == ("legacy-deadline-passed",)
 
 

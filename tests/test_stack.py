@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
+import signal
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,24 +43,24 @@ def _broken_pdf_mail() -> bytes:
 
 DELIVERED = {
     # name: (message, where it must end up, problem codes)
-    "dsure contract": (lambda: mails.dsure_key_mail(), stack.CONTRACT_STAFF, ()),
+    "dsure contract": (mails.dsure_key_mail, stack.CONTRACT_STAFF, ()),
     "dsure advance + invoice (Outlook)": (
         lambda: mails.dsure_key_mail(guarantee_type="advance-payment", with_invoice=True,
                                      charset="outlook"),
         stack.ADVANCE_STAFF, ()),
-    "confirmation form": (lambda: mails.confirmation_mail(), stack.CONTRACT_STAFF, ()),
+    "confirmation form": (mails.confirmation_mail, stack.CONTRACT_STAFF, ()),
     "confirmation without URL": (
         lambda: mails.confirmation_mail(omit=("view_url", "contractor")), "capture",
         ("view-url-missing", "contractor-name-missing")),
     "dsure without key": (
         lambda: mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8"),
         "capture", ("auth-key-missing",)),
-    "unrelated question": (lambda: mails.unrelated(), stack.REVIEW, ("not-a-submission",)),
-    "not MIME": (lambda: mails.not_mime(), stack.REVIEW,
+    "unrelated question": (mails.unrelated, stack.REVIEW, ("not-a-submission",)),
+    "not MIME": (mails.not_mime, stack.REVIEW,
                  ("not-mime", "contract-number-missing", "auth-key-missing")),
     "corrupt PDF": (_broken_pdf_mail, stack.REVIEW, ("attachment-unreadable",)),
-    "out of office": (lambda: mails.auto_reply(), None, ()),
-    "bounce": (lambda: mails.bounce(), None, ()),
+    "out of office": (mails.auto_reply, None, ()),
+    "bounce": (mails.bounce, None, ()),
 }
 APPENDED = {
     "legacy PDF in time": (lambda: mails.legacy_pdf_mail(date=IN_TIME), IN_TIME,
@@ -198,3 +201,24 @@ def test_imap_down_is_a_clear_error(office: Office, tmp_path: Path) -> None:
     assert run.returncode == 1
     [event] = run.named("imap.unavailable")
     assert "localhost:1" in event["error"]
+
+
+def test_daemon_polls_and_stops_cleanly_on_sigterm(office: Office) -> None:
+    """As a service, the daemon picks up mail as it arrives and exits 0 on SIGTERM."""
+    daemon = office.start()
+    try:
+        stack.deliver(mails.dsure_key_mail(guarantee_type="advance-payment"))
+        deadline = time.monotonic() + 60
+        while not stack.mailbox(stack.ADVANCE_STAFF) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert len(stack.mailbox(stack.ADVANCE_STAFF)) == 1
+        daemon.send_signal(signal.SIGTERM)
+        out, err = daemon.communicate(timeout=10)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert daemon.returncode == 0, err
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert events[0] == "daemon.started"
+    assert "message.routed" in events
+    assert events[-2:] == ["daemon.stopping", "daemon.stopped"]
