@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from samples import mails, parties
+from samples import mails, parties, pdfs
 
 from daemon.config import Settings
 from daemon.decide import decide
@@ -255,3 +255,46 @@ def test_classify_json_masks_secrets(settings: Settings) -> None:
     password = parties.viewing_password(POLICY)
     assert password not in str(conf)
     assert set(conf) >= {"kind", "verdict", "guarantee_type", "problems", "route_to", "fields"}
+
+
+def test_scan_only_submission_goes_to_review(settings: Settings) -> None:
+    """A key notice sent as a scan (no text layer) goes to a person, never a guess."""
+    raw = mails.build(from_="山田 太郎 <t-yamada@yamada-kensetsu.example.co.jp>",
+                      to="keiyaku@city.example.jp", subject="【電子保証】認証キー等のお知らせ",
+                      body="認証キー等のお知らせをスキャンして添付します。",
+                      attachments=[("認証キー等のお知らせ.pdf", pdfs.scan_pdf(),
+                                    "application/pdf")])
+    decision = _decide(raw, settings)
+    assert decision.verdict.value == "review"
+    assert decision.problems == ("text-unreadable",)
+
+
+def test_unknown_guarantee_type_goes_to_review(settings: Settings) -> None:
+    """Complete key values but no word of which guarantee: a person routes it."""
+    raw = mails.build(from_="山田 太郎 <t-yamada@yamada-kensetsu.example.co.jp>",
+                      to="keiyaku@city.example.jp", subject="【電子保証】",
+                      body=f"保証契約番号：{NUMBER}\n認証キー：{KEY}\n")
+    decision = _decide(raw, settings)
+    assert (decision.verdict.value, decision.problems) == ("review", ("guarantee-type-unknown",))
+    assert decision.route_to == tuple(settings.routing.review)
+
+
+def test_unknown_insurer_goes_to_review(settings: Settings) -> None:
+    """A PDF policy from an insurer the office has not configured cannot be CC-checked."""
+    raw = mails.legacy_pdf_mail(insurer="nisshin", date=BEFORE_CUTOFF)
+    decision = _decide(raw, settings)
+    assert decision.kind.value == "legacy-pdf"
+    assert (decision.verdict.value, decision.problems) == ("review", ("insurer-unknown",))
+
+
+def test_no_reply_address_goes_to_review(settings: Settings) -> None:
+    """A fixable submission with no sender address cannot be answered: a person looks."""
+    raw = (
+        "To: keiyaku@city.example.jp\r\nSubject: =?UTF-8?B?44CQ6Zu75a2Q5L+d6Ki844CR?=\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        f"契約保証の認証キーです。\r\n保証契約番号：{NUMBER}\r\n"
+    ).encode()
+    decision = _decide(raw, settings)
+    assert decision.verdict.value == "review"
+    assert decision.problems == ("auth-key-missing", "no-reply-address")
