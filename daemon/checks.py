@@ -1,23 +1,39 @@
 """The office's policy as a table of small rules; each only reports problem codes.
 
-A rule is a name, the kinds it applies to and a pure function of the message, its
-classification and the settings. :func:`run_checks` runs the table and returns every
-code found with the rules that found it, so "why did this go there?" has an answer.
+A rule is a name, the kinds it applies to and a pure function of the message, the
+submission, the message's classification and the settings. :func:`run_checks` runs the
+table over one submission and returns every code found with the rules that found it, so
+"why did this go there?" has an answer. Three rules are final: a document that may not
+be sent at all, a route the office does not take, and a contract that stays on paper
+make every other finding moot, so they are reported alone.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from daemon.classify import find_insurer
+from daemon.classify import configured_insurer
 from daemon.config import Settings
-from daemon.model import Classification, Kind, Mail
+from daemon.extract import url_on_hosts
+from daemon.model import Classification, GuaranteeType, Kind, Mail, Submission
 
 JST = ZoneInfo("Asia/Tokyo")
 
-Check = Callable[[Mail, Classification, Settings], list[str]]
+
+@dataclass(frozen=True)
+class Case:
+    """What a rule looks at: one submission in its message."""
+
+    mail: Mail
+    submission: Submission
+    classification: Classification
+    settings: Settings
+
+
+Check = Callable[[Case], list[str]]
 
 
 @dataclass(frozen=True)
@@ -28,47 +44,117 @@ class Rule:
     kinds: tuple[Kind, ...]
     check: Check
     description: str
+    final: bool = False  # when it hits, no other rule is reported
 
 
 def _required(field: str, code: str) -> Check:
-    def check(_mail: Mail, cls: Classification, _settings: Settings) -> list[str]:
-        return [] if getattr(cls.fields, field) else [code]
+    def check(case: Case) -> list[str]:
+        return [] if getattr(case.submission.fields, field) else [code]
 
     return check
 
 
-def _insurer_cc(mail: Mail, cls: Classification, settings: Settings) -> list[str]:
-    insurer = next((i for i in settings.insurers if i.name == cls.fields.insurer), None)
-    if insurer is None:
-        insurer = find_insurer(mail, "", "", settings.insurers)
-    if insurer is None:
+def _wrong_document(case: Case) -> list[str]:
+    wrong = case.submission.wrong_document
+    return [wrong] if wrong else []
+
+
+def _route_accepted(case: Case) -> list[str]:
+    kind = case.submission.kind
+    return [] if kind.value in case.settings.policy.accept else ["route-not-accepted"]
+
+
+def _electronic_start(case: Case) -> list[str]:
+    start = case.settings.policy.electronic_start
+    first = case.submission.fields.first_contract_date
+    return ["before-electronic-start"] if start and first and first < start else []
+
+
+def _view_url(case: Case) -> list[str]:
+    url = case.submission.fields.view_url
+    if url is None:
+        return ["view-url-missing"]
+    hosts = case.settings.policy.confirmation_system_domains
+    return [] if url_on_hosts(url, hosts) else ["view-url-invalid"]
+
+
+def _insurer_on_system(case: Case) -> list[str]:
+    name = case.submission.fields.insurer
+    if name is None:
+        return []  # the form names its insurer; without one, staff see the URL's policy
+    insurer = configured_insurer(name, case.settings.insurers)
+    return [] if insurer and insurer.confirmation_system else ["insurer-not-supported"]
+
+
+def _legacy_insurer(case: Case) -> list[str]:
+    name = case.submission.fields.insurer
+    if name is None:
         return ["insurer-unknown"]
+    insurer = configured_insurer(name, case.settings.insurers)
+    if insurer is None:
+        return ["insurer-not-supported"]
     designated = {a.lower() for a in insurer.legacy_cc}
-    return [] if designated & set(mail.recipients) else ["insurer-cc-missing"]
+    # The real To/Cc headers, never addresses written in the text.
+    return [] if designated & set(case.mail.recipients) else ["insurer-cc-missing"]
 
 
-def _legacy_deadline(mail: Mail, _cls: Classification, settings: Settings) -> list[str]:
-    day = mail.received_at.astimezone(JST).date()
-    return ["legacy-deadline-passed"] if day > settings.policy.legacy_pdf_until else []
+def _legacy_deadline(case: Case) -> list[str]:
+    policy = case.settings.policy
+    if policy.legacy_pdf_until is None:
+        return []
+    if policy.legacy_pdf_basis == "issued":
+        day = case.submission.fields.issued_on
+        if day is None:
+            return ["issue-date-unreadable"]
+    else:
+        day = case.mail.received_at.astimezone(JST).date()
+    return ["legacy-deadline-passed"] if day > policy.legacy_pdf_until else []
 
 
-def _guarantee_type(_mail: Mail, cls: Classification, _settings: Settings) -> list[str]:
-    return [] if cls.guarantee_type else ["guarantee-type-unknown"]
+def _guarantee_type(case: Case) -> list[str]:
+    return [] if case.submission.guarantee_type else ["guarantee-type-unknown"]
 
 
+def _invoice(case: Case) -> list[str]:
+    advance = case.submission.guarantee_type in (
+        GuaranteeType.ADVANCE_PAYMENT, GuaranteeType.INTERIM_ADVANCE_PAYMENT)
+    needed = case.settings.policy.advance_payment_needs_invoice
+    return ["invoice-missing"] if advance and needed and not case.classification.has_invoice else []
+
+
+def _subject_format(case: Case) -> list[str]:
+    gtype = case.submission.guarantee_type
+    pattern = case.settings.policy.subject_patterns.get(gtype.value) if gtype else None
+    if pattern is None:
+        return []
+    return [] if re.search(pattern, case.mail.subject) else ["subject-format"]
+
+
+_ANY = (Kind.DSURE_KEY, Kind.CONFIRMATION_SYSTEM, Kind.LEGACY_PDF, Kind.OTHER)
+_SUBMITTED = (Kind.DSURE_KEY, Kind.CONFIRMATION_SYSTEM, Kind.LEGACY_PDF)
 _DSURE = (Kind.DSURE_KEY,)
 _CONFIRMATION = (Kind.CONFIRMATION_SYSTEM,)
 _LEGACY = (Kind.LEGACY_PDF,)
 
 RULES: tuple[Rule, ...] = (
+    Rule("wrong-document", _ANY, _wrong_document,
+         "the document is one that may not be sent (e-certificate print, reservation, "
+         "bank guarantee, a policy not as PDF)", final=True),
+    Rule("route-accepted", _SUBMITTED, _route_accepted,
+         "the office takes this route at all (policy.accept)", final=True),
+    Rule("electronic-start", _SUBMITTED, _electronic_start,
+         "the contract was first concluded on or after policy.electronic_start", final=True),
     Rule("contract-number", _DSURE, _required("contract_number", "contract-number-missing"),
          "a key notice names its 保証契約番号"),
     Rule("auth-key", _DSURE, _required("auth_key", "auth-key-missing"),
          "a key notice names its 認証キー"),
     Rule("guarantee-type", _DSURE, _guarantee_type,
          "the guarantee type is known, so the right section gets it"),
-    Rule("view-url", _CONFIRMATION, _required("view_url", "view-url-missing"),
-         "a confirmation-system submission names its 閲覧用URL"),
+    Rule("invoice", _DSURE, _invoice,
+         "an advance-payment notice comes with its 請求書 "
+         "(policy.advance_payment_needs_invoice)"),
+    Rule("view-url", _CONFIRMATION, _view_url,
+         "a confirmation-system submission names its 閲覧用URL, on the system's host"),
     Rule("view-password", _CONFIRMATION, _required("view_password", "view-password-missing"),
          "... and its 閲覧用パスワード"),
     Rule("project-name", _CONFIRMATION, _required("project_name", "project-name-missing"),
@@ -76,10 +162,16 @@ RULES: tuple[Rule, ...] = (
     Rule("contractor-name", _CONFIRMATION,
          _required("contractor_name", "contractor-name-missing"),
          "... and the 受注者名"),
-    Rule("insurer-cc", _LEGACY, _insurer_cc,
-         "a PDF policy by email copies a designated address of the insurer that issued it"),
+    Rule("insurer-on-system", _CONFIRMATION, _insurer_on_system,
+         "the insurer is configured and on the confirmation system"),
+    Rule("legacy-insurer", _LEGACY, _legacy_insurer,
+         "a PDF policy by email copies a designated address of the (configured) insurer "
+         "that issued it"),
     Rule("legacy-deadline", _LEGACY, _legacy_deadline,
-         "a PDF policy by email arrived on or before policy.legacy_pdf_until (Japan time)"),
+         "a PDF policy by email on or before policy.legacy_pdf_until "
+         "(received or issued, per policy.legacy_pdf_basis)"),
+    Rule("subject-format", _SUBMITTED, _subject_format,
+         "the subject follows policy.subject_patterns (a warning only)"),
 )
 
 
@@ -91,15 +183,20 @@ class CheckResult:
     hits: tuple[str, ...]
 
 
-def run_checks(mail: Mail, cls: Classification, settings: Settings) -> CheckResult:
-    """Run every rule that applies to the message's kind."""
+def run_checks(mail: Mail, submission: Submission, cls: Classification,
+               settings: Settings) -> CheckResult:
+    """Run every rule that applies to the submission's kind."""
+    case = Case(mail, submission, cls, settings)
     problems: list[str] = []
     hits: list[str] = []
     for rule in RULES:
-        if cls.kind not in rule.kinds:
+        if submission.kind not in rule.kinds:
             continue
-        found = rule.check(mail, cls, settings)
-        if found:
-            hits.append(rule.name)
-            problems.extend(c for c in found if c not in problems)
+        found = rule.check(case)
+        if not found:
+            continue
+        if rule.final:
+            return CheckResult(tuple(found), (rule.name,))
+        hits.append(rule.name)
+        problems.extend(c for c in found if c not in problems)
     return CheckResult(tuple(problems), tuple(hits))

@@ -1,24 +1,32 @@
-"""Which route a message took (its kind), which guarantee it is, and its fields.
+"""What a message holds: its submissions, each with a kind, a guarantee type and fields.
 
 Pure: a :class:`~daemon.model.Mail` and the settings in, a
-:class:`~daemon.model.Classification` out. The documents' text is trusted over the mail's
-own words (a key notice says which guarantee it is; a body may mention several).
+:class:`~daemon.model.Classification` out. Each attached document is recognised on its
+own (a key notice, a printed e-certificate, a reservation, a bank's guarantee, the
+insurer's form, a policy, an invoice), values typed into the mail are read block by
+block, and a message with several guarantees gives several submissions. A document's own
+text is trusted over the mail's words.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date
 
 from daemon import extract
 from daemon.config import Insurer, Settings
-from daemon.japanese import normalize
+from daemon.japanese import normalize, parse_date
 from daemon.model import (
+    Attachment,
     Classification,
     DocumentStatus,
     Fields,
     GuaranteeType,
     Kind,
     Mail,
+    Submission,
 )
 
 GUARANTEE_COMPANIES = (
@@ -26,9 +34,7 @@ GUARANTEE_COMPANIES = (
     ("西日本建設業保証株式会社", ("西日本建設業保証", "西日本保証")),
     ("北海道建設業信用保証株式会社", ("北海道建設業信用保証",)),
 )
-CONFIRMATION_SYSTEM_DOMAINS = ("sonpo-hosyou-syouken.jp",)
 
-_DSURE_SIGNS = ("認証キー",)
 _CONFIRMATION_SIGNS = (
     "閲覧用URL", "閲覧用パスワード", "発注者提出用フォーマット", "保証証券等確認システム",
 )
@@ -36,11 +42,16 @@ _POLICY_SIGNS = ("履行保証保険", "公共工事履行保証証券", "保険
 _INTERIM = re.compile(r"中間前払")
 _ADVANCE = re.compile(r"前払金?保証|前払金|前払")
 _CONTRACT = re.compile(r"契約保証|履行保証|契約の保証")
-
-
-def document_text(mail: Mail) -> str:
-    """The text of every readable attachment, normalised."""
-    return "\n".join(a.text for a in mail.attachments if a.status is DocumentStatus.TEXT)
+_INVOICE = re.compile(r"請\s*求\s*書")
+_RESERVATION = re.compile(r"契約保証予約|保証予約|予約証書|予約番号")
+_BANK = re.compile(r"銀行|信用金庫|信用組合|労働金庫|農業協同組合")
+_CERTIFICATE = re.compile(r"電子証書|保証証書")
+_INSURER_NAME = re.compile(
+    r"([^\s、。:()「」]{1,20}?(?:損害保険|火災海上保険|海上火災保険|火災保険)株式会社)"
+)
+_FIRST_CONTRACT = ("当初契約日", "当初契約締結日", "契約締結日", "契約日")
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".tif", ".tiff", ".bmp", ".heic")
+_OFFICE_SUFFIXES = (".xlsx", ".xls", ".docx", ".doc")
 
 
 def mail_text(mail: Mail) -> str:
@@ -48,19 +59,56 @@ def mail_text(mail: Mail) -> str:
     return normalize(f"{mail.subject}\n{mail.body}")
 
 
+def document_kind(text: str, filename: str) -> str | None:
+    """What one attached document is, from its own text (and name, for invoices)."""
+    head = text[:400]
+    if _INVOICE.search(head) or "請求書" in normalize(filename):
+        return "invoice"
+    if _RESERVATION.search(head):
+        return "reservation"
+    if extract.auth_key(text) and extract.contract_number(text):
+        return "key-notice"
+    if _BANK.search(text) and "保証書" in text.replace(" ", "") and not _is_policy(text):
+        return "bank"
+    if _CERTIFICATE.search(head) and extract.contract_number(text) and "認証キー" not in text:
+        return "certificate"
+    if any(s in text for s in _CONFIRMATION_SIGNS[:3]):
+        return "form"
+    if any(s in text for s in _POLICY_SIGNS):
+        return "policy"
+    return None
+
+
+def _is_policy(text: str) -> bool:
+    return any(s in text for s in ("保険証券", "履行保証保険", "公共工事履行保証証券"))
+
+
 def classify(mail: Mail, settings: Settings) -> Classification:
-    """Decide the kind and extract the fields of one message."""
-    docs = document_text(mail)
+    """Find every submission in one message."""
     own = mail_text(mail)
-    text = f"{docs}\n{own}"
-    kind, evidence = _kind(mail, docs, own)
-    fields = _fields(kind, mail, docs, text, settings)
+    subject = normalize(mail.subject)
+    readable = [a for a in mail.attachments if a.status is DocumentStatus.TEXT]
+    submissions: list[Submission] = []
+    has_invoice = any("請求書" in normalize(a.filename) for a in mail.attachments)
+    for att in readable:
+        kind = document_kind(att.text, att.filename)
+        if kind == "invoice":
+            has_invoice = True
+            continue
+        if kind is None:
+            continue
+        submissions.append(_from_document(kind, att, own, subject, mail, settings))
+    submissions = _add_typed(submissions, own, subject, mail, settings)
+    if not submissions:
+        submissions = [_from_mail(mail, own, subject, settings)]
+    password_given = bool(extract.document_passwords(mail.body))
+    encrypted = any(a.status is DocumentStatus.ENCRYPTED for a in mail.attachments)
     return Classification(
-        kind=kind,
-        guarantee_type=_guarantee_type(kind, docs, normalize(mail.subject), own),
-        fields=fields,
-        evidence=evidence,
+        submissions=tuple(submissions),
         unreadable=unreadable_problems(mail),
+        sealed=encrypted and not password_given,
+        has_invoice=has_invoice,
+        password_given=password_given,
     )
 
 
@@ -75,37 +123,106 @@ def unreadable_problems(mail: Mail) -> tuple[str, ...]:
     return tuple(dict.fromkeys(codes))
 
 
-def _kind(mail: Mail, docs: str, own: str) -> tuple[Kind, tuple[str, ...]]:
-    text = f"{docs}\n{own}"
-    has_key = any(s in text for s in _DSURE_SIGNS)
-    has_number = extract.contract_number(text) is not None or "保証契約番号" in text
-    if has_key and has_number:
-        return Kind.DSURE_KEY, ("認証キー", "保証契約番号")
-    confirmation = [s for s in _CONFIRMATION_SIGNS if s in text]
-    if extract.view_url(text, CONFIRMATION_SYSTEM_DOMAINS):
-        confirmation.append("confirmation-system-url")
-    if confirmation:
-        return Kind.CONFIRMATION_SYSTEM, tuple(confirmation)
-    policy_in_pdf = [s for s in _POLICY_SIGNS if s in docs]
-    if policy_in_pdf and any(a.is_pdf for a in mail.attachments):
-        return Kind.LEGACY_PDF, tuple(policy_in_pdf)
-    sealed_pdf = any(
-        a.is_pdf and a.status is DocumentStatus.ENCRYPTED for a in mail.attachments
-    )
-    policy_in_mail = [s for s in (*_POLICY_SIGNS, "証券") if s in own]
-    if sealed_pdf and policy_in_mail:
-        return Kind.LEGACY_PDF, (*policy_in_mail, "encrypted-pdf")
-    if has_key:
-        return Kind.DSURE_KEY, ("認証キー",)
-    return Kind.OTHER, ()
+def _from_document(kind: str, att: Attachment, own: str, subject: str, mail: Mail,
+                   settings: Settings) -> Submission:
+    doc = att.text
+    if kind in ("key-notice", "certificate", "reservation"):
+        fields = _fields(doc, own, mail, settings, fill_numbers=False)
+        wrong = {"certificate": "certificate-not-key-notice",
+                 "reservation": "reservation-not-eligible"}.get(kind)
+        gtype = GuaranteeType.CONTRACT if kind == "reservation" else _guarantee_type(
+            doc, subject, own)
+        return Submission(Kind.DSURE_KEY, gtype, fields, att.filename, wrong)
+    if kind == "bank":
+        fields = _fields(doc, own, mail, settings, fill_numbers=False)
+        return Submission(Kind.OTHER, GuaranteeType.CONTRACT, fields, att.filename,
+                          "bank-guarantee-not-eligible")
+    if kind == "form":
+        fields = _fields(doc, own, mail, settings, fill_numbers=True)
+        return Submission(Kind.CONFIRMATION_SYSTEM, GuaranteeType.CONTRACT, fields, att.filename)
+    fields = _fields(doc, own, mail, settings, fill_numbers=False)
+    fields = replace(fields, issued_on=extract.issued_on(doc))
+    wrong = None if att.is_pdf else "not-pdf"
+    return Submission(Kind.LEGACY_PDF, GuaranteeType.CONTRACT, fields, att.filename, wrong)
 
 
-def _guarantee_type(kind: Kind, docs: str, subject: str, own: str) -> GuaranteeType | None:
-    if kind is Kind.OTHER:
-        return None
-    if kind in (Kind.CONFIRMATION_SYSTEM, Kind.LEGACY_PDF):
-        return GuaranteeType.CONTRACT  # insurers issue contract guarantees only
-    for text in (docs, subject, own):
+def _add_typed(found: list[Submission], own: str, subject: str, mail: Mail,
+               settings: Settings) -> list[Submission]:
+    """Key values typed into the mail: merged into the notice with the same number, or
+    one submission per 保証契約番号 block."""
+    if "認証キー" not in own and "保証契約番号" not in own and "保証番号" not in own:
+        return found
+    out = list(found)
+    for block in _blocks(own):
+        number = extract.contract_number(block)
+        if number is None:
+            continue
+        same = next((i for i, s in enumerate(out)
+                     if s.kind is Kind.DSURE_KEY and s.fields.contract_number == number), None)
+        if same is not None:
+            sub = out[same]
+            if sub.fields.auth_key is None and sub.wrong_document is None:
+                key = extract.auth_key(block)
+                out[same] = replace(sub, fields=replace(sub.fields, auth_key=key))
+            continue
+        if any(s.kind is Kind.DSURE_KEY for s in found) and extract.auth_key(block) is None:
+            continue  # a number quoted in the mail about an attached notice
+        fields = _fields(block, own, mail, settings, fill_numbers=False)
+        out.append(Submission(Kind.DSURE_KEY, _guarantee_type(block, subject, own), fields))
+    return out
+
+
+def _blocks(text: str) -> list[str]:
+    """The text cut before each 保証契約番号 label (one block per typed guarantee)."""
+    starts = [m.start() for m in re.finditer(
+        r"(?<![\u3400-\u9fff])(?:保証契約番号|保証証書番号|保証番号)", text)]
+    if len(starts) <= 1:
+        return [text]
+    cuts = [0, *starts[1:], len(text)]
+    # The first block keeps what precedes the first label (the greeting, the type).
+    return [text[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1)]
+
+
+def _from_mail(mail: Mail, own: str, subject: str, settings: Settings) -> Submission:
+    """No document recognised: the mail's own text says what it is, if anything."""
+    kind = Kind.OTHER
+    if "認証キー" in own or extract.contract_number(own):
+        kind = Kind.DSURE_KEY
+    elif any(s in own for s in _CONFIRMATION_SIGNS) or extract.view_url(
+        own, settings.policy.confirmation_system_domains
+    ):
+        kind = Kind.CONFIRMATION_SYSTEM
+    elif _policy_mail(mail, own):
+        kind = Kind.LEGACY_PDF
+    fields = _fields("", own, mail, settings, fill_numbers=True)
+    wrong = None
+    if kind is Kind.LEGACY_PDF:
+        unpdf = [a for a in mail.attachments if _is_image_or_office(a)]
+        if unpdf and not any(a.is_pdf for a in mail.attachments):
+            wrong = "not-pdf"
+    gtype = None
+    if kind is not Kind.OTHER:
+        gtype = (GuaranteeType.CONTRACT if kind is not Kind.DSURE_KEY
+                 else _guarantee_type("", subject, own))
+    return Submission(kind, gtype, fields, "", wrong)
+
+
+def _policy_mail(mail: Mail, own: str) -> bool:
+    """A mail that says it sends a policy, with an attachment we could not read as one."""
+    says = any(s in own for s in (*_POLICY_SIGNS, "証券"))
+    unread = [a for a in mail.attachments
+              if a.status is not DocumentStatus.TEXT or _is_image_or_office(a)]
+    return says and bool(unread)
+
+
+def _is_image_or_office(att: Attachment) -> bool:
+    name = att.filename.lower()
+    return att.content_type.startswith("image/") or name.endswith(
+        (*_IMAGE_SUFFIXES, *_OFFICE_SUFFIXES))
+
+
+def _guarantee_type(doc: str, subject: str, own: str) -> GuaranteeType | None:
+    for text in (doc, subject, own):
         if _INTERIM.search(text):
             return GuaranteeType.INTERIM_ADVANCE_PAYMENT
         if _ADVANCE.search(text):
@@ -115,37 +232,72 @@ def _guarantee_type(kind: Kind, docs: str, subject: str, own: str) -> GuaranteeT
     return None
 
 
-def _fields(kind: Kind, mail: Mail, docs: str, text: str, settings: Settings) -> Fields:
-    insurer = find_insurer(mail, docs, text, settings.insurers)
-    # Only a labelled 受注者名 counts: the form must name the contractor, and a company in
-    # the From header's display name is no substitute.
-    contractor = extract.contractor_name(text)
+def _fields(doc: str, own: str, mail: Mail, settings: Settings, *,
+            fill_numbers: bool) -> Fields:
+    """Fields from the document, names and works filled from the mail where missing.
+
+    Numbers, keys and passwords come from the mail only with ``fill_numbers`` (a form
+    whose URL or password is typed in the mail), so one submission never takes another's.
+    """
+    hosts = settings.policy.confirmation_system_domains
+
+    def pick(getter: Callable[[str], str | None], *, numbers: bool) -> str | None:
+        value = getter(doc) if doc else None
+        if value is None and (fill_numbers or not numbers or not doc):
+            value = getter(own)
+        return value
+
+    insurer = find_insurer(mail, doc, own, settings.insurers)
     return Fields(
-        contract_number=extract.contract_number(text),
-        auth_key=extract.auth_key(text),
-        view_url=extract.view_url(text, CONFIRMATION_SYSTEM_DOMAINS),
-        view_password=extract.view_password(text),
-        project_name=extract.project_name(text),
-        project_number=extract.project_number(text),
-        contractor_name=contractor,
-        policy_number=extract.policy_number(text),
-        insurer=insurer.name if insurer else None,
-        guarantor=_guarantor(text),
-        issued_on=extract.issued_on(docs) if kind is Kind.LEGACY_PDF else None,
+        contract_number=pick(extract.contract_number, numbers=True),
+        auth_key=pick(extract.auth_key, numbers=True),
+        view_url=pick(lambda t: extract.view_url(t, hosts), numbers=True),
+        view_password=pick(extract.view_password, numbers=True),
+        project_name=pick(extract.project_name, numbers=False),
+        project_number=pick(extract.project_number, numbers=False),
+        contractor_name=pick(extract.contractor_name, numbers=False),
+        policy_number=pick(extract.policy_number, numbers=True),
+        insurer=insurer,
+        guarantor=_guarantor(f"{doc}\n{own}"),
+        first_contract_date=_first_contract_date(doc) or _first_contract_date(own),
     )
 
 
-def find_insurer(mail: Mail, docs: str, text: str, insurers: list[Insurer]) -> Insurer | None:
-    """The insurer named in the documents, else in the mail, else by the sender's domain."""
-    for haystack in (docs, text):
+def _first_contract_date(text: str) -> date | None:
+    for label in _FIRST_CONTRACT:
+        m = re.search(rf"(?<![\u3400-\u9fff]){label}[ \t]*\n?[:：]?[ \t]*\n?([^\n]{{4,30}})", text)
+        if m:
+            when = parse_date(m.group(1))
+            if when:
+                return when
+    return None
+
+
+def find_insurer(mail: Mail, doc: str, own: str, insurers: list[Insurer]) -> str | None:
+    """The insurer named in the document, else the mail, else known by the sender's domain.
+
+    A configured insurer is given by its configured name; an insurer the office has not
+    configured by the name as written (so the checks can say it is not supported).
+    """
+    for haystack in (doc, own):
+        if not haystack:
+            continue
         for insurer in insurers:
             if any(normalize(name) in haystack for name in insurer.names()):
-                return insurer
+                return insurer.name
+        named = _INSURER_NAME.search(haystack)
+        if named and not _BANK.search(named.group(1)):
+            return named.group(1)
     domain = mail.from_addr.rpartition("@")[2]
     for insurer in insurers:
         if domain and extract.host_in(domain, insurer.domains):
-            return insurer
+            return insurer.name
     return None
+
+
+def configured_insurer(name: str | None, insurers: list[Insurer]) -> Insurer | None:
+    """The configured insurer of that name."""
+    return next((i for i in insurers if i.name == name), None)
 
 
 def _guarantor(text: str) -> str | None:

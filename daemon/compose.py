@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from daemon import problems as catalogue
 from daemon.config import Settings
-from daemon.model import Decision, DocumentStatus, GuaranteeType, Kind, Mail, Verdict
+from daemon.model import Decision, DocumentStatus, GuaranteeType, Kind, Mail, Outcome, Verdict
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -82,22 +82,22 @@ _templates = Environment(
 )
 
 
-_ORIGINAL_MARKER = "@@surety-intake-original-message@@"
+_ORIGINAL_MARKER = "@@surety-intake-original-message-"
 
 
 @dataclass(frozen=True)
 class Outgoing:
     """One mail to send, with the action it performs (for the state record).
 
-    ``original``, when set, is attached whole as message/rfc822: byte for byte as it
-    arrived (only line ends made CRLF), never re-encoded, so staff see exactly what the
-    contractor sent.
+    ``originals`` (the source message, and a follow-up decided with it) are attached
+    whole as message/rfc822: byte for byte as they arrived (only line ends made CRLF),
+    never re-encoded, so staff see exactly what the contractor sent.
     """
 
-    action: str  # "forward" (to staff) or "reply" (to the contractor)
+    action: str  # "forward" (to staff) or "reply" (to the contractor), "-N" per submission
     recipients: tuple[str, ...]
     message: EmailMessage
-    original: bytes | None = None
+    originals: tuple[bytes, ...] = ()
 
     @property
     def message_id(self) -> str:
@@ -105,24 +105,29 @@ class Outgoing:
         return str(self.message["Message-ID"])
 
     def to_bytes(self) -> bytes:
-        """The mail as sent on the wire (CRLF line ends)."""
+        """The mail as sent on the wire (CRLF line ends), originals attached whole."""
         msg = self.message
-        if self.original is None:
-            return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-        part = MIMEPart(policy=msg.policy)
-        eight_bit = any(b >= 0x80 for b in self.original)
-        part["Content-Type"] = "message/rfc822"
-        part["Content-Transfer-Encoding"] = "8bit" if eight_bit else "7bit"
-        part["Content-Disposition"] = 'attachment; filename="original.eml"'
-        part.set_payload(_ORIGINAL_MARKER)
+        policy = msg.policy.clone(linesep="\r\n")
+        if not self.originals:
+            return msg.as_bytes(policy=policy)
         whole = copy.deepcopy(msg)
         whole.make_mixed()
-        whole.attach(part)  # type: ignore[arg-type]  # a part is what attach takes
-        data = whole.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-        original = re.sub(rb"\r?\n|\r", b"\r\n", self.original)
-        if not original.endswith(b"\r\n"):
-            original += b"\r\n"
-        return data.replace(_ORIGINAL_MARKER.encode(), original, 1)
+        for index, original in enumerate(self.originals):
+            part = MIMEPart(policy=msg.policy)
+            eight_bit = any(b >= 0x80 for b in original)
+            part["Content-Type"] = "message/rfc822"
+            part["Content-Transfer-Encoding"] = "8bit" if eight_bit else "7bit"
+            name = "original.eml" if index == 0 else f"original-{index + 1}.eml"
+            part["Content-Disposition"] = f'attachment; filename="{name}"'
+            part.set_payload(f"{_ORIGINAL_MARKER}{index}@@")
+            whole.attach(part)  # type: ignore[arg-type]  # a part is what attach takes
+        data = whole.as_bytes(policy=policy)
+        for index, original in enumerate(self.originals):
+            crlf = re.sub(rb"\r?\n|\r", b"\r\n", original)
+            if not crlf.endswith(b"\r\n"):
+                crlf += b"\r\n"
+            data = data.replace(f"{_ORIGINAL_MARKER}{index}@@".encode(), crlf, 1)
+        return data
 
 
 def outgoing_id(source_ids: list[str], action: str, sender: str) -> str:
@@ -133,28 +138,34 @@ def outgoing_id(source_ids: list[str], action: str, sender: str) -> str:
 
 
 def compose(decision: Decision, mail: Mail, settings: Settings, now: datetime) -> list[Outgoing]:
-    """Every mail this decision sends (none for ignored)."""
-    if decision.verdict in (Verdict.ROUTED, Verdict.REVIEW):
-        return [_to_staff(decision, mail, settings, now)]
-    if decision.verdict is Verdict.CORRECTION:
-        return [_correction(decision, mail, settings, now)]
-    return []
+    """Every mail this decision sends: one per submission (none for ignored or held)."""
+    out: list[Outgoing] = []
+    many = len(decision.outcomes) > 1
+    for index, outcome in enumerate(decision.outcomes):
+        suffix = f"-{index + 1}" if many else ""
+        if outcome.verdict in (Verdict.ROUTED, Verdict.REVIEW):
+            out.append(_to_staff(outcome, decision, mail, settings, now, f"forward{suffix}"))
+        elif outcome.verdict is Verdict.CORRECTION:
+            out.append(_correction(outcome, decision, mail, settings, now, f"reply{suffix}"))
+    return out
 
 
-def _base(decision: Decision, mail: Mail, settings: Settings, now: datetime, *, action: str,
-          to: tuple[str, ...], subject: str) -> EmailMessage:
+def _base(outcome: Outcome, decision: Decision, settings: Settings, now: datetime, *,
+          action: str, subject: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = Address(settings.smtp.sender_name, addr_spec=settings.smtp.sender)
-    msg["To"] = ", ".join(to)
+    msg["To"] = ", ".join(outcome.route_to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(now.astimezone(JST))
-    msg["Message-ID"] = outgoing_id([mail.message_id], action, settings.smtp.sender)
-    msg["X-Surety-Kind"] = decision.kind.value
-    msg["X-Surety-Verdict"] = decision.verdict.value
-    msg["X-Surety-Problems"] = ",".join(decision.problems)
-    msg["X-Surety-Source"] = mail.message_id
-    if decision.guarantee_type:
-        msg["X-Surety-Guarantee-Type"] = decision.guarantee_type.value
+    msg["Message-ID"] = outgoing_id(list(decision.sources), action, settings.smtp.sender)
+    msg["X-Surety-Kind"] = outcome.kind.value
+    msg["X-Surety-Verdict"] = outcome.verdict.value
+    msg["X-Surety-Problems"] = ",".join(outcome.problems)
+    msg["X-Surety-Source"] = " ".join(decision.sources)
+    if outcome.guarantee_type:
+        msg["X-Surety-Guarantee-Type"] = outcome.guarantee_type.value
+    if outcome.replaces:
+        msg["X-Surety-Replaces"] = outcome.replaces
     return msg
 
 
@@ -170,27 +181,28 @@ def _sender_label(mail: Mail) -> str:
     return mail.from_addr or "（不明）"
 
 
-def _to_staff(decision: Decision, mail: Mail, settings: Settings, now: datetime) -> Outgoing:
-    review = decision.verdict is Verdict.REVIEW
-    guarantee = GUARANTEE_LABELS[decision.guarantee_type] if decision.guarantee_type else None
-    title = decision.fields.project_name or mail.subject or "（件名なし）"
+def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settings,
+              now: datetime, action: str) -> Outgoing:
+    review = outcome.verdict is Verdict.REVIEW
+    guarantee = GUARANTEE_LABELS[outcome.guarantee_type] if outcome.guarantee_type else None
+    title = outcome.fields.project_name or mail.subject or "（件名なし）"
     if review:
         subject = f"【電子保証 要確認】{mail.subject or '（件名なし）'}"
     else:
         subject = f"【電子保証 受付】{guarantee or ''} {title}".strip()
-        if decision.fields.contractor_name:
-            subject += f"（{decision.fields.contractor_name}）"
+        if outcome.fields.contractor_name:
+            subject += f"（{outcome.fields.contractor_name}）"
     fields = []
     for name, label in FIELD_LABELS:
-        value = getattr(decision.fields, name)
+        value = getattr(outcome.fields, name)
         if value:
             fields.append((label, str(value)))
     body = _templates.get_template("to_staff.txt.j2").render(
-        verdict=decision.verdict.value,
-        kind_label=KIND_LABELS[decision.kind],
+        verdict=outcome.verdict.value,
+        kind_label=KIND_LABELS[outcome.kind],
         guarantee_label=guarantee or "（判別できず）",
-        verdict_label=VERDICT_LABELS[decision.verdict],
-        problems=[_problem(c, settings) for c in decision.problems],
+        verdict_label=VERDICT_LABELS[outcome.verdict],
+        problems=[_problem(c, settings, outcome) for c in outcome.problems],
         fields=fields,
         sender=_sender_label(mail),
         subject=mail.subject,
@@ -199,12 +211,11 @@ def _to_staff(decision: Decision, mail: Mail, settings: Settings, now: datetime)
         attachments=[
             {"name": a.filename, "status": STATUS_LABELS[a.status]} for a in mail.attachments
         ],
-        next_step=None if review else NEXT_STEPS.get(decision.kind),
+        next_step=None if review else NEXT_STEPS.get(outcome.kind),
     )
-    msg = _base(decision, mail, settings, now, action="forward", to=decision.route_to,
-                subject=subject)
+    msg = _base(outcome, decision, settings, now, action=action, subject=subject)
     msg.set_content(body)
-    return Outgoing("forward", decision.route_to, msg, original=mail.raw)
+    return Outgoing(action, outcome.route_to, msg, originals=(mail.raw, *mail.companions))
 
 
 def japanese_date(day: date) -> str:
@@ -212,12 +223,12 @@ def japanese_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def _problem(code: str, settings: Settings) -> catalogue.Problem:
-    """The catalogue entry with the office's own settings filled into its sentences."""
+def _problem(code: str, settings: Settings, outcome: Outcome) -> catalogue.Problem:
+    """The catalogue entry with the office's settings and the submission's values filled in."""
     known = catalogue.CATALOGUE.get(code)
     if known is None:
         return catalogue.Problem(code, catalogue.Effect.REVIEW, code, code)
-    values = {"legacy_pdf_until": japanese_date(settings.policy.legacy_pdf_until)}
+    values = _Values(_text_values(settings, outcome))
     return replace(
         known,
         to_staff=known.to_staff.format_map(values),
@@ -225,7 +236,53 @@ def _problem(code: str, settings: Settings) -> catalogue.Problem:
     )
 
 
-def _correction(decision: Decision, mail: Mail, settings: Settings, now: datetime) -> Outgoing:
+class _Values(dict[str, str]):
+    """format_map values; a name without a value is left as written."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+ROUTE_LABELS = {
+    Kind.DSURE_KEY: "保証事業会社の電子保証（認証キー等のお知らせ）",
+    Kind.CONFIRMATION_SYSTEM: "保証証券等確認システム",
+    Kind.LEGACY_PDF: "保険会社のPDF発行証券のメール送付",
+    Kind.OTHER: "この方法",
+}
+
+
+def _instead(kind: Kind, accept: list[str]) -> str:
+    """What a contractor should do instead of a route the office does not take."""
+    insurer_route = kind in (Kind.CONFIRMATION_SYSTEM, Kind.LEGACY_PDF)
+    if insurer_route and "confirmation-system" in accept:
+        return ("保険会社に保証証券等確認システムへの登録を依頼し、同システムの閲覧用URLと"
+                "「発注者提出用フォーマット」（閲覧用パスワード記載のもの）をお送りください。")
+    if insurer_route:
+        return ("当課で電子的にお受けしているのは、保証事業会社（東日本・西日本・北海道の"
+                "建設業保証会社）の電子保証のみです。保険会社の証券は書面（紙）でご提出ください。")
+    return "保証証書は書面（紙）でご提出ください。"
+
+
+def _text_values(settings: Settings, outcome: Outcome) -> dict[str, str]:
+    policy = settings.policy
+    values = {
+        "system_domains": "、".join(policy.confirmation_system_domains),
+        "wait_hours": f"{policy.password_wait_hours:g}",
+        "route": ROUTE_LABELS[outcome.kind],
+        "instead": _instead(outcome.kind, list(policy.accept)),
+        "insurer": outcome.fields.insurer or "（不明）",
+    }
+    if policy.legacy_pdf_until:
+        values["legacy_pdf_until"] = japanese_date(policy.legacy_pdf_until)
+    if policy.electronic_start:
+        values["electronic_start"] = japanese_date(policy.electronic_start)
+    if outcome.fields.first_contract_date:
+        values["first_contract_date"] = japanese_date(outcome.fields.first_contract_date)
+    return values
+
+
+def _correction(outcome: Outcome, decision: Decision, mail: Mail, settings: Settings,
+                now: datetime, action: str) -> Outgoing:
     name = mail.from_name.strip()
     addressee = f"{name} 様" if name else "ご担当者 様"
     original = mail.subject or "（件名なし）"
@@ -235,13 +292,12 @@ def _correction(decision: Decision, mail: Mail, settings: Settings, now: datetim
         office_contact=settings.office.contact,
         received=received_label(mail),
         subject=mail.subject,
-        problems=[_problem(c, settings) for c in decision.problems
+        problems=[_problem(c, settings, outcome) for c in outcome.problems
                   if c in catalogue.CATALOGUE and catalogue.CATALOGUE[c].to_contractor],
         intake_address=intake_address(settings),
     )
     subject = f"【電子保証 再提出のお願い】Re: {original}"
-    msg = _base(decision, mail, settings, now, action="reply", to=decision.route_to,
-                subject=subject)
+    msg = _base(outcome, decision, settings, now, action=action, subject=subject)
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     msg["In-Reply-To"] = mail.message_id
@@ -249,7 +305,7 @@ def _correction(decision: Decision, mail: Mail, settings: Settings, now: datetim
     msg["References"] = " ".join([*references[-10:], mail.message_id])
     msg["Reply-To"] = intake_address(settings)
     msg.set_content(body)
-    return Outgoing("reply", decision.route_to, msg)
+    return Outgoing(action, outcome.route_to, msg)
 
 
 def intake_address(settings: Settings) -> str:

@@ -6,13 +6,22 @@ A bad config stops the start with one message that names the key (``ConfigError`
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 Security = Literal["tls", "starttls", "none"]
 
@@ -52,6 +61,7 @@ class Folders(_Section):
     correction: str
     review: str
     ignored: str
+    held: str
 
 
 class Imap(_Section):
@@ -86,8 +96,35 @@ class Routing(_Section):
     review: Addresses
 
 
+Kinds = Literal["dsure-key", "confirmation-system", "legacy-pdf"]
+GuaranteeTypes = Literal["contract", "advance-payment", "interim-advance-payment"]
+
+
+def _check_pattern(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError(f"not a valid regular expression: {err}") from err
+    return value
+
+
 class Policy(_Section):
-    legacy_pdf_until: date
+    accept: list[Kinds] = Field(min_length=1)
+    electronic_start: date | None = None
+    legacy_pdf_until: date | None = None
+    legacy_pdf_basis: Literal["received", "issued"]
+    confirmation_system_domains: list[str] = Field(min_length=1)
+    advance_payment_needs_invoice: bool
+    password_wait_hours: float = Field(ge=0, le=24 * 14)
+    subject_patterns: dict[GuaranteeTypes, Annotated[str, AfterValidator(_check_pattern)]] = {}
+
+    @model_validator(mode="after")
+    def _legacy_needs_a_date(self) -> Policy:
+        if "legacy-pdf" in self.accept and self.legacy_pdf_until is None:
+            raise ValueError(
+                "legacy_pdf_until: required while policy.accept takes \"legacy-pdf\""
+            )
+        return self
 
 
 class State(_Section):
@@ -99,6 +136,7 @@ class Insurer(_Section):
     aliases: list[str] = []
     domains: list[str] = Field(min_length=1)
     legacy_cc: Annotated[list[Address], BeforeValidator(_as_list)] = []
+    confirmation_system: bool = True
 
     def names(self) -> list[str]:
         """The full name and every alias, longest first (for matching in text)."""
@@ -136,6 +174,10 @@ def _describe(err: ValidationError) -> str:
         return f"{key}: required key is missing"
     if kind == "extra_forbidden":
         return f"{key}: unknown key (misspelt?)"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    inner = re.match(r"^(\w+): (.*)$", message)
+    if kind == "value_error" and inner and isinstance(first.get("input"), dict):
+        return f"{key}.{inner.group(1)}: {inner.group(2)}"  # a check across a section's keys
     got = first.get("input")
     shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) else ""
     return f"{key}: {first['msg']}{shown}"

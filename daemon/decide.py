@@ -1,20 +1,38 @@
-"""The verdict on a message: routed, correction, review or ignored, and to whom.
+"""The verdict on a message: routed, correction, review, ignored or held, and to whom.
 
 Pure: the message and settings in, a :class:`~daemon.model.Decision` out. Mail that is not
 a person's submission (auto-replies, receipts, bounces, lists, our own mail) is ignored
-before anything else, so the daemon never answers a machine.
+before anything else, so the daemon never answers a machine. Each submission in a
+message gets its own outcome; the message's verdict is the most serious of them.
+
+A message can also wait (``held``) for its follow-up from the same sender: the password
+of an encrypted attachment, or the other half of a confirmation-system submission (the
+form in one mail, the 閲覧用URL in the next). :func:`pairs_with` says whether a new mail is
+that follow-up; the two are then decided together as one message (``decide`` on
+:func:`daemon.read.combine`), or the first alone once the wait is over (``can_wait=False``).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from daemon import problems as catalogue
 from daemon.checks import run_checks
-from daemon.classify import CONFIRMATION_SYSTEM_DOMAINS, classify
+from daemon.classify import classify
 from daemon.config import Settings
-from daemon.extract import host_in
-from daemon.model import Classification, Decision, Fields, GuaranteeType, Kind, Mail, Verdict
+from daemon.extract import document_passwords, host_in
+from daemon.model import (
+    Classification,
+    Decision,
+    GuaranteeType,
+    Kind,
+    Mail,
+    Outcome,
+    Submission,
+    Verdict,
+    overall,
+)
 from daemon.problems import Effect
 
 _AUTO_SUBJECT = re.compile(
@@ -23,6 +41,9 @@ _AUTO_SUBJECT = re.compile(
     re.I,
 )
 _BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+
+WAITING_FOR_PASSWORD = "waiting-for-password"  # noqa: S105 - a reason, not a secret
+WAITING_FOR_REST = "waiting-for-rest"
 
 
 def ignore_reason(mail: Mail, settings: Settings) -> str | None:
@@ -51,29 +72,58 @@ def ignore_reason(mail: Mail, settings: Settings) -> str | None:
     return None
 
 
-def decide(mail: Mail, settings: Settings) -> Decision:
-    """Classify, check and give the verdict for one message."""
-    if host_in(mail.from_addr.rpartition("@")[2], CONFIRMATION_SYSTEM_DOMAINS):
+def is_system_notice(mail: Mail, settings: Settings) -> bool:
+    """The confirmation system's own mail (from its host), not a contractor's."""
+    return host_in(mail.from_addr.rpartition("@")[2], settings.policy.confirmation_system_domains)
+
+
+def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
+           sources: tuple[str, ...] = ()) -> Decision:
+    """Classify, check and give the verdict for one message (or a combined pair)."""
+    sources = sources or (mail.message_id,)
+    if is_system_notice(mail, settings):
         # The system's own URL notice, sent to the office directly: half a submission
         # (no 閲覧用パスワード, no form). Never answered; a person matches it up.
         cls = classify(mail, settings)
-        return _verdict(mail, cls, ("system-notice",), settings)
+        outcome = _outcome(mail, cls.submissions[0], ("system-notice",), settings)
+        return Decision(Verdict.REVIEW, (outcome,), "system-notice", sources)
     reason = ignore_reason(mail, settings)
     if reason:
-        return Decision(Verdict.IGNORED, Kind.OTHER, None, (), (), Fields(), reason)
+        return Decision(Verdict.IGNORED, (), reason, sources)
     cls = classify(mail, settings)
-    found = list(run_checks(mail, cls, settings).problems)
-    if cls.kind is Kind.OTHER:
-        found = list(cls.unreadable) or ["not-a-submission"]
-    elif cls.unreadable and (
-        cls.kind is Kind.LEGACY_PDF
-        or any(catalogue.effect(c) is Effect.FIX for c in found)
+    wait = settings.policy.password_wait_hours > 0 and can_wait
+    outcomes = [_decide_one(mail, sub, cls, settings, can_wait=wait) for sub in cls.submissions]
+    if wait:
+        held = _held_reason(mail, cls, outcomes)
+        if held:
+            outcomes = [replace(o, verdict=Verdict.HELD, route_to=()) for o in outcomes]
+            return Decision(Verdict.HELD, tuple(outcomes), held, sources)
+    if _unpaired_password(mail, cls):
+        outcomes = [replace(outcomes[0], problems=("unpaired-password",),
+                            verdict=Verdict.REVIEW, route_to=tuple(settings.routing.review))]
+    verdict = overall([o.verdict for o in outcomes])
+    reason = ",".join(dict.fromkeys(
+        c for o in outcomes for c in o.problems if catalogue.effect(c) is Effect.REVIEW))
+    return Decision(verdict, tuple(outcomes), reason, sources)
+
+
+def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Settings, *,
+                can_wait: bool) -> Outcome:
+    found = list(run_checks(mail, sub, cls, settings).problems)
+    unreadable = list(cls.unreadable)
+    if cls.sealed and not can_wait:
+        # The password never came: ask for it (the documents may be the submission).
+        unreadable = ["attachment-password-missing" if c == "attachment-unreadable" else c
+                      for c in unreadable]
+    if sub.kind is Kind.OTHER and not sub.wrong_document:
+        found = unreadable or ["not-a-submission"]
+    elif unreadable and not sub.source and (
+        sub.kind is Kind.LEGACY_PDF or any(catalogue.effect(c) is Effect.FIX for c in found)
     ):
         # A correction naming a missing field that may sit in the unreadable attachment
-        # would be wrong; a person looks instead, told why (not the missing fields, which
-        # may only be a consequence).
+        # would be wrong: say why instead (not the missing fields, maybe only a consequence).
         found = [c for c in found if not _field_missing(c)]
-        found += [c for c in cls.unreadable if c not in found]
+        found += [c for c in unreadable if c not in found]
     if any(catalogue.effect(c) is Effect.FIX for c in found):
         # The contractor sends again anyway; which guarantee it is matters only then.
         found = [c for c in found if c != "guarantee-type-unknown"]
@@ -81,7 +131,39 @@ def decide(mail: Mail, settings: Settings) -> Decision:
         found.insert(0, "not-mime")
     if not (mail.reply_to or mail.from_addr) and _needs_reply(found):
         found.append("no-reply-address")
-    return _verdict(mail, cls, tuple(found), settings)
+    return _outcome(mail, sub, tuple(found), settings)
+
+
+def _held_reason(mail: Mail, cls: Classification, outcomes: list[Outcome]) -> str | None:
+    if cls.sealed:
+        return WAITING_FOR_PASSWORD
+    if len(outcomes) == 1 and outcomes[0].kind is Kind.CONFIRMATION_SYSTEM:
+        sub = cls.submissions[0]
+        codes = set(outcomes[0].problems)
+        form_without_url = bool(sub.source) and "view-url-missing" in codes
+        url_without_form = not sub.source and sub.fields.view_url is not None and (
+            "view-password-missing" in codes)
+        if form_without_url or url_without_form:
+            return WAITING_FOR_REST
+    return None
+
+
+def _unpaired_password(mail: Mail, cls: Classification) -> bool:
+    """A mail that only gives a password (its partner not found, or long gone)."""
+    return (cls.password_given and not mail.attachments
+            and all(s.kind is Kind.OTHER for s in cls.submissions))
+
+
+def pairs_with(held_reason: str, held_mail: Mail, mail: Mail, settings: Settings) -> bool:
+    """Whether ``mail`` is the follow-up the held message waits for (same sender assumed)."""
+    if ignore_reason(mail, settings):
+        return False
+    if held_reason == WAITING_FOR_PASSWORD:
+        return bool(document_passwords(mail.body))
+    if held_reason == WAITING_FOR_REST:
+        cls = classify(mail, settings)
+        return any(s.kind is Kind.CONFIRMATION_SYSTEM for s in cls.submissions)
+    return False
 
 
 def _field_missing(code: str) -> bool:
@@ -94,17 +176,16 @@ def _needs_reply(found: list[str]) -> bool:
     return Effect.FIX in effects and Effect.REVIEW not in effects
 
 
-def _verdict(mail: Mail, cls: Classification, found: tuple[str, ...],
-             settings: Settings) -> Decision:
+def _outcome(mail: Mail, sub: Submission, found: tuple[str, ...],
+             settings: Settings) -> Outcome:
     effects = {catalogue.effect(c) for c in found}
     if Effect.REVIEW in effects:
         verdict, route = Verdict.REVIEW, tuple(settings.routing.review)
     elif Effect.FIX in effects:
         verdict, route = Verdict.CORRECTION, (mail.reply_to[0] if mail.reply_to
                                                else mail.from_addr,)
-    elif cls.guarantee_type is GuaranteeType.CONTRACT:
+    elif sub.guarantee_type is GuaranteeType.CONTRACT:
         verdict, route = Verdict.ROUTED, tuple(settings.routing.contract_guarantee)
     else:
         verdict, route = Verdict.ROUTED, tuple(settings.routing.advance_payment)
-    reason = ",".join(c for c in found if catalogue.effect(c) is Effect.REVIEW)
-    return Decision(verdict, cls.kind, cls.guarantee_type, found, route, cls.fields, reason)
+    return Outcome(verdict, sub.kind, sub.guarantee_type, found, route, sub.fields, sub.source)

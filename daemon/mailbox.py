@@ -129,6 +129,44 @@ class Mailbox:
                     when = when.replace(tzinfo=UTC)
                 yield Fetched(uid, bytes(item.get(b"BODY[]", b"")), when)
 
+    def find(self, message_id: str, folders: list[str]) -> tuple[str, Fetched] | None:
+        """A message by its Message-ID in the first of ``folders`` that holds it.
+
+        Used for held messages, which wait in their own folder. The intake folder is
+        selected again afterwards.
+        """
+        client = self.client
+        try:
+            for name in folders:
+                target = self.server_folder(name)
+                if not client.folder_exists(target):
+                    continue
+                client.select_folder(target)
+                uids = client.search(["HEADER", "Message-ID", message_id])
+                if not uids:
+                    continue
+                uid = int(min(uids))
+                item = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE"]).get(uid)
+                if item is None:
+                    continue
+                when = item.get(b"INTERNALDATE")
+                if not isinstance(when, datetime):
+                    when = datetime.now(UTC)
+                elif when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                return name, Fetched(uid, bytes(item.get(b"BODY[]", b"")), when)
+            return None
+        finally:
+            self._select()
+
+    def file_from(self, folder: str, uid: int, target: str) -> None:
+        """Move a message from another folder than the intake one (a held message)."""
+        try:
+            self.client.select_folder(self.server_folder(folder))
+            self.file(uid, target)
+        finally:
+            self._select()
+
     def server_folder(self, name: str) -> str:
         """A configured folder name ("/"-separated) in the server's own separator."""
         return name.replace("/", self._delimiter)

@@ -34,6 +34,7 @@ class Verdict(enum.StrEnum):
     CORRECTION = "correction"
     REVIEW = "review"
     IGNORED = "ignored"
+    HELD = "held"  # waiting for a follow-up mail (a password, the rest of a submission)
 
 
 class DocumentStatus(enum.StrEnum):
@@ -81,6 +82,9 @@ class Mail:
     is_mime: bool = True
     raw: bytes = field(default=b"", repr=False)
     defects: tuple[str, ...] = ()
+    # Follow-up messages decided together with this one (a password mail, the other half
+    # of a submission), as they arrived; see daemon.read.combine.
+    companions: tuple[bytes, ...] = field(default=(), repr=False)
 
     def header(self, name: str) -> str | None:
         """The first header of that name (case-insensitive), decoded, or None."""
@@ -116,6 +120,7 @@ class Fields:
     insurer: str | None = None
     guarantor: str | None = None
     issued_on: date | None = None
+    first_contract_date: date | None = None
     document_password: str | None = None
 
     SECRET = ("auth_key", "view_password", "document_password")
@@ -140,6 +145,8 @@ class Fields:
                 out[name] = mask(value) if name in self.SECRET else str(value)
         if self.issued_on:
             out["issued_on"] = self.issued_on.isoformat()
+        if self.first_contract_date:
+            out["first_contract_date"] = self.first_contract_date.isoformat()
         return out
 
 
@@ -149,19 +156,34 @@ def mask(secret: str) -> str:
 
 
 @dataclass(frozen=True)
-class Classification:
-    """The kind of a message and what was extracted from it."""
+class Submission:
+    """One guarantee submitted: a key notice, a form, a policy, or values typed in the mail.
+
+    A message may hold several (a contract and an advance-payment notice, two contracts);
+    each is decided on its own.
+    """
 
     kind: Kind
     guarantee_type: GuaranteeType | None
     fields: Fields
-    evidence: tuple[str, ...] = ()  # why this kind: matched labels, for the log
-    unreadable: tuple[str, ...] = ()  # problem codes about reading: attachment-unreadable, ...
+    source: str = ""  # the attachment it came from, or "" for the mail itself
+    wrong_document: str | None = None  # the problem code when it is not what may be sent
 
 
 @dataclass(frozen=True)
-class Decision:
-    """The verdict on one message, with every problem code and where it goes."""
+class Classification:
+    """What a message holds: its submissions and what could not be read."""
+
+    submissions: tuple[Submission, ...]
+    unreadable: tuple[str, ...] = ()  # problem codes about reading: attachment-unreadable, ...
+    sealed: bool = False  # an encrypted attachment that no password given opens
+    has_invoice: bool = False  # a 請求書 is attached (name or text)
+    password_given: bool = False  # the mail gives a password for a document
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict on one submission: its problem codes and where it goes."""
 
     verdict: Verdict
     kind: Kind
@@ -169,7 +191,63 @@ class Decision:
     problems: tuple[str, ...]
     route_to: tuple[str, ...]
     fields: Fields
-    reason: str = ""  # for ignored and review: a short English reason for the log
+    source: str = ""
+    replaces: str | None = None  # Message-ID of an earlier submission this one replaces
+
+    def to_json(self) -> dict[str, object]:
+        """One submission as ``classify`` prints it; no secret in clear."""
+        return {
+            "kind": self.kind.value,
+            "verdict": self.verdict.value,
+            "guarantee_type": self.guarantee_type.value if self.guarantee_type else None,
+            "problems": list(self.problems),
+            "route_to": list(self.route_to),
+            "fields": self.fields.public(),
+            "source": self.source,
+            **({"replaces": self.replaces} if self.replaces else {}),
+        }
+
+
+_SEVERITY = ("held", "review", "correction", "routed", "ignored")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one message (or a held message and its follow-up, decided together).
+
+    ``verdict`` is the message's overall verdict, the most serious of its submissions'
+    (held, then review, correction, routed); it decides the folder the message is filed in.
+    """
+
+    verdict: Verdict
+    outcomes: tuple[Outcome, ...] = ()
+    reason: str = ""  # for ignored, held and review: a short English reason for the log
+    sources: tuple[str, ...] = ()  # Message-IDs decided together (first: the submission)
+
+    @property
+    def kind(self) -> Kind:
+        """The first submission's kind (``other`` when there is none)."""
+        return self.outcomes[0].kind if self.outcomes else Kind.OTHER
+
+    @property
+    def guarantee_type(self) -> GuaranteeType | None:
+        """The first submission's guarantee type."""
+        return self.outcomes[0].guarantee_type if self.outcomes else None
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Every problem code of every submission, in order, once each."""
+        return tuple(dict.fromkeys(c for o in self.outcomes for c in o.problems))
+
+    @property
+    def route_to(self) -> tuple[str, ...]:
+        """Every address the message's mails go to."""
+        return tuple(dict.fromkeys(a for o in self.outcomes for a in o.route_to))
+
+    @property
+    def fields(self) -> Fields:
+        """The first submission's fields."""
+        return self.outcomes[0].fields if self.outcomes else Fields()
 
     def to_json(self) -> dict[str, object]:
         """The shape ``classify`` prints and the log records; no secret in clear."""
@@ -181,4 +259,12 @@ class Decision:
             "route_to": list(self.route_to),
             "fields": self.fields.public(),
             "reason": self.reason,
+            "submissions": [o.to_json() for o in self.outcomes],
         }
+
+
+def overall(verdicts: list[Verdict]) -> Verdict:
+    """The most serious of several verdicts (an empty list is ``ignored``)."""
+    if not verdicts:
+        return Verdict.IGNORED
+    return min(verdicts, key=lambda v: _SEVERITY.index(v.value))

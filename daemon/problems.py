@@ -29,7 +29,8 @@ class Problem:
 
     ``to_contractor`` is the sentence the contractor reads in a correction reply (what
     is wrong and how to fix it); ``to_staff`` is the line staff read on a forwarded mail.
-    Both may name office settings in braces ({legacy_pdf_until}), filled in by compose.
+    Both may name office settings and the submission's values in braces
+    ({legacy_pdf_until}, {insurer}), filled in by compose.
     """
 
     code: str
@@ -100,6 +101,81 @@ _ALL = (
         "「発注者提出用フォーマット」（閲覧用パスワード記載のもの）をお送りください。",
     ),
     Problem(
+        "certificate-not-key-notice", Effect.FIX,
+        "電子証書（保証証書）の画面の印刷・PDFが送られており、「認証キー」等のお知らせがありません。",
+        "お送りいただいたのは電子証書（保証証書）の画面を印刷またはPDFにしたもので、"
+        "提出書類としてお受けできません。D-Sure からダウンロードした"
+        "「電子証書閲覧用「認証キー」等のお知らせ」（PDF）をお送りください。",
+    ),
+    Problem(
+        "reservation-not-eligible", Effect.FIX,
+        "契約保証予約が送られています（電子保証の対象外）。",
+        "契約保証予約は電子保証の対象外のため、メールでの提出はお受けできません。"
+        "従来どおり書面（紙）でご提出ください。",
+    ),
+    Problem(
+        "bank-guarantee-not-eligible", Effect.FIX,
+        "金融機関の保証書が送られています（電子保証の対象外）。",
+        "金融機関（銀行等）の保証は電子保証の対象外のため、メールでの提出はお受けできません。"
+        "保証書の原本（書面）をご提出ください。",
+    ),
+    Problem(
+        "insurer-not-supported", Effect.FIX,
+        "保険会社（{insurer}）は当課で電子的に受け付けていない保険会社です。",
+        "証券を発行した保険会社（{insurer}）は、当課で電子的な提出をお受けしている保険会社"
+        "（保証証券等確認システムの対象）ではありません。証券の原本（書面）をご提出いただくか、"
+        "下記の担当までご相談ください。",
+    ),
+    Problem(
+        "not-pdf", Effect.FIX,
+        "証券がPDFではなく画像やOfficeファイルで送られています。",
+        "保険会社の証券は、保険会社が発行したPDFファイルのままお送りください。"
+        "画像やWord・Excelなどに変換したものはお受けできません。",
+    ),
+    Problem(
+        "view-url-invalid", Effect.FIX,
+        "閲覧用URLが保証証券等確認システムのアドレス（{system_domains}）ではありません。",
+        "記載の閲覧用URLは保証証券等確認システムのアドレスではありません。"
+        "同システムから通知された閲覧用URL（{system_domains} のアドレス）をそのまま記載のうえ、"
+        "再度お送りください。",
+    ),
+    Problem(
+        "route-not-accepted", Effect.FIX,
+        "当課で受け付けていない提出方法（{route}）です。",
+        "当課では、{route}による提出はお受けしておりません。{instead}",
+    ),
+    Problem(
+        "before-electronic-start", Effect.FIX,
+        "当初契約日（{first_contract_date}）が電子保証の運用開始日（{electronic_start}）より前の契約です。",
+        "当初契約日（{first_contract_date}）が当課の電子保証の運用開始日（{electronic_start}）"
+        "より前の契約は、変更契約を含め、従来どおり書面（紙）の保証証書でご提出ください。",
+    ),
+    Problem(
+        "invoice-missing", Effect.FIX,
+        "前払金の請求書が添付されていません。",
+        "前払金（中間前払金）の保証には請求書の添付が必要です。請求書（PDF）を添付のうえ、"
+        "「認証キー」等のお知らせとあわせて再度お送りください。",
+    ),
+    Problem(
+        "attachment-password-missing", Effect.FIX,
+        "添付ファイルがパスワード保護されており、パスワードのお知らせが届きませんでした。",
+        "添付ファイルがパスワードで保護されていますが、{wait_hours}時間以内にパスワードの"
+        "お知らせが届かなかったため、内容を確認できませんでした。添付ファイルをあらためてお送りいただき、"
+        "パスワードは別のメールでお知らせください。",
+    ),
+    Problem(
+        "subject-format", Effect.WARNING,
+        "件名が当課の指定する形式と異なります（受付には影響しません）。",
+    ),
+    Problem(
+        "issue-date-unreadable", Effect.REVIEW,
+        "証券の発行日を読み取れず、提出期限（発行日基準）を確認できませんでした。",
+    ),
+    Problem(
+        "unpaired-password", Effect.REVIEW,
+        "パスワードのみのメールですが、対応する添付ファイル付きのメールが見つかりませんでした。",
+    ),
+    Problem(
         "not-a-submission", Effect.REVIEW,
         "電子保証の提出とは判断できませんでした。内容をご確認ください。",
     ),
@@ -132,6 +208,7 @@ _ALL = (
     Problem(
         "insurer-unknown", Effect.REVIEW,
         "証券を発行した保険会社を特定できず、指定アドレスの確認ができませんでした。",
+        field_missing=True,
     ),
 )
 

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.header import decode_header
 from email.message import Message
@@ -34,12 +35,13 @@ MAX_DEPTH = 8  # nested message/rfc822 and multipart levels we follow
 
 
 def read_message(raw: bytes, received_at: datetime | None = None, *,
-                 now: datetime | None = None) -> Mail:
+                 now: datetime | None = None, passwords: Iterable[str] = ()) -> Mail:
     """Parse and decode one message; never raises on malformed input.
 
     ``received_at`` is the server's arrival time (IMAP INTERNALDATE). Without it (a file
     given to ``classify``) the newest Received header is used, else the Date header,
-    else ``now``.
+    else ``now``. ``passwords`` are tried on encrypted attachments besides those the
+    mail's own text gives.
     """
     msg = _parse(raw)
     # raw_items: compat32 turns 8-bit header bytes into U+FFFD on the way out of get().
@@ -53,8 +55,8 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     body = "\n".join(p for p in body_parts if p.strip())
     if not has_headers:
         body = decode_text(raw, None)
-    passwords = document_passwords(body)
-    attachments = tuple(_read_attachment(n, t, d, passwords) for n, t, d in raw_attachments)
+    tried = [*document_passwords(body), *passwords]
+    attachments = tuple(_read_attachment(n, t, d, tried) for n, t, d in raw_attachments)
     def raw_all(name: str) -> list[str]:
         return [v for k, v in raw_headers if k.lower() == name]
 
@@ -77,6 +79,23 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
         is_mime=has_headers and (declared_mime or not has_8bit),
         raw=raw,
         defects=tuple(sorted({type(d).__name__ for d in msg.defects})),
+    )
+
+
+def combine(first: Mail, follow_up: Mail) -> Mail:
+    """A held message and its follow-up (same sender) read as one submission.
+
+    The first message's attachments are opened again with the passwords the follow-up
+    gives; the texts and attachments of both count; the first message's identity and
+    arrival time stand (the deadline is the first mail's).
+    """
+    again = read_message(first.raw, first.received_at,
+                         passwords=document_passwords(follow_up.body))
+    return replace(
+        again,
+        body=f"{again.body}\n{follow_up.body}",
+        attachments=(*again.attachments, *follow_up.attachments),
+        companions=(*first.companions, follow_up.raw),
     )
 
 

@@ -15,7 +15,8 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
 
 import structlog
@@ -24,14 +25,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from daemon import config
 from daemon.compose import compose
 from daemon.config import Settings
-from daemon.decide import decide
+from daemon.decide import decide, pairs_with
 from daemon.extract import document_passwords
 from daemon.log import register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
 from daemon.model import Decision, Mail, Verdict
 from daemon.outbox import Outbox, SendError
-from daemon.read import read_message
-from daemon.store import Store
+from daemon.read import combine, read_message
+from daemon.store import MessageRow, Store
 
 log = structlog.get_logger("daemon.service")
 
@@ -42,6 +43,7 @@ _ACTION_EVENTS = {
     Verdict.CORRECTION: "message.correction_sent",
     Verdict.REVIEW: "message.review",
     Verdict.IGNORED: "message.ignored",
+    Verdict.HELD: "message.held",
 }
 
 
@@ -71,7 +73,8 @@ class Intake:
         self.outbox = Outbox(settings.smtp, smtp_password)
 
     def run_once(self) -> Counter[str]:
-        """Process every message waiting in the intake folder; returns counts per outcome."""
+        """Process every message waiting in the intake folder, then the held messages whose
+        wait is over; returns counts per outcome."""
         outcomes: Counter[str] = Counter()
         folder = self.settings.imap.folder
         with Mailbox(self.settings.imap, self._imap_password) as box:
@@ -80,69 +83,21 @@ class Intake:
                 if self.stopping.is_set():
                     log.info("poll.stopping", reason="shutdown requested")
                     break
-                outcomes[self._process(box, fetched)] += 1
+                outcomes[self._guarded(box, fetched.uid, partial(self._process, box, fetched))] += 1
+            for row in self.store.held(due=self.clock()):
+                if self.stopping.is_set():
+                    break
+                outcomes[self._guarded(box, None, partial(self._expire, box, row))] += 1
         log.info("poll.done", folder=folder, **dict(outcomes))
         return outcomes
 
-    def _process(self, box: Mailbox, fetched: Fetched) -> str:
-        """Take one message from fetched to filed; returns its outcome for the summary."""
-        folder = self.settings.imap.folder
+    def _guarded(self, box: Mailbox, uid: int | None, step: Callable[[], str]) -> str:
+        """Run one message's step; an error costs that message only (tried again next poll)."""
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(uid=fetched.uid)
+        if uid is not None:
+            structlog.contextvars.bind_contextvars(uid=uid)
         try:
-            mail = read_message(fetched.raw, fetched.internaldate)
-            structlog.contextvars.bind_contextvars(message_id=mail.message_id)
-            # Decided before anything about the message is logged, so that its secrets are
-            # registered with the redactor first.
-            decision = decide(mail, self.settings)
-            protect_secrets(mail, decision)
-            log.info("message.fetched", size=len(fetched.raw), subject=mail.subject,
-                     sender=mail.from_addr, received_at=mail.received_at.isoformat(),
-                     attachments=[f"{a.filename} ({a.status.value})" for a in mail.attachments])
-            row = self.store.seen(
-                folder=folder, uidvalidity=box.uidvalidity, uid=fetched.uid,
-                message_id=mail.message_id, content_hash=hashlib.sha256(fetched.raw).hexdigest(),
-                received_at=mail.received_at,
-            )
-            if row.state == "done":
-                return "already-done"
-            if row.duplicate_of is not None:
-                log.info("message.duplicate", of=row.duplicate_of, verdict=row.verdict)
-                self._file(box, fetched.uid, row.id, Verdict(row.verdict or "review"))
-                return "duplicate"
-            log.info("message.classified", kind=decision.kind.value,
-                     guarantee_type=decision.guarantee_type.value
-                     if decision.guarantee_type else None, fields=decision.fields.public())
-            decided_at = row.decided_at or self.clock()
-            mails = compose(decision, mail, self.settings, decided_at)
-            if row.state == "seen":
-                self.store.record_decision(
-                    row.id, decision, decided_at,
-                    [(m.action, m.message_id, m.recipients) for m in mails],
-                )
-                log.info("message.decided", verdict=decision.verdict.value,
-                         problems=list(decision.problems), route_to=list(decision.route_to),
-                         reason=decision.reason)
-            pending = set(self.store.pending_outgoing(row.id))
-            for out in mails:
-                out_id = out.message_id
-                if out_id not in pending:
-                    continue
-                try:
-                    self.outbox.send(out.to_bytes(), out.recipients)
-                except SendError as err:
-                    self.store.mark_send_failed(out_id, str(err))
-                    log.warning("mail.send_failed", out_message_id=out_id, error=str(err),
-                                permanent=err.permanent)
-                    return "send-failed"
-                self.store.mark_sent(out_id)
-                log.info("mail.sent", action=out.action, out_message_id=out_id,
-                         recipients=list(out.recipients))
-            log.info(_ACTION_EVENTS[decision.verdict], verdict=decision.verdict.value,
-                     kind=decision.kind.value, problems=list(decision.problems),
-                     route_to=list(decision.route_to))
-            self._file(box, fetched.uid, row.id, decision.verdict)
-            return decision.verdict.value
+            return step()
         except MailboxError:
             raise
         except Exception as err:  # one message must never stop the loop
@@ -151,10 +106,166 @@ class Intake:
         finally:
             structlog.contextvars.clear_contextvars()
 
-    def _file(self, box: Mailbox, uid: int, row: int, verdict: Verdict) -> None:
+    def _process(self, box: Mailbox, fetched: Fetched) -> str:
+        """Take one new message from fetched to filed (or held); returns its outcome."""
         folders = self.settings.imap.folders
-        box.file(uid, getattr(folders, verdict.value))
-        self.store.mark_done(row)
+        mail = read_message(fetched.raw, fetched.internaldate)
+        structlog.contextvars.bind_contextvars(message_id=mail.message_id)
+        row = self.store.seen(
+            folder=self.settings.imap.folder, uidvalidity=box.uidvalidity, uid=fetched.uid,
+            message_id=mail.message_id, content_hash=hashlib.sha256(fetched.raw).hexdigest(),
+            received_at=mail.received_at, sender=mail.from_addr,
+        )
+        if row.state == "done":
+            return "already-done"
+        if row.duplicate_of is not None:
+            log.info("message.duplicate", of=row.duplicate_of, verdict=row.verdict)
+            self._file(box, [(row.id, None, fetched.uid)], Verdict(row.verdict or "review"))
+            return "duplicate"
+        if row.state == "held":  # held, but not yet moved to the held folder
+            box.file(fetched.uid, folders.held)
+            return "held"
+        if row.paired_with is not None:  # decided with a held message; finish that
+            return self._finish_pair(box, row, mail, fetched.uid)
+        partner = self._partner(box, mail)
+        if partner is not None:
+            first_row, where, first = partner
+            return self._pair(box, first_row, where, first, row, mail, fetched.uid)
+        # Decided before anything about the message is logged, so that its secrets are
+        # registered with the redactor first.
+        decision = decide(mail, self.settings)
+        self._log_read(mail, fetched, decision)
+        if decision.verdict is Verdict.HELD:
+            wait = timedelta(hours=self.settings.policy.password_wait_hours)
+            self.store.hold(row.id, decision.reason, mail.received_at + wait)
+            box.file(fetched.uid, folders.held)
+            log.info("message.held", reason=decision.reason,
+                     until=(mail.received_at + wait).isoformat())
+            return "held"
+        return self._act(box, row, mail, decision, [(row.id, None, fetched.uid)])
+
+    def _log_read(self, mail: Mail, fetched: Fetched | None, decision: Decision) -> None:
+        protect_secrets(mail, decision)
+        log.info("message.fetched", size=len(mail.raw), subject=mail.subject,
+                 sender=mail.from_addr, received_at=mail.received_at.isoformat(),
+                 attachments=[f"{a.filename} ({a.status.value})" for a in mail.attachments],
+                 uid=fetched.uid if fetched else None)
+        log.info("message.classified", kind=decision.kind.value,
+                 guarantee_type=decision.guarantee_type.value if decision.guarantee_type
+                 else None, submissions=len(decision.outcomes),
+                 fields=decision.fields.public())
+
+    def _partner(self, box: Mailbox, mail: Mail) -> tuple[MessageRow, str, Mail] | None:
+        """The held message, from the same sender and still waiting, this mail completes."""
+        if not mail.from_addr:
+            return None
+        for held in self.store.held(sender=mail.from_addr):
+            if held.held_until is None or held.held_until < mail.received_at:
+                continue
+            found = box.find(held.message_id, [self.settings.imap.folders.held])
+            if found is None:
+                log.warning("held.missing", held_message_id=held.message_id)
+                continue
+            where, fetched = found
+            first = read_message(fetched.raw, held.received_at)
+            if pairs_with(held.held_reason or "", first, mail, self.settings):
+                return held, where, first
+        return None
+
+    def _pair(self, box: Mailbox, first_row: MessageRow, where: str, first: Mail,
+              row: MessageRow, mail: Mail, uid: int) -> str:
+        """Decide a held message and its follow-up together, act, file both."""
+        combined = combine(first, mail)
+        decision = decide(combined, self.settings, can_wait=False,
+                          sources=(first.message_id, mail.message_id))
+        self._log_read(combined, None, decision)
+        log.info("message.paired", first=first.message_id, follow_up=mail.message_id)
+        found = box.find(first.message_id, [where])
+        placements: list[tuple[int, str | None, int]] = [(row.id, None, uid)]
+        if found is not None:
+            placements.insert(0, (first_row.id, where, found[1].uid))
+        return self._act(box, first_row, combined, decision, placements, follow_up=row)
+
+    def _finish_pair(self, box: Mailbox, row: MessageRow, mail: Mail, uid: int) -> str:
+        """A follow-up already decided with its held message (a run stopped half-way)."""
+        first_row = self.store.row(row.paired_with or 0)
+        folders = self.settings.imap.folders
+        candidates = [folders.held, getattr(folders, first_row.verdict or "review")]
+        found = box.find(first_row.message_id, candidates)
+        if found is None:
+            raise LookupError(f"held message {first_row.message_id} not found")
+        where, fetched = found
+        first = read_message(fetched.raw, first_row.received_at)
+        combined = combine(first, mail)
+        decision = decide(combined, self.settings, can_wait=False,
+                          sources=(first.message_id, mail.message_id))
+        protect_secrets(combined, decision)
+        placements: list[tuple[int, str | None, int]] = [(row.id, None, uid)]
+        if first_row.state != "done":
+            placements.insert(0, (first_row.id, where, fetched.uid))
+        return self._act(box, first_row, combined, decision, placements)
+
+    def _expire(self, box: Mailbox, held: MessageRow) -> str:
+        """A held message whose follow-up never came: decided alone, no more waiting."""
+        structlog.contextvars.bind_contextvars(message_id=held.message_id)
+        held_folder = self.settings.imap.folders.held
+        found = box.find(held.message_id, [held_folder])
+        if found is None:
+            log.warning("held.missing", held_message_id=held.message_id)
+            return "held-missing"
+        _, fetched = found
+        mail = read_message(fetched.raw, held.received_at)
+        decision = decide(mail, self.settings, can_wait=False)
+        self._log_read(mail, None, decision)
+        log.info("message.wait_over", reason=held.held_reason)
+        return self._act(box, held, mail, decision, [(held.id, held_folder, fetched.uid)])
+
+    def _act(self, box: Mailbox, row: MessageRow, mail: Mail, decision: Decision,
+             placements: list[tuple[int, str | None, int]], *,
+             follow_up: MessageRow | None = None) -> str:
+        """Record the decision, send its mails (those not sent yet), file the message(s)."""
+        decided_at = row.decided_at if row.state == "decided" and row.decided_at else (
+            self.clock())
+        mails = compose(decision, mail, self.settings, decided_at)
+        planned = [(m.action, m.message_id, m.recipients) for m in mails]
+        if follow_up is not None:
+            self.store.record_pair(row.id, follow_up.id, decision, decided_at, planned)
+        elif row.state in ("seen", "held"):
+            self.store.record_decision(row.id, decision, decided_at, planned)
+        if row.state in ("seen", "held") or follow_up is not None:
+            log.info("message.decided", verdict=decision.verdict.value,
+                     problems=list(decision.problems), route_to=list(decision.route_to),
+                     reason=decision.reason, sources=list(decision.sources))
+        pending = set(self.store.pending_outgoing(row.id))
+        for out in mails:
+            if out.message_id not in pending:
+                continue
+            try:
+                self.outbox.send(out.to_bytes(), out.recipients)
+            except SendError as err:
+                self.store.mark_send_failed(out.message_id, str(err))
+                log.warning("mail.send_failed", out_message_id=out.message_id, error=str(err),
+                            permanent=err.permanent)
+                return "send-failed"
+            self.store.mark_sent(out.message_id)
+            log.info("mail.sent", action=out.action, out_message_id=out.message_id,
+                     recipients=list(out.recipients))
+        log.info(_ACTION_EVENTS[decision.verdict], verdict=decision.verdict.value,
+                 kind=decision.kind.value, problems=list(decision.problems),
+                 route_to=list(decision.route_to))
+        self._file(box, placements, decision.verdict)
+        return decision.verdict.value
+
+    def _file(self, box: Mailbox, placements: list[tuple[int, str | None, int]],
+              verdict: Verdict) -> None:
+        """Move each message to its verdict's folder, then mark it done."""
+        target = getattr(self.settings.imap.folders, verdict.value)
+        for row_id, folder, uid in placements:
+            if folder is None:
+                box.file(uid, target)
+            else:
+                box.file_from(folder, uid, target)
+            self.store.mark_done(row_id)
 
 
 def run_forever(intake: Intake) -> None:

@@ -2,7 +2,9 @@
 
 A message is keyed on (folder, UIDVALIDITY, UID) and also recognised by its Message-ID
 plus a hash of its bytes, so a second run, a UIDVALIDITY change or a copy of the same
-message does not act twice. Its row moves through ``seen -> decided -> done``; each mail
+message does not act twice. Its row moves through ``seen -> decided -> done``, or
+``seen -> held`` until its follow-up comes (then both rows are decided together, the
+follow-up's pointing at the first with ``paired_with``) or the wait is over. Each mail
 it causes is a row of its own (``queued -> sent``), keyed by that mail's Message-ID.
 No secret is stored: outgoing mail is composed again from the source message when needed.
 """
@@ -28,7 +30,11 @@ CREATE TABLE IF NOT EXISTS messages (
     message_id    TEXT NOT NULL,
     content_hash  TEXT NOT NULL,
     received_at   TEXT NOT NULL,
-    state         TEXT NOT NULL CHECK (state IN ('seen', 'decided', 'done')),
+    state         TEXT NOT NULL CHECK (state IN ('seen', 'held', 'decided', 'done')),
+    sender        TEXT NOT NULL DEFAULT '',
+    held_reason   TEXT,
+    held_until    TEXT,
+    paired_with   INTEGER REFERENCES messages(id),
     kind          TEXT,
     verdict       TEXT,
     guarantee_type TEXT,
@@ -44,6 +50,7 @@ CREATE TABLE IF NOT EXISTS messages (
     UNIQUE (folder, uidvalidity, uid)
 );
 CREATE INDEX IF NOT EXISTS messages_identity ON messages (message_id, content_hash);
+CREATE INDEX IF NOT EXISTS messages_held ON messages (state, sender);
 CREATE TABLE IF NOT EXISTS outgoing (
     id             INTEGER PRIMARY KEY,
     message        INTEGER NOT NULL REFERENCES messages(id),
@@ -69,6 +76,12 @@ class MessageRow:
     decided_at: datetime | None
     duplicate_of: int | None
     attempts: int
+    message_id: str = ""
+    sender: str = ""
+    received_at: datetime | None = None
+    held_reason: str | None = None
+    held_until: datetime | None = None
+    paired_with: int | None = None
 
 
 def _now() -> str:
@@ -107,7 +120,7 @@ class Store:
         self._db.execute("COMMIT")
 
     def seen(self, *, folder: str, uidvalidity: int, uid: int, message_id: str,
-             content_hash: str, received_at: datetime) -> MessageRow:
+             content_hash: str, received_at: datetime, sender: str = "") -> MessageRow:
         """Record a fetched message (once) and return its record.
 
         A message whose Message-ID and bytes match one already decided under another key
@@ -126,10 +139,10 @@ class Store:
                 ).fetchone()
                 db.execute(
                     "INSERT INTO messages (folder, uidvalidity, uid, message_id, content_hash,"
-                    " received_at, state, verdict, duplicate_of, seen_at, decided_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " received_at, sender, state, verdict, duplicate_of, seen_at, decided_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (folder, uidvalidity, uid, message_id, content_hash,
-                     received_at.isoformat(), "decided" if first else "seen",
+                     received_at.isoformat(), sender.lower(), "decided" if first else "seen",
                      first["verdict"] if first else None, first["id"] if first else None,
                      _now(), _now() if first else None),
                 )
@@ -143,20 +156,25 @@ class Store:
                         outgoing: list[tuple[str, str, tuple[str, ...]]]) -> None:
         """Store the verdict and queue its mails ((action, Message-ID, recipients)) at once."""
         with self._tx() as db:
+            self._decide(db, message, decision, decided_at, outgoing)
+
+    @staticmethod
+    def _decide(db: sqlite3.Connection, message: int, decision: Decision,
+                decided_at: datetime, outgoing: list[tuple[str, str, tuple[str, ...]]]) -> None:
+        db.execute(
+            "UPDATE messages SET state='decided', kind=?, verdict=?, guarantee_type=?,"
+            " problems=?, route_to=?, reason=?, decided_at=? WHERE id=?",
+            (decision.kind.value, decision.verdict.value,
+             decision.guarantee_type.value if decision.guarantee_type else None,
+             ",".join(decision.problems), json.dumps(list(decision.route_to)),
+             decision.reason, decided_at.isoformat(), message),
+        )
+        for action, out_id, recipients in outgoing:
             db.execute(
-                "UPDATE messages SET state='decided', kind=?, verdict=?, guarantee_type=?,"
-                " problems=?, route_to=?, reason=?, decided_at=? WHERE id=?",
-                (decision.kind.value, decision.verdict.value,
-                 decision.guarantee_type.value if decision.guarantee_type else None,
-                 ",".join(decision.problems), json.dumps(list(decision.route_to)),
-                 decision.reason, decided_at.isoformat(), message),
+                "INSERT OR IGNORE INTO outgoing (message, action, out_message_id,"
+                " recipients, state, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)",
+                (message, action, out_id, json.dumps(list(recipients)), _now()),
             )
-            for action, out_id, recipients in outgoing:
-                db.execute(
-                    "INSERT OR IGNORE INTO outgoing (message, action, out_message_id,"
-                    " recipients, state, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)",
-                    (message, action, out_id, json.dumps(list(recipients)), _now()),
-                )
 
     def pending_outgoing(self, message: int) -> list[str]:
         """Message-IDs of this message's mails not yet sent."""
@@ -206,6 +224,46 @@ class Store:
         ).fetchall()
         return {int(r["uid"]) for r in rows}
 
+    def hold(self, message: int, reason: str, until: datetime) -> None:
+        """The message waits for its follow-up until ``until``."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE messages SET state='held', verdict='held', held_reason=?, held_until=?"
+                " WHERE id=?",
+                (reason, until.isoformat(), message),
+            )
+
+    def held(self, *, sender: str | None = None, due: datetime | None = None
+             ) -> list[MessageRow]:
+        """Held messages, oldest first: from one sender, or those whose wait is over."""
+        query = "SELECT * FROM messages WHERE state='held'"
+        args: list[str] = []
+        if sender is not None:
+            query += " AND sender=?"
+            args.append(sender.lower())
+        if due is not None:
+            query += " AND held_until<=?"
+            args.append(due.isoformat())
+        rows = self._db.execute(query + " ORDER BY received_at, id", args).fetchall()
+        return [_row(r) for r in rows]
+
+    def row(self, message: int) -> MessageRow:
+        """A message's record by id."""
+        found = self._db.execute("SELECT * FROM messages WHERE id=?", (message,)).fetchone()
+        return _row(found)
+
+    def record_pair(self, first: int, follow_up: int, decision: Decision,
+                    decided_at: datetime, outgoing: list[tuple[str, str, tuple[str, ...]]]
+                    ) -> None:
+        """A held message and its follow-up decided together, in one transaction."""
+        with self._tx() as db:
+            self._decide(db, first, decision, decided_at, outgoing)
+            db.execute(
+                "UPDATE messages SET state='decided', verdict=?, paired_with=?, decided_at=?"
+                " WHERE id=?",
+                (decision.verdict.value, first, decided_at.isoformat(), follow_up),
+            )
+
     def counts(self) -> dict[str, int]:
         """How many messages per verdict (for the summary log line and the demo)."""
         rows = self._db.execute(
@@ -214,13 +272,22 @@ class Store:
         return {r["v"]: int(r["n"]) for r in rows}
 
 
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
 def _row(row: sqlite3.Row) -> MessageRow:
-    decided = row["decided_at"]
     return MessageRow(
         id=int(row["id"]),
         state=row["state"],
         verdict=row["verdict"],
-        decided_at=datetime.fromisoformat(decided) if decided else None,
+        decided_at=_when(row["decided_at"]),
         duplicate_of=row["duplicate_of"],
         attempts=int(row["attempts"]),
+        message_id=row["message_id"],
+        sender=row["sender"],
+        received_at=_when(row["received_at"]),
+        held_reason=row["held_reason"],
+        held_until=_when(row["held_until"]),
+        paired_with=row["paired_with"],
     )

@@ -45,19 +45,19 @@ def test_staff_mail_headers_summary_and_original(settings: Settings) -> None:
 def test_correction_reply_is_polite_names_codes_and_keeps_secrets(settings: Settings) -> None:
     """A reply goes to the sender, threads, is marked auto-replied, names each code and
     never echoes the key the contractor sent."""
-    raw = mails.confirmation_mail(omit=("view_url",))
-    key = "s7mF3DEzqTTE"
+    raw = mails.confirmation_mail(omit=("contractor",))
+    key = "s7mF3DEzqTTE"  # the 閲覧用パスワード in the form
     _, msg = _out(raw, settings)
     source = read_message(raw)
     assert msg["To"] == source.from_addr
     assert msg["Auto-Submitted"] == "auto-replied"
     assert msg["In-Reply-To"] == source.message_id
-    assert msg["X-Surety-Problems"] == "view-url-missing"
+    assert msg["X-Surety-Problems"] == "contractor-name-missing"
     assert msg["Reply-To"] == "keiyaku@city.example.jp"
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert text.startswith("株式会社山田建設 山田 太郎 様")
-    assert "閲覧用URLの記載が確認できませんでした" in text
-    assert "確認コード: view-url-missing" in text
+    assert "受注者名の記載が確認できませんでした" in text
+    assert "確認コード: contractor-name-missing" in text
     assert key not in text
     assert list(msg.iter_attachments()) == []
 

@@ -39,7 +39,12 @@ def test_office_file_overrides_defaults(tmp_path: Path) -> None:
          "routing.review.0: Value error, not an email address"),
         (("poll_seconds = 5", "poll_secs = 5"), "imap.poll_secs: unknown key"),
         (("[state]", "[stat]"), "stat: unknown key"),
-        (("legacy_pdf_until = 2026-03-31", ""), "policy.legacy_pdf_until: required key is missing"),
+        (("legacy_pdf_until = 2026-03-31", ""),
+         'policy.legacy_pdf_until: required while policy.accept takes "legacy-pdf"'),
+        (("[state]", "[policy.subject_patterns]\ncontract = '(['\n[state]"),
+         "policy.subject_patterns.contract: Value error, not a valid regular expression"),
+        (("[state]", "[policy.subject_patterns]\nbond = 'x'\n[state]"),
+         "policy.subject_patterns.bond.[key]: Input should be 'contract'"),
         (("domains = [\"sompo-japan.example.jp\"]", ""), "insurers.0.domains: required key"),
     ],
 )

@@ -7,6 +7,7 @@ tests/samples), read and decided without any server.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -65,9 +66,9 @@ CASES: dict[str, Case] = {
     "confirmation, URL in the body":
         (lambda: mails.confirmation_mail(url_in_body=True),
          "confirmation-system", "routed", "contract", ()),
-    "confirmation without 閲覧用URL":
+    "confirmation form without 閲覧用URL waits for the URL":
         (lambda: mails.confirmation_mail(omit=("view_url",)),
-         "confirmation-system", "correction", "contract", ("view-url-missing",)),
+         "confirmation-system", "held", "contract", ("view-url-missing",)),
     "confirmation without 閲覧用パスワード":
         (lambda: mails.confirmation_mail(omit=("view_password",)),
          "confirmation-system", "correction", "contract", ("view-password-missing",)),
@@ -77,10 +78,10 @@ CASES: dict[str, Case] = {
     "confirmation without 受注者名":
         (lambda: mails.confirmation_mail(omit=("contractor",)),
          "confirmation-system", "correction", "contract", ("contractor-name-missing",)),
-    "confirmation without URL nor 受注者名":
-        (lambda: mails.confirmation_mail(omit=("view_url", "contractor")),
+    "confirmation without 閲覧用パスワード nor 受注者名":
+        (lambda: mails.confirmation_mail(omit=("view_password", "contractor")),
          "confirmation-system", "correction", "contract",
-         ("view-url-missing", "contractor-name-missing")),
+         ("view-password-missing", "contractor-name-missing")),
     "legacy PDF, insurer CC, before the cut-off":
         (lambda: mails.legacy_pdf_mail(date=BEFORE_CUTOFF),
          "legacy-pdf", "routed", "contract", ()),
@@ -97,9 +98,9 @@ CASES: dict[str, Case] = {
     "legacy PDF after the cut-off, no CC":
         (lambda: mails.legacy_pdf_mail(cc=None),
          "legacy-pdf", "correction", "contract", ("insurer-cc-missing", "legacy-deadline-passed")),
-    "legacy PDF without its password":
+    "legacy PDF without its password waits for it":
         (lambda: mails.legacy_pdf_mail(password_in_body=False, date=BEFORE_CUTOFF),
-         "legacy-pdf", "review", "contract", ("attachment-unreadable",)),
+         "legacy-pdf", "held", "contract", ("attachment-unreadable",)),
     "out-of-office auto reply":
         (mails.auto_reply, "other", "ignored", None, ()),
     "read receipt (MDN)": (mails.read_receipt, "other", "ignored", None, ()),
@@ -113,8 +114,8 @@ CASES: dict[str, Case] = {
     "the system's URL notice sent to the office directly":
         (mails.system_url_notice, "confirmation-system", "review", "contract",
          ("system-notice",)),
-    "the system's URL notice forwarded without the form":
-        (lambda: mails.system_url_notice(forwarded=True), "confirmation-system", "correction",
+    "the system's URL notice forwarded without the form waits for the form":
+        (lambda: mails.system_url_notice(forwarded=True), "confirmation-system", "held",
          "contract", ("view-password-missing", "project-name-missing",
                       "contractor-name-missing")),
 }
@@ -177,7 +178,7 @@ def test_confirmation_fields(settings: Settings) -> None:
 
 def test_correction_goes_to_reply_to(settings: Settings) -> None:
     """A correction is addressed to Reply-To when the sender set one, else to From."""
-    plain = _decide(mails.confirmation_mail(omit=("view_url",)), settings)
+    plain = _decide(mails.confirmation_mail(omit=("view_password",)), settings)
     assert plain.route_to == (parties.CONTRACTORS["yamada"].address_email,)
     raw = mails.build(from_="山田 太郎 <t-yamada@yamada-kensetsu.example.co.jp>",
                       reply_to="keiri@yamada-kensetsu.example.co.jp",
@@ -280,11 +281,23 @@ def test_unknown_guarantee_type_goes_to_review(settings: Settings) -> None:
 
 
 def test_unknown_insurer_goes_to_review(settings: Settings) -> None:
-    """A PDF policy from an insurer the office has not configured cannot be CC-checked."""
-    raw = mails.legacy_pdf_mail(insurer="nisshin", date=BEFORE_CUTOFF)
+    """A PDF policy naming no insurer, from an unknown domain, cannot be CC-checked."""
+    nameless = replace(parties.INSURERS["sompo"], name="東都建設共済会", aliases=(),
+                       domains=("kyosai.example.jp",), agent_domain="kyosai.example.jp")
+    raw = mails.legacy_pdf_mail(insurer=nameless, sender="agent", date=BEFORE_CUTOFF)
     decision = _decide(raw, settings)
     assert decision.kind.value == "legacy-pdf"
     assert (decision.verdict.value, decision.problems) == ("review", ("insurer-unknown",))
+
+
+def test_unconfigured_insurer_is_not_supported(settings: Settings) -> None:
+    """A PDF policy from an insurer the office has not configured gets a correction."""
+    raw = mails.legacy_pdf_mail(insurer="nisshin", date=BEFORE_CUTOFF)
+    decision = _decide(raw, settings)
+    assert decision.kind.value == "legacy-pdf"
+    assert (decision.verdict.value, decision.problems) == ("correction",
+                                                           ("insurer-not-supported",))
+    assert decision.fields.insurer == "日新火災海上保険株式会社"
 
 
 def test_no_reply_address_goes_to_review(settings: Settings) -> None:

@@ -41,6 +41,20 @@ def _broken_pdf_mail(data: bytes | None = None) -> bytes:
     )
 
 
+def _wrong_password_mail() -> bytes:
+    policy = pdfs.policy_pdf(insurer="sompo", policy_number="SJ26-0499999",
+                             project_name="令和8年度 市道中央線道路改良工事",
+                             contractor="株式会社山田建設", orderer="東都市",
+                             issued=IN_TIME.date(), password="Rk7v2Lm9")
+    return mails.build(
+        from_=f"山田 太郎 <{CONTRACTOR}>", to=stack.INTAKE,
+        cc="denshi-hosho@sompo-japan.example.jp", date=IN_TIME,
+        subject="【契約保証】履行保証保険証券の送付", body="履行保証保険証券を送付します。\n"
+        "PDFのパスワード：Xx9999zz\n", attachments=[("履行保証保険証券.pdf", policy,
+                                                    "application/pdf")],
+    )
+
+
 DELIVERED = {
     # name: (message, where it must end up, problem codes)
     "dsure contract": (mails.dsure_key_mail, stack.CONTRACT_STAFF, ()),
@@ -49,9 +63,9 @@ DELIVERED = {
                                      charset="outlook"),
         stack.ADVANCE_STAFF, ()),
     "confirmation form": (mails.confirmation_mail, stack.CONTRACT_STAFF, ()),
-    "confirmation without URL": (
-        lambda: mails.confirmation_mail(omit=("view_url", "contractor")), "capture",
-        ("view-url-missing", "contractor-name-missing")),
+    "confirmation without password and 受注者名": (
+        lambda: mails.confirmation_mail(omit=("view_password", "contractor")), "capture",
+        ("view-password-missing", "contractor-name-missing")),
     "dsure without key": (
         lambda: mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8"),
         "capture", ("auth-key-missing",)),
@@ -71,9 +85,8 @@ APPENDED = {
                                       IN_TIME, "capture", ("insurer-cc-missing",)),
     "legacy PDF after the cut-off": (lambda: mails.legacy_pdf_mail(date=LATE), LATE, "capture",
                                      ("legacy-deadline-passed",)),
-    "legacy PDF without its password": (
-        lambda: mails.legacy_pdf_mail(password_in_body=False, date=IN_TIME), IN_TIME,
-        stack.REVIEW, ("attachment-unreadable",)),
+    "legacy PDF with a wrong password": (_wrong_password_mail, IN_TIME, stack.REVIEW,
+                                         ("attachment-unreadable",)),
 }
 
 
