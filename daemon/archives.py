@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyzipper  # type: ignore[import-untyped]
+import pyzipper
 
 from daemon.model import DocumentStatus
 

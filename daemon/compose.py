@@ -212,6 +212,8 @@ def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settin
             {"name": a.filename, "status": STATUS_LABELS[a.status]} for a in mail.attachments
         ],
         next_step=None if review else NEXT_STEPS.get(outcome.kind),
+        replaces=outcome.replaces,
+        source=outcome.source,
     )
     msg = _base(outcome, decision, settings, now, action=action, subject=subject)
     msg.set_content(body)

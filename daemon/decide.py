@@ -149,9 +149,9 @@ def _held_reason(mail: Mail, cls: Classification, outcomes: list[Outcome]) -> st
 
 
 def _unpaired_password(mail: Mail, cls: Classification) -> bool:
-    """A mail that only gives a password (its partner not found, or long gone)."""
-    return (cls.password_given and not mail.attachments
-            and all(s.kind is Kind.OTHER for s in cls.submissions))
+    """A mail that gives a password and nothing it could open (its partner not found,
+    or long gone)."""
+    return cls.password_given and not mail.attachments
 
 
 def pairs_with(held_reason: str, held_mail: Mail, mail: Mail, settings: Settings) -> bool:

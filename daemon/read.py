@@ -13,6 +13,7 @@ import email
 import email.utils
 import hashlib
 import logging
+import mimetypes
 import re
 from collections.abc import Iterable
 from dataclasses import replace
@@ -23,6 +24,7 @@ from html.parser import HTMLParser
 
 import mailparser
 
+from daemon.archives import is_zip, unpack_zip
 from daemon.documents import OFFICE_SUFFIXES, read_office, read_pdf
 from daemon.extract import document_passwords
 from daemon.japanese import decode_text
@@ -56,7 +58,9 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     if not has_headers:
         body = decode_text(raw, None)
     tried = [*document_passwords(body), *passwords]
-    attachments = tuple(_read_attachment(n, t, d, tried) for n, t, d in raw_attachments)
+    attachments = tuple(
+        att for n, t, d in raw_attachments for att in _read_attachments(n, t, d, tried)
+    )
     def raw_all(name: str) -> list[str]:
         return [v for k, v in raw_headers if k.lower() == name]
 
@@ -233,6 +237,25 @@ def _raw_8bit_name(part: Message) -> str:
 
 def _default_name(ctype: str) -> str:
     return "attachment." + re.sub(r"[^a-z0-9]+", "-", ctype.rsplit("/", maxsplit=1)[-1])
+
+
+def _read_attachments(name: str, ctype: str, data: bytes, passwords: list[str]
+                      ) -> list[Attachment]:
+    """One attachment, or the files of a zip (opened with the passwords given)."""
+    if not is_zip(data, name):
+        return [_read_attachment(name, ctype, data, passwords)]
+    unpacked = unpack_zip(data, passwords)
+    if unpacked.status is not DocumentStatus.TEXT:
+        return [Attachment(name, ctype, data, unpacked.status, detail=unpacked.detail)]
+    return [
+        _read_attachment(f"{name}/{member.name}", _guess_type(member.name), member.data,
+                         passwords)
+        for member in unpacked.members
+    ]
+
+
+def _guess_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _read_attachment(name: str, ctype: str, data: bytes, passwords: list[str]) -> Attachment:

@@ -15,6 +15,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from types import FrameType
@@ -226,6 +227,7 @@ class Intake:
         """Record the decision, send its mails (those not sent yet), file the message(s)."""
         decided_at = row.decided_at if row.state == "decided" and row.decided_at else (
             self.clock())
+        decision = self._link(decision, mail, decided_at)
         mails = compose(decision, mail, self.settings, decided_at)
         planned = [(m.action, m.message_id, m.recipients) for m in mails]
         if follow_up is not None:
@@ -255,6 +257,21 @@ class Intake:
                  route_to=list(decision.route_to))
         self._file(box, placements, decision.verdict)
         return decision.verdict.value
+
+    def _link(self, decision: Decision, mail: Mail, decided_at: datetime) -> Decision:
+        """Mark routed submissions that replace an earlier one (a corrected re-send, a new
+        閲覧用パスワード after an additional upload)."""
+        outcomes = []
+        for outcome in decision.outcomes:
+            earlier = None
+            if outcome.verdict is Verdict.ROUTED:
+                earlier = self.store.earlier_submission(
+                    sender=mail.from_addr, outcome=outcome, source=decision.sources[0],
+                    before=decided_at)
+            outcomes.append(replace(outcome, replaces=earlier) if earlier else outcome)
+            if earlier:
+                log.info("submission.replaces", earlier=earlier)
+        return replace(decision, outcomes=tuple(outcomes))
 
     def _file(self, box: Mailbox, placements: list[tuple[int, str | None, int]],
               verdict: Verdict) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from daemon.model import Decision
+from daemon.model import Decision, Outcome
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -51,6 +51,20 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_identity ON messages (message_id, content_hash);
 CREATE INDEX IF NOT EXISTS messages_held ON messages (state, sender);
+CREATE TABLE IF NOT EXISTS submissions (
+    id              INTEGER PRIMARY KEY,
+    message         INTEGER NOT NULL REFERENCES messages(id),
+    source          TEXT NOT NULL,   -- Message-ID of the message it came in
+    sender          TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    guarantee_type  TEXT,
+    contract_number TEXT,
+    policy_number   TEXT,
+    project_name    TEXT,
+    verdict         TEXT NOT NULL,
+    decided_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS submissions_sender ON submissions (sender, kind);
 CREATE TABLE IF NOT EXISTS outgoing (
     id             INTEGER PRIMARY KEY,
     message        INTEGER NOT NULL REFERENCES messages(id),
@@ -169,6 +183,19 @@ class Store:
              ",".join(decision.problems), json.dumps(list(decision.route_to)),
              decision.reason, decided_at.isoformat(), message),
         )
+        sender = db.execute("SELECT sender FROM messages WHERE id=?", (message,)).fetchone()[0]
+        for outcome in decision.outcomes:
+            fields = outcome.fields
+            db.execute(
+                "INSERT INTO submissions (message, source, sender, kind, guarantee_type,"
+                " contract_number, policy_number, project_name, verdict, decided_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (message, decision.sources[0] if decision.sources else "", sender,
+                 outcome.kind.value,
+                 outcome.guarantee_type.value if outcome.guarantee_type else None,
+                 fields.contract_number, fields.policy_number, fields.project_name,
+                 outcome.verdict.value, decided_at.isoformat()),
+            )
         for action, out_id, recipients in outgoing:
             db.execute(
                 "INSERT OR IGNORE INTO outgoing (message, action, out_message_id,"
@@ -263,6 +290,30 @@ class Store:
                 " WHERE id=?",
                 (decision.verdict.value, first, decided_at.isoformat(), follow_up),
             )
+
+    def earlier_submission(self, *, sender: str, outcome: Outcome, source: str,
+                           before: datetime) -> str | None:
+        """The Message-ID of an earlier submission this one replaces, if any.
+
+        The same guarantee (same kind, and the same 保証契約番号 or 証券番号) sent before,
+        or, after a correction, the same sender's submission for the same works.
+        """
+        fields = outcome.fields
+        rows = self._db.execute(
+            "SELECT source, sender, contract_number, policy_number, project_name, verdict"
+            " FROM submissions WHERE kind=? AND source<>? AND decided_at<=?"
+            " ORDER BY decided_at DESC, id DESC",
+            (outcome.kind.value, source, before.isoformat()),
+        ).fetchall()
+        for row in rows:
+            same_number = (fields.contract_number and row["contract_number"]
+                           == fields.contract_number) or (
+                fields.policy_number and row["policy_number"] == fields.policy_number)
+            same_works = (row["sender"] == sender.lower() and row["verdict"] == "correction"
+                          and fields.project_name and row["project_name"] == fields.project_name)
+            if same_number or same_works:
+                return str(row["source"])
+        return None
 
     def counts(self) -> dict[str, int]:
         """How many messages per verdict (for the summary log line and the demo)."""
