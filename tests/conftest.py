@@ -84,12 +84,13 @@ def _stack_up() -> bool:
 
 @pytest.fixture
 def office(tmp_path: Path, request: pytest.FixtureRequest) -> Office:
-    """A fresh office on an emptied mail stack (every mailbox and the capture dir empty)."""
+    """A fresh office on an emptied mail stack (every mailbox and the capture dir empty);
+    indirect parametrisation gives extra [policy] lines."""
     if not _stack_up():
         pytest.fail("the mail stack is not running: bash deploy/dev/mailstack.sh up")
     stack.mailstack("reset")
-    overrides = getattr(request, "param", {}) or {}
+    policy = getattr(request, "param", "") or ""
     state = tmp_path / "state.sqlite3"
     path = tmp_path / "office.toml"
-    path.write_text(stack.office_config(state, **overrides), encoding="utf-8")
+    path.write_text(stack.office_config(state, policy=policy), encoding="utf-8")
     return Office(path, state)

@@ -40,9 +40,11 @@ def mailstack(command: str) -> None:
                    capture_output=True)
 
 
-def office_config(state_path: Path, **policy: str) -> str:
-    """A TOML config for the local stack (a city office), with policy overrides."""
-    legacy_until = policy.get("legacy_pdf_until", "2026-03-31")
+def office_config(state_path: Path, *, policy: str = "", legacy_pdf_until: str = "2026-03-31"
+                  ) -> str:
+    """A TOML config for the local stack (a city office); ``policy``: extra TOML lines
+    for its [policy] table."""
+    legacy_until = legacy_pdf_until
     return f"""
 [office]
 name = "テスト市 財政局 契約課"
@@ -73,6 +75,7 @@ review = "{REVIEW}"
 
 [policy]
 legacy_pdf_until = {legacy_until}
+{policy}
 
 [state]
 path = "{state_path}"
