@@ -395,3 +395,59 @@ def test_examples_are_valid_and_complete() -> None:
         office = config.load(path)
         names = {i.name for i in office.insurers}
         assert len(names) in (0, 8), path
+
+
+# --- classify alone, forwarded mail, a new 閲覧用パスワード ------------------------------
+
+def test_classify_on_a_held_message_alone(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """classify on the first mail of an encrypted submission prints held, and sends nothing."""
+    import json  # noqa: PLC0415
+
+    import stack  # noqa: PLC0415
+
+    from daemon.cli import main  # noqa: PLC0415
+
+    path = tmp_path / "office.toml"
+    path.write_text(stack.office_config(tmp_path / "state.sqlite3"), encoding="utf-8")
+    message = tmp_path / "form.eml"
+    message.write_bytes(mails.confirmation_mail(encrypt="zip-aes"))
+    assert main(["--config", str(path), "classify", str(message)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["verdict"], result["reason"]) == ("held", "waiting-for-password")
+    assert not (tmp_path / "state.sqlite3").exists()
+
+
+def test_submission_forwarded_as_an_attached_message(settings: Settings) -> None:
+    """A key notice mail forwarded as message/rfc822 is read through the forward."""
+    inner = mails.dsure_key_mail(guarantee_type="advance-payment")
+    raw = mails.build(from_="総務課 <somu@yamada-kensetsu.example.co.jp>",
+                      to="keiyaku@city.example.jp", subject="Fw: 【請求関係書類】",
+                      body="担当者から預かったメールを転送します。",
+                      attachments=[("forward.eml", inner, "message/rfc822")])
+    decision = _decide(raw, settings)
+    assert _verdict(decision) == ("routed", ())
+    assert decision.guarantee_type is not None
+    assert decision.guarantee_type.value == "advance-payment"
+    assert decision.fields.contract_number == "2604012345"
+
+
+def test_new_view_password_replaces_the_routed_one(tmp_path: Path, settings: Settings) -> None:
+    """After an additional upload, the same policy with a new 閲覧用パスワード is linked to the
+    earlier routed submission."""
+    from daemon.store import Store  # noqa: PLC0415
+
+    store = Store(tmp_path / "s.sqlite3")
+    now = datetime(2026, 4, 10, 9, tzinfo=JST)
+    first_raw = mails.confirmation_mail()
+    first = _decide(first_raw, settings)
+    row = store.seen(folder="INBOX", uidvalidity=1, uid=1, message_id=first.sources[0],
+                     content_hash="a", received_at=now, sender=YAMADA)
+    store.record_decision(row.id, first, now, [])
+    second = _decide(mails.confirmation_mail(view_password="NewPass12345",
+                                             subject="【電子保証】閲覧用パスワード変更"), settings)
+    assert second.sources != first.sources
+    earlier = store.earlier_submission(sender=YAMADA, outcome=second.outcomes[0],
+                                       source=second.sources[0], before=now + timedelta(hours=1))
+    assert earlier == first.sources[0]
+    store.close()
