@@ -76,7 +76,7 @@ def _run(settings: Settings, *, once: bool) -> int:
     logger = structlog.get_logger("daemon.cli")
     try:
         config.check_for_run(settings)
-        store = Store(settings.state.path)
+        store = Store(settings.state.path, busy_timeout=settings.state.busy_timeout_seconds)
         intake = Intake(settings, store)
     except ConfigError as err:
         print(f"surety-intake: config error: {err}", file=sys.stderr)

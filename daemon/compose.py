@@ -313,3 +313,79 @@ def _correction(outcome: Outcome, decision: Decision, mail: Mail, settings: Sett
 def intake_address(settings: Settings) -> str:
     """The contract mailbox's own address, where contractors send (again)."""
     return settings.office.intake_address or settings.imap.username
+
+
+def copy_address(settings: Settings) -> str:
+    """Where the daemon's own copy of every mail goes (see smtp.copy_to)."""
+    return settings.smtp.copy_to or intake_address(settings)
+
+
+def _notice(settings: Settings, now: datetime, *, sources: list[str], action: str,
+            subject: str, headline: str, lines: list[str], about: NoticeSubject,
+            original: bytes | None, problems: tuple[str, ...]) -> Outgoing:
+    """A mail to the review address about something the daemon could not do."""
+    body = _templates.get_template("notice.txt.j2").render(
+        headline=headline, lines=lines, sender=about.sender, subject=about.subject,
+        received=about.received, message_id=about.message_id, attached=original is not None,
+    )
+    msg = EmailMessage()
+    msg["From"] = Address(settings.smtp.sender_name, addr_spec=settings.smtp.sender)
+    msg["To"] = ", ".join(settings.routing.review)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(now.astimezone(JST))
+    msg["Message-ID"] = outgoing_id(sources, action, settings.smtp.sender)
+    msg["X-Surety-Kind"] = "other"
+    msg["X-Surety-Verdict"] = "review"
+    msg["X-Surety-Problems"] = ",".join(problems)
+    msg["X-Surety-Source"] = " ".join(sources)
+    msg.set_content(body)
+    originals = (original,) if original is not None else ()
+    return Outgoing(action, tuple(settings.routing.review), msg, originals=originals)
+
+
+@dataclass(frozen=True)
+class NoticeSubject:
+    """The message a notice is about, as staff identify it."""
+
+    sender: str
+    subject: str
+    received: str
+    message_id: str
+
+
+def about(mail: Mail) -> NoticeSubject:
+    """A read message as the subject of a notice."""
+    return NoticeSubject(_sender_label(mail), mail.subject, received_label(mail),
+                         mail.message_id)
+
+
+def undeliverable_notice(decision: Decision, mail: Mail, settings: Settings, now: datetime, *,
+                         failed_action: str, recipients: list[str], error: str) -> Outgoing:
+    """Staff are told that a mail the daemon had to send was refused for good (5xx)."""
+    kind = "差出人への修正依頼" if failed_action.startswith("reply") else "担当課への回付メール"
+    return _notice(
+        settings, now, sources=list(decision.sources), action=f"undeliverable-{failed_action}",
+        subject=f"【電子保証 要確認】送信できませんでした: {mail.subject or '（件名なし）'}",
+        headline=f"下記のメールについて、{kind}（宛先: {', '.join(recipients)}）を"
+                 "メールサーバーが受け付けなかったため、送信できませんでした。",
+        lines=[f"メールサーバーの応答: {error}",
+               "宛先のアドレスをご確認のうえ、必要に応じて職員から連絡してください。"],
+        about=about(mail), original=mail.raw, problems=("undeliverable",),
+    )
+
+
+def quarantine_notice(raw: bytes, subject_of: NoticeSubject, settings: Settings,
+                      now: datetime, *, error: str, attempts: int) -> Outgoing:
+    """Staff are told, once, that a message was set aside after failing repeatedly."""
+    folder = settings.imap.folders.quarantine
+    return _notice(
+        settings, now, sources=[subject_of.message_id], action="quarantine",
+        subject=f"【電子保証 処理エラー】{subject_of.subject or '（件名なし）'}",
+        headline=f"下記のメールは、自動処理が{attempts}回続けて失敗したため、"
+                 f"受付用メールボックスの「{folder}」フォルダに移しました。",
+        lines=["内容をご確認のうえ、手作業で処理してください。",
+               f"エラーの内容（運用担当者向け）: {error or '処理中に停止しました'}",
+               f"システムの更新後に再処理する場合は、このメールを「{folder}」から"
+               f"「{settings.imap.folder}」に戻してください。"],
+        about=subject_of, original=raw, problems=("quarantined",),
+    )

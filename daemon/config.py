@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-Security = Literal["tls", "starttls", "none"]
+TlsMode = Literal["tls", "starttls", "none"]
 
 
 class ConfigError(Exception):
@@ -62,12 +62,14 @@ class Folders(_Section):
     review: str
     ignored: str
     held: str
+    sent: str
+    quarantine: str
 
 
 class Imap(_Section):
     host: str = Field(min_length=1)
     port: int = Field(gt=0, lt=65536)
-    security: Security
+    security: TlsMode
     username: str = Field(min_length=1)
     password_env: str = Field(min_length=1)
     folder: str = Field(min_length=1)
@@ -81,13 +83,35 @@ class Imap(_Section):
 class Smtp(_Section):
     host: str = Field(min_length=1)
     port: int = Field(gt=0, lt=65536)
-    security: Security
+    security: TlsMode
     sender: Address
     sender_name: str = ""
     username: str = ""
     password_env: str = ""
     ca_file: str = ""
     timeout_seconds: float = Field(gt=0)
+    copy_to: Annotated[str, BeforeValidator(
+        lambda v: _check_address(v) if isinstance(v, str) and v else v)] = ""
+    retry_first_seconds: float = Field(gt=0)
+    retry_max_minutes: float = Field(gt=0)
+
+
+class Replies(_Section):
+    per_sender_per_day: int = Field(ge=0)
+
+
+class Security(_Section):
+    authserv_id: str = ""
+    guarantor_domains: list[str] = []
+
+
+class Limits(_Section):
+    message_bytes: int = Field(gt=0)
+    attachments: int = Field(gt=0)
+    attachment_bytes: int = Field(gt=0)
+    read_seconds: float = Field(gt=0)
+    read_memory_mb: int = Field(ge=64)
+    max_attempts: int = Field(ge=1)
 
 
 class Routing(_Section):
@@ -129,6 +153,7 @@ class Policy(_Section):
 
 class State(_Section):
     path: str = Field(min_length=1)
+    busy_timeout_seconds: float = Field(gt=0)
 
 
 class Insurer(_Section):
@@ -150,6 +175,9 @@ class Settings(_Section):
     routing: Routing
     policy: Policy
     state: State
+    replies: Replies
+    security: Security
+    limits: Limits
     insurers: list[Insurer] = []
 
 
@@ -214,7 +242,8 @@ def load(path: str | Path) -> Settings:
     if not state.is_absolute():
         # A relative state path is taken from the config file's folder, not the cwd.
         resolved = (Path(path).resolve().parent / state).resolve()
-        settings = settings.model_copy(update={"state": State(path=str(resolved))})
+        state_settings = settings.state.model_copy(update={"path": str(resolved)})
+        settings = settings.model_copy(update={"state": state_settings})
     return settings
 
 

@@ -176,6 +176,29 @@ _ALL = (
         "パスワードのみのメールですが、対応する添付ファイル付きのメールが見つかりませんでした。",
     ),
     Problem(
+        "reply-limit-reached", Effect.REVIEW,
+        "この差出人への自動返信が24時間の上限に達したため、返信していません"
+        "（自動応答との往復を防ぐため）。内容をご確認のうえ、必要なら職員から連絡してください。",
+    ),
+    Problem(
+        "sender-not-authenticated", Effect.REVIEW,
+        "保険会社または保証事業会社のドメインを名乗るメールですが、当課のメールサーバーによる"
+        "送信元認証（DMARC/DKIM）が失敗しています。なりすましの可能性があります。",
+    ),
+    Problem(
+        "too-large", Effect.REVIEW,
+        "メールまたは添付ファイルが大きすぎる（または添付ファイルが多すぎる）ため、"
+        "自動では開いていません。",
+    ),
+    Problem(
+        "undeliverable", Effect.REVIEW,
+        "送信すべきメールを宛先のメールサーバーが受け付けませんでした。",
+    ),
+    Problem(
+        "quarantined", Effect.REVIEW,
+        "自動処理が繰り返し失敗したため、隔離しました。手作業で処理してください。",
+    ),
+    Problem(
         "not-a-submission", Effect.REVIEW,
         "電子保証の提出とは判断できませんでした。内容をご確認ください。",
     ),

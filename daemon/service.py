@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import signal
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -24,16 +25,23 @@ import structlog
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from daemon import config
-from daemon.compose import compose
+from daemon.compose import (
+    Outgoing,
+    about,
+    compose,
+    copy_address,
+    quarantine_notice,
+    undeliverable_notice,
+)
 from daemon.config import Settings
 from daemon.decide import decide, pairs_with
 from daemon.extract import document_passwords
 from daemon.log import register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
-from daemon.model import Decision, Mail, Verdict
+from daemon.model import Decision, Mail, Verdict, overall
 from daemon.outbox import Outbox, SendError
 from daemon.read import combine, read_message
-from daemon.store import MessageRow, Store
+from daemon.store import MessageRow, PendingMail, Store
 
 log = structlog.get_logger("daemon.service")
 
@@ -46,6 +54,19 @@ _ACTION_EVENTS = {
     Verdict.IGNORED: "message.ignored",
     Verdict.HELD: "message.held",
 }
+
+
+def backoff(attempt: int, first_seconds: float, max_minutes: float) -> timedelta:
+    """The pause before retry number ``attempt``: first, twice that, four times, ...,
+    at most max_minutes."""
+    seconds = first_seconds * 2.0 ** max(attempt - 1, 0)
+    return timedelta(seconds=min(seconds, max_minutes * 60))
+
+
+def is_own_copy(mail: Mail, settings: Settings) -> bool:
+    """The daemon's own copy of a mail it sent (it comes back through smtp.copy_to)."""
+    return mail.from_addr == settings.smtp.sender.lower() and bool(
+        mail.header("X-Surety-Source"))
 
 
 def protect_secrets(mail: Mail, decision: Decision) -> None:
@@ -72,37 +93,54 @@ class Intake:
         register_secret(self._imap_password)
         register_secret(smtp_password)
         self.outbox = Outbox(settings.smtp, smtp_password)
+        self._current: int | None = None  # the message row being worked on
+        self._state_down = False
 
     def run_once(self) -> Counter[str]:
         """Process every message waiting in the intake folder, then the held messages whose
         wait is over; returns counts per outcome."""
         outcomes: Counter[str] = Counter()
         folder = self.settings.imap.folder
+        self._state_down = False
         with Mailbox(self.settings.imap, self._imap_password) as box:
             skip = self.store.done_uids(folder, box.uidvalidity)
             for fetched in box.fetch_new(skip):
                 if self.stopping.is_set():
                     log.info("poll.stopping", reason="shutdown requested")
                     break
+                if self._state_down:
+                    break
                 outcomes[self._guarded(box, fetched.uid, partial(self._process, box, fetched))] += 1
-            for row in self.store.held(due=self.clock()):
-                if self.stopping.is_set():
+            for row in [] if self._state_down else self.store.held(due=self.clock()):
+                if self.stopping.is_set() or self._state_down:
                     break
                 outcomes[self._guarded(box, None, partial(self._expire, box, row))] += 1
         log.info("poll.done", folder=folder, **dict(outcomes))
         return outcomes
 
     def _guarded(self, box: Mailbox, uid: int | None, step: Callable[[], str]) -> str:
-        """Run one message's step; an error costs that message only (tried again next poll)."""
+        """Run one message's step; an error costs that message only (tried again next poll,
+        set aside after limits.max_attempts)."""
         structlog.contextvars.clear_contextvars()
         if uid is not None:
             structlog.contextvars.bind_contextvars(uid=uid)
+        self._current = None
         try:
-            return step()
+            outcome = step()
+            if self._current is not None:
+                self.store.end_attempt(self._current)
+            return outcome
         except MailboxError:
             raise
+        except sqlite3.OperationalError as err:
+            # Disk full, state file locked or unwritable: take no new work until it clears.
+            self._state_down = True
+            log.error("state.unavailable", error=str(err), path=self.settings.state.path)
+            return "state-unavailable"
         except Exception as err:  # one message must never stop the loop
             log.exception("message.failed", error=f"{type(err).__name__}: {err}")
+            if self._current is not None:
+                self.store.end_attempt(self._current, f"{type(err).__name__}: {err}")
             return "failed"
         finally:
             structlog.contextvars.clear_contextvars()
@@ -119,6 +157,15 @@ class Intake:
         )
         if row.state == "done":
             return "already-done"
+        if is_own_copy(mail, self.settings):
+            # The copy of a mail the daemon sent (smtp.copy_to): the proof it went out.
+            box.file(fetched.uid, folders.sent)
+            self.store.mark_done(row.id)
+            return "own-copy"
+        failures = self.store.begin_attempt(row.id)
+        self._current = row.id
+        if failures >= self.settings.limits.max_attempts:
+            return self._quarantine(box, row, fetched, mail, failures)
         if row.duplicate_of is not None:
             log.info("message.duplicate", of=row.duplicate_of, verdict=row.verdict)
             self._file(box, [(row.id, None, fetched.uid)], Verdict(row.verdict or "review"))
@@ -228,6 +275,7 @@ class Intake:
         decided_at = row.decided_at if row.state == "decided" and row.decided_at else (
             self.clock())
         decision = self._link(decision, mail, decided_at)
+        decision = self._limit_replies(decision, row.id, decided_at)
         mails = compose(decision, mail, self.settings, decided_at)
         planned = [(m.action, m.message_id, m.recipients) for m in mails]
         if follow_up is not None:
@@ -238,25 +286,112 @@ class Intake:
             log.info("message.decided", verdict=decision.verdict.value,
                      problems=list(decision.problems), route_to=list(decision.route_to),
                      reason=decision.reason, sources=list(decision.sources))
-        pending = set(self.store.pending_outgoing(row.id))
-        for out in mails:
-            if out.message_id not in pending:
-                continue
-            try:
-                self.outbox.send(out.to_bytes(), out.recipients)
-            except SendError as err:
-                self.store.mark_send_failed(out.message_id, str(err))
-                log.warning("mail.send_failed", out_message_id=out.message_id, error=str(err),
-                            permanent=err.permanent)
-                return "send-failed"
-            self.store.mark_sent(out.message_id)
-            log.info("mail.sent", action=out.action, out_message_id=out.message_id,
-                     recipients=list(out.recipients))
+        for action, recipients, error in self.store.failed_outgoing(row.id):
+            if not action.startswith("undeliverable"):
+                mails.append(undeliverable_notice(
+                    decision, mail, self.settings, decided_at, failed_action=action,
+                    recipients=recipients, error=error))
+        waiting = self._send_pending(box, row.id, mails, decision, mail, decided_at)
+        if waiting:
+            return waiting
         log.info(_ACTION_EVENTS[decision.verdict], verdict=decision.verdict.value,
                  kind=decision.kind.value, problems=list(decision.problems),
                  route_to=list(decision.route_to))
         self._file(box, placements, decision.verdict)
         return decision.verdict.value
+
+    def _send_pending(self, box: Mailbox, message: int, mails: list[Outgoing],
+                      decision: Decision, mail: Mail, decided_at: datetime) -> str | None:
+        """Send this message's mails not sent yet; None when all went, else why not yet.
+
+        A mail marked ``sending`` (a run stopped while handing it over) is looked for in the
+        mailbox first: the server delivered the daemon's copy exactly if it took the mail.
+        """
+        pending = {p.out_message_id: p for p in self.store.pending_outgoing(message)}
+        now = self.clock()
+        copy = copy_address(self.settings)
+        for out in mails:  # notices appended below are sent in the same loop
+            item = pending.get(out.message_id)
+            if item is None:
+                continue
+            if item.next_attempt_at and item.next_attempt_at > now:
+                return "send-waiting"
+            if item.state == "sending" and box.find(
+                    out.message_id, [self.settings.imap.folder, self.settings.imap.folders.sent]):
+                self.store.mark_sent(out.message_id)
+                log.info("mail.already_sent", action=out.action, out_message_id=out.message_id)
+                continue
+            self.store.mark_sending(out.message_id)
+            try:
+                self.outbox.send(out.to_bytes(), (*out.recipients, copy))
+            except SendError as err:
+                if not err.permanent:
+                    smtp = self.settings.smtp
+                    retry = now + backoff(item.attempts + 1, smtp.retry_first_seconds,
+                                          smtp.retry_max_minutes)
+                    self.store.defer(out.message_id, str(err), retry)
+                    log.warning("mail.send_deferred", action=out.action, error=str(err),
+                                out_message_id=out.message_id, retry_at=retry.isoformat())
+                    return "send-deferred"
+                self.store.mark_undeliverable(out.message_id, str(err))
+                log.error("mail.undeliverable", action=out.action, error=str(err),
+                          out_message_id=out.message_id, recipients=list(out.recipients))
+                if not out.action.startswith("undeliverable"):
+                    notice = undeliverable_notice(
+                        decision, mail, self.settings, decided_at, failed_action=out.action,
+                        recipients=list(out.recipients), error=str(err))
+                    self.store.queue(message, notice.action, notice.message_id,
+                                     notice.recipients)
+                    pending[notice.message_id] = PendingMail(notice.message_id, "queued", 0, None)
+                    mails.append(notice)
+                continue
+            self.store.mark_sent(out.message_id)
+            log.info("mail.sent", action=out.action, out_message_id=out.message_id,
+                     recipients=list(out.recipients))
+        return None
+
+    def _limit_replies(self, decision: Decision, message: int, decided_at: datetime
+                       ) -> Decision:
+        """At most replies.per_sender_per_day replies to one address: beyond, a person looks
+        (an auto-responder loop must not flood anybody)."""
+        limit = self.settings.replies.per_sender_per_day
+        counted: Counter[str] = Counter()
+        outcomes = []
+        for outcome in decision.outcomes:
+            if outcome.verdict is not Verdict.CORRECTION:
+                outcomes.append(outcome)
+                continue
+            to = outcome.route_to[0]
+            sent = self.store.replies_between(
+                to, decided_at - timedelta(hours=24), decided_at, exclude_message=message)
+            if sent + counted[to] >= limit:
+                log.warning("reply.limit_reached", to=to, limit=limit)
+                outcomes.append(replace(outcome, verdict=Verdict.REVIEW,
+                                        route_to=tuple(self.settings.routing.review),
+                                        problems=(*outcome.problems, "reply-limit-reached")))
+            else:
+                counted[to] += 1
+                outcomes.append(outcome)
+        verdict = decision.verdict if not decision.outcomes else overall(
+            [o.verdict for o in outcomes])
+        return replace(decision, outcomes=tuple(outcomes), verdict=verdict)
+
+    def _quarantine(self, box: Mailbox, row: MessageRow, fetched: Fetched, mail: Mail,
+                    failures: int) -> str:
+        """Set aside a message that failed too often; staff are told once."""
+        error = self.store.last_error(row.id)
+        notice = quarantine_notice(fetched.raw, about(mail), self.settings, self.clock(),
+                                   error=error, attempts=failures)
+        self.store.quarantine(row.id)
+        self.store.queue(row.id, notice.action, notice.message_id, notice.recipients)
+        log.error("message.quarantined", attempts=failures, error=error)
+        decision = Decision(Verdict.REVIEW, (), "quarantined", (mail.message_id,))
+        waiting = self._send_pending(box, row.id, [notice], decision, mail, self.clock())
+        if waiting:
+            return waiting
+        box.file(fetched.uid, self.settings.imap.folders.quarantine)
+        self.store.mark_done(row.id)
+        return "quarantined"
 
     def _link(self, decision: Decision, mail: Mail, decided_at: datetime) -> Decision:
         """Mark routed submissions that replace an earlier one (a corrected re-send, a new

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS messages (
     route_to      TEXT,
     reason        TEXT,
     duplicate_of  INTEGER REFERENCES messages(id),
-    attempts      INTEGER NOT NULL DEFAULT 0,
+    attempts      INTEGER NOT NULL DEFAULT 0,   -- failed attempts (exceptions, deaths)
+    in_progress   INTEGER NOT NULL DEFAULT 0,   -- 1 while a run works on it
     last_error    TEXT,
     seen_at       TEXT NOT NULL,
     decided_at    TEXT,
@@ -71,13 +72,24 @@ CREATE TABLE IF NOT EXISTS outgoing (
     action         TEXT NOT NULL,
     out_message_id TEXT NOT NULL UNIQUE,
     recipients     TEXT NOT NULL,
-    state          TEXT NOT NULL CHECK (state IN ('queued', 'sent')),
+    state          TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
     attempts       INTEGER NOT NULL DEFAULT 0,
     last_error     TEXT,
+    next_attempt_at TEXT,
     queued_at      TEXT NOT NULL,
     sent_at        TEXT
 );
 """
+
+
+@dataclass(frozen=True)
+class PendingMail:
+    """An outgoing mail not yet sent."""
+
+    out_message_id: str
+    state: str  # queued, or sending (a run stopped while handing it over)
+    attempts: int
+    next_attempt_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -105,13 +117,13 @@ def _now() -> str:
 class Store:
     """The daemon's SQLite state file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         path = Path(path)
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         # The scheduler polls from its worker thread, one poll at a time (max_instances=1),
         # so the connection is used by one thread at a time, though not always the same one.
-        self._db = sqlite3.connect(str(path), timeout=30, isolation_level=None,
+        self._db = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None,
                                    check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -148,7 +160,8 @@ class Store:
             if row is None:
                 first = db.execute(
                     "SELECT id, verdict FROM messages WHERE message_id=? AND content_hash=?"
-                    " AND state='done' AND duplicate_of IS NULL ORDER BY id LIMIT 1",
+                    " AND state='done' AND duplicate_of IS NULL"
+                    " AND verdict NOT IN ('quarantined', 'held') ORDER BY id LIMIT 1",
                     (message_id, content_hash),
                 ).fetchone()
                 db.execute(
@@ -203,45 +216,128 @@ class Store:
                 (message, action, out_id, json.dumps(list(recipients)), _now()),
             )
 
-    def pending_outgoing(self, message: int) -> list[str]:
-        """Message-IDs of this message's mails not yet sent."""
+    def pending_outgoing(self, message: int) -> list[PendingMail]:
+        """This message's mails not yet sent (queued, or sending when a run stopped)."""
         rows = self._db.execute(
-            "SELECT out_message_id FROM outgoing WHERE message=? AND state='queued' ORDER BY id",
+            "SELECT out_message_id, state, attempts, next_attempt_at FROM outgoing"
+            " WHERE message=? AND state IN ('queued', 'sending') ORDER BY id",
             (message,),
         ).fetchall()
-        return [r["out_message_id"] for r in rows]
+        return [PendingMail(r["out_message_id"], r["state"], int(r["attempts"]),
+                            _when(r["next_attempt_at"])) for r in rows]
+
+    def mark_sending(self, out_message_id: str) -> None:
+        """About to hand the mail to the SMTP server: if the run stops now, whether it was
+        sent is uncertain, and the mailbox is asked before sending it again."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outgoing SET state='sending', attempts=attempts+1 WHERE out_message_id=?",
+                (out_message_id,),
+            )
 
     def mark_sent(self, out_message_id: str) -> None:
         """One outgoing mail was accepted by the SMTP server."""
         with self._tx() as db:
             db.execute(
-                "UPDATE outgoing SET state='sent', sent_at=?, attempts=attempts+1"
+                "UPDATE outgoing SET state='sent', sent_at=?, last_error=NULL"
                 " WHERE out_message_id=?",
                 (_now(), out_message_id),
             )
 
-    def mark_send_failed(self, out_message_id: str, error: str) -> None:
-        """Note a failed attempt; the mail stays queued."""
+    def defer(self, out_message_id: str, error: str, next_attempt_at: datetime) -> None:
+        """A temporary failure: the mail stays queued until ``next_attempt_at``."""
         with self._tx() as db:
             db.execute(
-                "UPDATE outgoing SET attempts=attempts+1, last_error=? WHERE out_message_id=?",
+                "UPDATE outgoing SET state='queued', last_error=?, next_attempt_at=?"
+                " WHERE out_message_id=?",
+                (error[:500], next_attempt_at.isoformat(), out_message_id),
+            )
+
+    def mark_undeliverable(self, out_message_id: str, error: str) -> None:
+        """A permanent failure (5xx): the mail will not be sent; staff are told instead."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outgoing SET state='failed', last_error=? WHERE out_message_id=?",
                 (error[:500], out_message_id),
             )
+
+    def queue(self, message: int, action: str, out_message_id: str,
+              recipients: tuple[str, ...]) -> None:
+        """Queue one more mail for a message (a notice to staff)."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO outgoing (message, action, out_message_id,"
+                " recipients, state, queued_at) VALUES (?, ?, ?, ?, 'queued', ?)",
+                (message, action, out_message_id, json.dumps(list(recipients)), _now()),
+            )
+
+    def replies_between(self, address: str, start: datetime, end: datetime, *,
+                        exclude_message: int) -> int:
+        """How many replies to this address were queued in [start, end), other messages'."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM outgoing WHERE action LIKE 'reply%' AND state<>'failed'"
+            " AND queued_at>=? AND queued_at<? AND recipients=? AND message<>?",
+            (start.astimezone(UTC).isoformat(timespec="seconds"),
+             end.astimezone(UTC).isoformat(timespec="seconds"),
+             json.dumps([address.lower()]), exclude_message),
+        ).fetchone()
+        return int(row[0])
 
     def mark_done(self, message: int) -> None:
         """The message was filed in its verdict's folder: nothing is left to do."""
         with self._tx() as db:
             db.execute("UPDATE messages SET state='done', done_at=? WHERE id=?", (_now(), message))
 
-    def mark_failed(self, message: int, error: str) -> int:
-        """Note a failed attempt at processing; returns the number of attempts so far."""
+    def begin_attempt(self, message: int) -> int:
+        """Start work on a message; returns how many attempts failed before.
+
+        A message still marked in progress was being worked on when a run died (killed,
+        out of memory): that counts as a failed attempt too.
+        """
         with self._tx() as db:
             db.execute(
-                "UPDATE messages SET attempts=attempts+1, last_error=? WHERE id=?",
-                (error[:500], message),
+                "UPDATE messages SET attempts=attempts+in_progress, in_progress=1 WHERE id=?",
+                (message,),
             )
             row = db.execute("SELECT attempts FROM messages WHERE id=?", (message,)).fetchone()
         return int(row["attempts"])
+
+    def end_attempt(self, message: int, error: str | None = None) -> None:
+        """Work on a message stopped: cleanly, or with ``error`` (a failed attempt)."""
+        with self._tx() as db:
+            if error is None:
+                db.execute("UPDATE messages SET in_progress=0 WHERE id=?", (message,))
+            else:
+                db.execute(
+                    "UPDATE messages SET in_progress=0, attempts=attempts+1, last_error=?"
+                    " WHERE id=?",
+                    (error[:1000], message),
+                )
+
+    def last_error(self, message: int) -> str:
+        """The last error recorded for a message."""
+        row = self._db.execute("SELECT last_error FROM messages WHERE id=?",
+                               (message,)).fetchone()
+        return str(row["last_error"] or "")
+
+    def failed_outgoing(self, message: int) -> list[tuple[str, list[str], str]]:
+        """This message's mails refused for good: (action, recipients, error)."""
+        rows = self._db.execute(
+            "SELECT action, recipients, last_error FROM outgoing WHERE message=?"
+            " AND state='failed' ORDER BY id",
+            (message,),
+        ).fetchall()
+        return [(r["action"], json.loads(r["recipients"]), r["last_error"] or "")
+                for r in rows]
+
+    def quarantine(self, message: int) -> None:
+        """The message made the pipeline fail too often: set aside (it is filed, not lost)."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE messages SET verdict='quarantined', decided_at=COALESCE(decided_at, ?)"
+                " WHERE id=?",
+                (_now(), message),
+            )
 
     def done_uids(self, folder: str, uidvalidity: int) -> set[int]:
         """UIDs in this folder whose processing is complete."""

@@ -67,6 +67,7 @@ security = "starttls"
 sender = "{SENDER}"
 ca_file = "{CA_FILE}"
 timeout_seconds = 20
+retry_first_seconds = 1
 
 [routing]
 contract_guarantee = "{CONTRACT_STAFF}"
@@ -217,3 +218,17 @@ def captured() -> list[Received]:
 
 def _parse(raw: bytes) -> EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)  # type: ignore[return-value]
+
+
+def unfiled(user: str = INTAKE) -> list[Received]:
+    """Messages in the intake folder that still await the daemon, not counting its own
+    copies of what it sent (filed into Surety/Sent on the next poll)."""
+    return [m for m in mailbox(user) if not m.header("X-Surety-Source")]
+
+
+def filed_counts(user: str = INTAKE) -> dict[str, int]:
+    """Folder counts of the contract mailbox without the daemon's own copies."""
+    counts = folders(user)
+    counts.pop("Surety/Sent", None)
+    counts["INBOX"] = len(unfiled(user))
+    return counts

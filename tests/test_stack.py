@@ -110,7 +110,7 @@ def test_every_kind_reaches_the_right_place(office: Office, tmp_path: Path) -> N
     naming the codes, unsure ones go to review, machine mail is ignored; nothing is lost."""
     expected = _load(office)
     total = len(expected)
-    assert len(stack.mailbox(stack.INTAKE)) == total
+    assert len(stack.unfiled()) == total
 
     run = office.run("run", "--once")
     assert run.returncode == 0, run.stderr
@@ -153,7 +153,7 @@ def test_every_kind_reaches_the_right_place(office: Office, tmp_path: Path) -> N
     assert sum(len(v) for v in staff.values()) + len(replies) == len(acted)
 
     # Nothing deleted: every message is filed in the folder of its verdict.
-    folders = stack.folders(stack.INTAKE)
+    folders = stack.filed_counts()
     assert folders["INBOX"] == 0
     assert sum(folders.values()) == total
     ignored = [mid for mid, (_, where, _) in expected.items() if where is None]
@@ -178,7 +178,7 @@ def test_second_run_sends_nothing_new(office: Office) -> None:
     before = (
         [len(stack.mailbox(u)) for u in (stack.CONTRACT_STAFF, stack.ADVANCE_STAFF, stack.REVIEW)],
         len(stack.captured()),
-        stack.folders(stack.INTAKE),
+        stack.filed_counts(),
     )
     second = office.run("run", "--once")
     assert second.returncode == 0, second.stderr
@@ -186,7 +186,7 @@ def test_second_run_sends_nothing_new(office: Office) -> None:
     after = (
         [len(stack.mailbox(u)) for u in (stack.CONTRACT_STAFF, stack.ADVANCE_STAFF, stack.REVIEW)],
         len(stack.captured()),
-        stack.folders(stack.INTAKE),
+        stack.filed_counts(),
     )
     assert after == before
     assert second.named("mail.sent") == []

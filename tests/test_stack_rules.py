@@ -141,7 +141,7 @@ def test_each_code_through_the_stack(code: str, office: Office) -> None:
     if where == "capture":
         assert mail.header("X-Surety-Verdict") == "correction"
         assert f"確認コード: {code}" in mail.text()
-    assert stack.folders(stack.INTAKE)["INBOX"] == 0
+    assert stack.filed_counts()["INBOX"] == 0
 
 
 def test_form_and_password_in_two_mails_are_one_submission(office: Office) -> None:
@@ -160,7 +160,7 @@ def test_form_and_password_in_two_mails_are_one_submission(office: Office) -> No
     originals = [a.get_content()["Message-ID"] for a in routed.attachments()]
     assert originals == [_id(form), _id(password)]
     assert "閲覧用パスワード: " in routed.text()
-    folders = stack.folders(stack.INTAKE)
+    folders = stack.filed_counts()
     assert (folders["INBOX"], folders["Surety/Routed"], folders.get("Surety/Held", 0)) == (
         0, 2, 0)
     assert stack.captured() == []
@@ -174,7 +174,7 @@ def test_held_between_runs(office: Office) -> None:
     stack.wait_for_queue()
     first = office.run("run", "--once")
     assert [e["reason"] for e in first.named("message.held")] == ["waiting-for-password"]
-    assert stack.folders(stack.INTAKE)["Surety/Held"] == 1
+    assert stack.filed_counts()["Surety/Held"] == 1
     assert stack.mailbox(stack.CONTRACT_STAFF) == []
     assert stack.captured() == []
 
@@ -183,7 +183,7 @@ def test_held_between_runs(office: Office) -> None:
     second = office.run("run", "--once")
     assert second.returncode == 0, second.stderr
     assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
-    folders = stack.folders(stack.INTAKE)
+    folders = stack.filed_counts()
     assert (folders["Surety/Held"], folders["Surety/Routed"]) == (0, 2)
 
 

@@ -1,0 +1,208 @@
+"""Run one pipeline step in a child process with hard limits.
+
+A hostile attachment (a PDF or zip bomb, a file that makes a parser loop or recurse
+forever) must cost one message, never the daemon. :func:`run_limited` forks a child
+(the ``fork`` start method, so the function and its arguments need not be picklable),
+caps the child's address space (``RLIMIT_AS``) and CPU time (``RLIMIT_CPU``, a backstop a
+little above the wall-clock limit), and waits for the pickled result on a pipe. The
+child is killed (SIGKILL) when the wall-clock limit passes, and always reaped.
+
+``RLIMIT_AS`` counts the whole address space of the child, including what it inherits
+from the parent at the fork (the interpreter, the libraries, about 150 MB for the
+daemon), so ``memory_bytes`` is a ceiling on the child's total size, not on what it
+may allocate on top.
+
+Whatever goes wrong in the child comes back as a :class:`SandboxError` whose ``kind``
+says what happened: ``timeout``, ``memory`` or ``crashed``. Exceptions are reported by
+type, message and traceback text, never pickled as objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import math
+import multiprocessing
+import os
+import resource
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
+ErrorKind = Literal["timeout", "memory", "crashed"]
+
+_CPU_MARGIN = 5  # seconds of CPU time past the wall-clock limit before RLIMIT_CPU acts
+_EXIT_GRACE = 5.0  # seconds a child that sent its result may take to exit
+_MAX_TEXT = 4000  # characters of an exception message or traceback kept
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one sandboxed call."""
+
+    seconds: float = 30.0  # wall-clock limit for the child
+    memory_bytes: int = 1 << 30  # RLIMIT_AS for the child (1 GiB)
+
+
+class SandboxError(Exception):
+    """The sandboxed call gave no result: ``kind`` is ``timeout``, ``memory`` or ``crashed``.
+
+    For an exception raised in the child, the message names its type and text, and
+    ``traceback`` holds the child's formatted traceback.
+    """
+
+    def __init__(self, kind: ErrorKind, message: str, traceback: str = "") -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind: ErrorKind = kind
+        self.message = message
+        self.traceback = traceback
+
+    def __reduce__(self) -> tuple[type[SandboxError], tuple[ErrorKind, str, str]]:
+        return (SandboxError, (self.kind, self.message, self.traceback))
+
+
+def run_limited(func: Callable[..., T], *args: Any, limits: Limits = Limits()) -> T:
+    """``func(*args)`` in a forked child under ``limits``; its result, or SandboxError.
+
+    The result is pickled back through a pipe (read before the child is joined, so a
+    large result never blocks the child). Timeout: the child is killed and ``timeout``
+    raised. MemoryError in the child, or the kernel killing it for memory: ``memory``.
+    Any other exception in the child, a death by signal or an exit without a result:
+    ``crashed`` (for a native crash, ``traceback`` holds the Python stack faulthandler
+    wrote as the child died).
+    """
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    crash_read, crash_write = os.pipe()  # faulthandler's report of a native crash
+    child = context.Process(
+        target=_child, args=(receiver, sender, crash_read, crash_write, limits, func, args),
+        name="sandbox",
+    )
+    deadline = time.monotonic() + limits.seconds
+    message: tuple[str, Any, str] | None = None
+    killed = False
+    try:
+        child.start()
+        sender.close()  # the child holds the only writing end: EOF when it dies
+        os.close(crash_write)
+        crash_write = -1
+        if receiver.poll(max(0.0, deadline - time.monotonic())):
+            try:
+                message = receiver.recv()
+            except (EOFError, OSError):
+                message = None  # died before (or while) sending its result
+        child.join(_EXIT_GRACE if message is not None else max(0.0, deadline - time.monotonic()))
+        if child.is_alive():
+            killed = message is None
+            child.kill()
+    finally:
+        receiver.close()
+        sender.close()
+        if crash_write >= 0:
+            os.close(crash_write)
+        if child.pid is not None:  # started: reap it, whatever happened here
+            if child.is_alive():
+                child.kill()
+            child.join()
+        exitcode = child.exitcode
+        child.close()
+        crash_report = _read_available(crash_read)
+        os.close(crash_read)
+    if message is not None:
+        status, value, trace = message
+        if status == "ok":
+            return value  # type: ignore[no-any-return]
+        raise SandboxError("memory" if status == "memory" else "crashed", str(value), trace)
+    if killed:
+        raise SandboxError("timeout", f"no result within {limits.seconds:g} s")
+    raise _death(exitcode, crash_report)
+
+
+def _death(exitcode: int | None, crash_report: str) -> SandboxError:
+    """Why a child that sent nothing ended."""
+    if exitcode is None or exitcode >= 0:
+        return SandboxError("crashed", f"the child exited (status {exitcode}) without a result",
+                            crash_report)
+    signum = -exitcode
+    name = signal.Signals(signum).name if signum in signal.valid_signals() else str(signum)
+    if signum == signal.SIGXCPU:
+        return SandboxError("timeout", "CPU time limit reached (SIGXCPU)")
+    if signum == signal.SIGKILL:  # not ours (we send it only on timeout): the OOM killer
+        return SandboxError("memory", "killed by SIGKILL (out of memory?)")
+    return SandboxError("crashed", f"killed by signal {name}", crash_report)
+
+
+def _read_available(fd: int) -> str:
+    """What is waiting in a pipe, without blocking (a grandchild may hold it open)."""
+    os.set_blocking(fd, False)
+    try:
+        data = os.read(fd, 1 << 16)
+    except BlockingIOError:
+        data = b""
+    return _clip(data.decode("utf-8", "replace").strip())
+
+
+def _child(receiver: Connection, sender: Connection, crash_read: int, crash_write: int,
+           limits: Limits, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    """In the child: apply the limits, run, send ("ok", result, "") or the failure."""
+    receiver.close()
+    os.close(crash_read)
+    faulthandler.enable(file=crash_write, all_threads=False)
+    message: tuple[str, Any, str]
+    try:
+        _apply_limits(limits)
+        message = ("ok", func(*args), "")
+    except MemoryError:
+        message = ("memory", "MemoryError in the child", "")
+    except BaseException as err:  # noqa: BLE001 - every failure is reported, none pickled
+        message = ("error", _describe(err), _clip("".join(traceback.format_exception(err))))
+    try:
+        sender.send(message)
+    except MemoryError:
+        _send_quietly(sender, ("memory", "MemoryError while sending the result", ""))
+    except OSError:
+        pass  # the parent is gone (it gave up waiting)
+    except Exception as err:  # noqa: BLE001 - an unpicklable result
+        _send_quietly(sender, ("error", f"result not sent: {_describe(err)}", ""))
+    finally:
+        sender.close()
+
+
+def _send_quietly(sender: Connection, message: tuple[str, str, str]) -> None:
+    with contextlib.suppress(OSError):
+        sender.send(message)
+
+
+def _apply_limits(limits: Limits) -> None:
+    """Cap the address space and (as a backstop for the wall clock) the CPU time."""
+    _set_limit(resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes)
+    cpu = math.ceil(limits.seconds) + _CPU_MARGIN
+    _set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)  # soft: SIGXCPU; hard: SIGKILL
+
+
+def _set_limit(which: int, soft: int, hard: int) -> None:
+    """Lower a resource limit (never above the limit the daemon itself runs under)."""
+    _, current = resource.getrlimit(which)
+    if current != resource.RLIM_INFINITY:
+        hard = min(hard, current)
+        soft = min(soft, hard)
+    resource.setrlimit(which, (soft, hard))
+
+
+def _describe(err: BaseException) -> str:
+    """``Type: message``, safe even when the exception's ``str`` fails."""
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001 - a hostile __str__
+        text = "<unprintable>"
+    return _clip(f"{type(err).__qualname__}: {text}" if text else type(err).__qualname__)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT // 2] + " ... " + text[
+        -_MAX_TEXT // 2:]
