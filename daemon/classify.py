@@ -120,6 +120,8 @@ def unreadable_problems(mail: Mail) -> tuple[str, ...]:
             codes.append("attachment-unreadable")
         elif att.status is DocumentStatus.NO_TEXT:
             codes.append("text-unreadable")
+        elif att.status is DocumentStatus.TOO_LARGE:
+            codes.append("too-large")
     return tuple(dict.fromkeys(codes))
 
 

@@ -72,6 +72,30 @@ def ignore_reason(mail: Mail, settings: Settings) -> str | None:
     return None
 
 
+def sender_not_authenticated(mail: Mail, settings: Settings) -> bool:
+    """A message claiming an insurer's or guarantee company's domain whose DMARC or DKIM
+    check failed, per the Authentication-Results the office's own server added.
+
+    Only the topmost header with the office server's authserv-id counts (RFC 8601): one
+    with another id may have been written by anybody.
+    """
+    authserv = settings.security.authserv_id.strip().lower()
+    if not authserv:
+        return False
+    watched = [*settings.security.guarantor_domains,
+               *(d for insurer in settings.insurers for d in insurer.domains)]
+    if not host_in(mail.from_addr.rpartition("@")[2], watched):
+        return False
+    for value in mail.header_all("Authentication-Results"):
+        text = value.lower()
+        if text.split(";", 1)[0].split(maxsplit=1)[:1] != [authserv]:
+            continue
+        dmarc = re.findall(r"\bdmarc\s*=\s*(\w+)", text)
+        dkim = re.findall(r"\bdkim\s*=\s*(\w+)", text)
+        return "fail" in dmarc or ("fail" in dkim and "pass" not in dkim)
+    return False
+
+
 def is_system_notice(mail: Mail, settings: Settings) -> bool:
     """The confirmation system's own mail (from its host), not a contractor's."""
     return host_in(mail.from_addr.rpartition("@")[2], settings.policy.confirmation_system_domains)
@@ -91,6 +115,11 @@ def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
     if reason:
         return Decision(Verdict.IGNORED, (), reason, sources)
     cls = classify(mail, settings)
+    if sender_not_authenticated(mail, settings):
+        # Possibly forged: never routed, never answered.
+        outcomes = [_outcome(mail, sub, ("sender-not-authenticated",), settings)
+                    for sub in cls.submissions]
+        return Decision(Verdict.REVIEW, tuple(outcomes), "sender-not-authenticated", sources)
     wait = settings.policy.password_wait_hours > 0 and can_wait
     outcomes = [_decide_one(mail, sub, cls, settings, can_wait=wait) for sub in cls.submissions]
     if wait:

@@ -147,7 +147,7 @@ def decode_text(data: bytes, charset: str | None) -> str:
                     continue
                 return decode_iso2022jp(data)
             return data.decode(name)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeDecodeError, LookupError, ValueError):  # ValueError: a NUL in the label
             continue
     return data.decode("utf-8", errors="replace")
 

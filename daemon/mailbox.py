@@ -10,7 +10,7 @@ import contextlib
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from typing import Any
 
 import structlog
@@ -35,6 +35,16 @@ class Fetched:
     uid: int
     raw: bytes
     internaldate: datetime
+
+
+def _arrival(value: object) -> datetime:
+    """INTERNALDATE as an aware datetime with a plain (picklable) timezone."""
+    if not isinstance(value, datetime):
+        return datetime.now(UTC)
+    offset = value.utcoffset()
+    if offset is None:
+        return value.replace(tzinfo=UTC)
+    return value.replace(tzinfo=timezone(offset))
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:
@@ -122,11 +132,7 @@ class Mailbox:
                 item = data.get(uid)
                 if item is None:  # expunged by someone else meanwhile
                     continue
-                when = item.get(b"INTERNALDATE")
-                if not isinstance(when, datetime):
-                    when = datetime.now(UTC)
-                elif when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
+                when = _arrival(item.get(b"INTERNALDATE"))
                 yield Fetched(uid, bytes(item.get(b"BODY[]", b"")), when)
 
     def find(self, message_id: str, folders: list[str]) -> tuple[str, Fetched] | None:
@@ -149,11 +155,7 @@ class Mailbox:
                 item = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE"]).get(uid)
                 if item is None:
                     continue
-                when = item.get(b"INTERNALDATE")
-                if not isinstance(when, datetime):
-                    when = datetime.now(UTC)
-                elif when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
+                when = _arrival(item.get(b"INTERNALDATE"))
                 return name, Fetched(uid, bytes(item.get(b"BODY[]", b"")), when)
             return None
         finally:

@@ -45,6 +45,7 @@ class DocumentStatus(enum.StrEnum):
     ENCRYPTED = "encrypted"  # needs a password we do not have (or the one given is wrong)
     UNREADABLE = "unreadable"  # corrupt, not what its name says, or a reader failed
     SKIPPED = "skipped"  # a format we do not read (images, signatures, ...)
+    TOO_LARGE = "too-large"  # over the configured limits: not opened
 
 
 @dataclass(frozen=True)

@@ -30,17 +30,21 @@ class Outbox:
         self._settings = settings
         self._password = password
 
-    def send(self, message: bytes, recipients: tuple[str, ...]) -> None:
-        """Send one message to ``recipients`` (the envelope), or raise :class:`SendError`."""
-        asyncio.run(self._send(message, recipients))
+    def send(self, message: bytes, recipients: tuple[str, ...], *,
+             copy_to: str | None = None) -> None:
+        """Send one message to ``recipients`` (and the daemon's own copy to ``copy_to``),
+        or raise :class:`SendError` when any of ``recipients`` was not accepted."""
+        asyncio.run(self._send(message, recipients, copy_to))
 
-    async def _send(self, message: bytes, recipients: tuple[str, ...]) -> None:
+    async def _send(self, message: bytes, recipients: tuple[str, ...],
+                    copy_to: str | None) -> None:
         s = self._settings
+        envelope = list(dict.fromkeys([*recipients, *([copy_to] if copy_to else [])]))
         try:
-            await aiosmtplib.send(
+            refused, _ = await aiosmtplib.send(
                 message,
                 sender=s.sender,
-                recipients=list(recipients),
+                recipients=envelope,
                 hostname=s.host,
                 port=s.port,
                 use_tls=s.security == "tls",
@@ -50,8 +54,19 @@ class Outbox:
                 password=self._password if s.username else None,
                 timeout=s.timeout_seconds,
             )
+        except aiosmtplib.SMTPRecipientsRefused as err:
+            codes = [r.code for r in err.recipients]
+            detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
+            raise SendError(f"SMTP refused: {detail}",
+                            permanent=all(500 <= c < 600 for c in codes)) from err
         except aiosmtplib.SMTPResponseException as err:
             permanent = 500 <= err.code < 600
             raise SendError(f"SMTP {err.code}: {err.message}", permanent=permanent) from err
         except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as err:
             raise SendError(f"SMTP failed: {err}", permanent=False) from err
+        missed = {r: v for r, v in refused.items() if r in recipients}
+        if missed:
+            # Some were taken (the copy, maybe other staff), these were not.
+            detail = "; ".join(f"{r}: {v.code} {v.message}" for r, v in missed.items())
+            raise SendError(f"SMTP refused: {detail}",
+                            permanent=all(500 <= v.code < 600 for v in missed.values()))

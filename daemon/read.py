@@ -15,9 +15,10 @@ import hashlib
 import logging
 import mimetypes
 import re
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 from html.parser import HTMLParser
@@ -36,8 +37,18 @@ logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 MAX_DEPTH = 8  # nested message/rfc822 and multipart levels we follow
 
 
+@dataclass(frozen=True)
+class ReadLimits:
+    """What a message may hold before its parts are left unopened (too-large)."""
+
+    message_bytes: int = 40 << 20
+    attachments: int = 30
+    attachment_bytes: int = 25 << 20
+
+
 def read_message(raw: bytes, received_at: datetime | None = None, *,
-                 now: datetime | None = None, passwords: Iterable[str] = ()) -> Mail:
+                 now: datetime | None = None, passwords: Iterable[str] = (),
+                 limits: ReadLimits = ReadLimits()) -> Mail:
     """Parse and decode one message; never raises on malformed input.
 
     ``received_at`` is the server's arrival time (IMAP INTERNALDATE). Without it (a file
@@ -45,6 +56,9 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     else ``now``. ``passwords`` are tried on encrypted attachments besides those the
     mail's own text gives.
     """
+    if len(raw) > limits.message_bytes:
+        return read_headers_only(raw, received_at, now=now, status=DocumentStatus.TOO_LARGE,
+                                 detail=f"message over {limits.message_bytes} bytes")
     msg = _parse(raw)
     # raw_items: compat32 turns 8-bit header bytes into U+FFFD on the way out of get().
     raw_headers = [(k, str(v)) for k, v in msg.raw_items()]
@@ -59,8 +73,13 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
         body = decode_text(raw, None)
     tried = [*document_passwords(body), *passwords]
     attachments = tuple(
-        att for n, t, d in raw_attachments for att in _read_attachments(n, t, d, tried)
+        att for n, t, d in raw_attachments[: limits.attachments]
+        for att in _read_attachments(n, t, d, tried, limits)
     )
+    if len(raw_attachments) > limits.attachments:
+        attachments += (Attachment(
+            f"({len(raw_attachments) - limits.attachments} more)", "application/octet-stream",
+            b"", DocumentStatus.TOO_LARGE, detail=f"over {limits.attachments} attachments"),)
     def raw_all(name: str) -> list[str]:
         return [v for k, v in raw_headers if k.lower() == name]
 
@@ -86,21 +105,42 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     )
 
 
-def combine(first: Mail, follow_up: Mail) -> Mail:
+def combine(first: Mail, follow_up: Mail, *,
+            reader: Callable[..., Mail] = read_message) -> Mail:
     """A held message and its follow-up (same sender) read as one submission.
 
-    The first message's attachments are opened again with the passwords the follow-up
-    gives; the texts and attachments of both count; the first message's identity and
-    arrival time stand (the deadline is the first mail's).
+    The first message's attachments are opened again (with ``reader``, e.g. in the
+    sandbox) with the passwords the follow-up gives; the texts and attachments of both
+    count; the first message's identity and arrival time stand (the deadline is the
+    first mail's).
     """
-    again = read_message(first.raw, first.received_at,
-                         passwords=document_passwords(follow_up.body))
+    again = reader(first.raw, first.received_at, passwords=document_passwords(follow_up.body))
     return replace(
         again,
         body=f"{again.body}\n{follow_up.body}",
         attachments=(*again.attachments, *follow_up.attachments),
         companions=(*first.companions, follow_up.raw),
     )
+
+
+def read_headers_only(raw: bytes, received_at: datetime | None = None, *,
+                      now: datetime | None = None, status: DocumentStatus,
+                      detail: str) -> Mail:
+    """A message whose content must not be opened (too big, or its reading failed):
+    only its header block is parsed, and one placeholder part says why."""
+    end = raw.find(b"\r\n\r\n")
+    end = raw.find(b"\n\n") if end < 0 else end
+    head = raw[: end if 0 <= end < _HEADER_LIMIT else _HEADER_LIMIT]
+    mail = read_message(head + b"\r\n\r\n", received_at, now=now)
+    placeholder = Attachment("(message content)", "application/octet-stream", b"", status,
+                             detail=detail)
+    message_id = mail.message_id
+    if message_id.endswith("@surety-intake.invalid>"):
+        message_id = synthetic_message_id(raw)
+    return replace(mail, raw=raw, body="", attachments=(placeholder,), message_id=message_id)
+
+
+_HEADER_LIMIT = 256 << 10
 
 
 def synthetic_message_id(raw: bytes) -> str:
@@ -143,8 +183,8 @@ def decode_words(value: str) -> str:
         return " ".join(value.split())
     try:
         chunks = decode_header(value)
-    except (ValueError, LookupError, UnicodeError):
-        return value
+    except (ValueError, LookupError, UnicodeError, HeaderParseError):
+        return " ".join(value.split())
     out = []
     for chunk, charset in chunks:
         if isinstance(chunk, bytes):
@@ -239,9 +279,12 @@ def _default_name(ctype: str) -> str:
     return "attachment." + re.sub(r"[^a-z0-9]+", "-", ctype.rsplit("/", maxsplit=1)[-1])
 
 
-def _read_attachments(name: str, ctype: str, data: bytes, passwords: list[str]
-                      ) -> list[Attachment]:
+def _read_attachments(name: str, ctype: str, data: bytes, passwords: list[str],
+                      limits: ReadLimits) -> list[Attachment]:
     """One attachment, or the files of a zip (opened with the passwords given)."""
+    if len(data) > limits.attachment_bytes:
+        return [Attachment(name, ctype, data, DocumentStatus.TOO_LARGE,
+                           detail=f"over {limits.attachment_bytes} bytes")]
     if not is_zip(data, name):
         return [_read_attachment(name, ctype, data, passwords)]
     unpacked = unpack_zip(data, passwords)

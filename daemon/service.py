@@ -15,7 +15,7 @@ import signal
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -38,9 +38,11 @@ from daemon.decide import decide, pairs_with
 from daemon.extract import document_passwords
 from daemon.log import register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
-from daemon.model import Decision, Mail, Verdict, overall
+from daemon.model import Decision, DocumentStatus, Mail, Verdict, overall
 from daemon.outbox import Outbox, SendError
-from daemon.read import combine, read_message
+from daemon.read import ReadLimits, combine, read_headers_only, read_message
+from daemon.sandbox import Limits as SandboxLimits
+from daemon.sandbox import SandboxError, run_limited
 from daemon.store import MessageRow, PendingMail, Store
 
 log = structlog.get_logger("daemon.service")
@@ -148,7 +150,7 @@ class Intake:
     def _process(self, box: Mailbox, fetched: Fetched) -> str:
         """Take one new message from fetched to filed (or held); returns its outcome."""
         folders = self.settings.imap.folders
-        mail = read_message(fetched.raw, fetched.internaldate)
+        mail = self._read(fetched.raw, fetched.internaldate)
         structlog.contextvars.bind_contextvars(message_id=mail.message_id)
         row = self.store.seen(
             folder=self.settings.imap.folder, uidvalidity=box.uidvalidity, uid=fetched.uid,
@@ -192,6 +194,24 @@ class Intake:
             return "held"
         return self._act(box, row, mail, decision, [(row.id, None, fetched.uid)])
 
+    def _read(self, raw: bytes, received_at: datetime | None,
+              passwords: Iterable[str] = ()) -> Mail:
+        """Read a message in a child process with time and memory limits: a hostile
+        attachment costs that message (review, attachment-unreadable or too-large), never
+        the daemon."""
+        cfg = self.settings.limits
+        limits = ReadLimits(cfg.message_bytes, cfg.attachments, cfg.attachment_bytes)
+        job = partial(read_message, raw, received_at, passwords=tuple(passwords),
+                      limits=limits)
+        try:
+            return run_limited(job, limits=SandboxLimits(cfg.read_seconds,
+                                                         cfg.read_memory_mb << 20))
+        except SandboxError as err:
+            log.warning("message.read_failed", kind=err.kind, error=str(err)[:300])
+            status = DocumentStatus.TOO_LARGE if err.kind == "memory" else (
+                DocumentStatus.UNREADABLE)
+            return read_headers_only(raw, received_at, status=status, detail=str(err)[:200])
+
     def _log_read(self, mail: Mail, fetched: Fetched | None, decision: Decision) -> None:
         protect_secrets(mail, decision)
         log.info("message.fetched", size=len(mail.raw), subject=mail.subject,
@@ -215,7 +235,7 @@ class Intake:
                 log.warning("held.missing", held_message_id=held.message_id)
                 continue
             where, fetched = found
-            first = read_message(fetched.raw, held.received_at)
+            first = self._read(fetched.raw, held.received_at)
             if pairs_with(held.held_reason or "", first, mail, self.settings):
                 return held, where, first
         return None
@@ -223,7 +243,7 @@ class Intake:
     def _pair(self, box: Mailbox, first_row: MessageRow, where: str, first: Mail,
               row: MessageRow, mail: Mail, uid: int) -> str:
         """Decide a held message and its follow-up together, act, file both."""
-        combined = combine(first, mail)
+        combined = combine(first, mail, reader=self._read)
         decision = decide(combined, self.settings, can_wait=False,
                           sources=(first.message_id, mail.message_id))
         self._log_read(combined, None, decision)
@@ -243,8 +263,8 @@ class Intake:
         if found is None:
             raise LookupError(f"held message {first_row.message_id} not found")
         where, fetched = found
-        first = read_message(fetched.raw, first_row.received_at)
-        combined = combine(first, mail)
+        first = self._read(fetched.raw, first_row.received_at)
+        combined = combine(first, mail, reader=self._read)
         decision = decide(combined, self.settings, can_wait=False,
                           sources=(first.message_id, mail.message_id))
         protect_secrets(combined, decision)
@@ -262,7 +282,7 @@ class Intake:
             log.warning("held.missing", held_message_id=held.message_id)
             return "held-missing"
         _, fetched = found
-        mail = read_message(fetched.raw, held.received_at)
+        mail = self._read(fetched.raw, held.received_at)
         decision = decide(mail, self.settings, can_wait=False)
         self._log_read(mail, None, decision)
         log.info("message.wait_over", reason=held.held_reason)
@@ -323,7 +343,7 @@ class Intake:
                 continue
             self.store.mark_sending(out.message_id)
             try:
-                self.outbox.send(out.to_bytes(), (*out.recipients, copy))
+                self.outbox.send(out.to_bytes(), out.recipients, copy_to=copy)
             except SendError as err:
                 if not err.permanent:
                     smtp = self.settings.smtp

@@ -13,9 +13,23 @@ from typing import Any
 
 import pytest
 import stack
+from samples import mails, parties
 
 from daemon import config
 from daemon.config import Settings
+
+
+def known_secrets() -> list[str]:
+    """Every secret the sample submissions carry, and the mail stack's password."""
+    keys = [mails.default_auth_key(n) for n in ("2604012345", "2604012399")]
+    views = [parties.viewing_password(n) for n in mails.POLICY_NUMBERS.values()]
+    return [*keys, *views, "Rk7v2Lm9", "Kk2604#tot", "AbCd1234EfGh", stack.PASSWORD]
+
+
+def assert_no_secrets(log: str) -> None:
+    """No 認証キー, 閲覧用パスワード, document or server password appears in a log."""
+    leaked = [s for s in known_secrets() if s in log]
+    assert leaked == [], f"secrets in the log: {leaked}"
 
 
 @pytest.fixture
@@ -55,6 +69,7 @@ class Office:
         events = []
         if args and args[0] == "run":  # the daemon logs one JSON object per line
             events = [json.loads(line) for line in proc.stdout.splitlines()]
+            assert_no_secrets(proc.stdout + proc.stderr)
         return DaemonRun(proc.returncode, events, proc.stdout, proc.stderr)
 
     def start(self) -> subprocess.Popen[str]:
