@@ -63,6 +63,7 @@ STATUS_LABELS = {
     DocumentStatus.ENCRYPTED: "パスワード保護のため開けず",
     DocumentStatus.UNREADABLE: "開けず",
     DocumentStatus.SKIPPED: "未読取の形式",
+    DocumentStatus.TOO_LARGE: "大きすぎるため未読取",
 }
 NEXT_STEPS = {
     Kind.DSURE_KEY: "D-Sure（https://www.d-sure.jp/）に保証契約番号と認証キーでログインし、"

@@ -14,7 +14,15 @@ may allocate on top.
 
 Whatever goes wrong in the child comes back as a :class:`SandboxError` whose ``kind``
 says what happened: ``timeout``, ``memory`` or ``crashed``. Exceptions are reported by
-type, message and traceback text, never pickled as objects.
+type, message and traceback text, never pickled as objects. Python code that runs out
+of address space raises MemoryError (``memory``); a native library may instead abort or
+crash on the failed allocation (PDFium aborts: SIGABRT), which cannot be told apart from
+any other native crash and is reported as ``crashed``, with the Python stack at the
+moment of death. No core file is written for such a crash.
+
+The child is a fork of the calling process, taken while any other thread of it may hold
+a lock; the daemon calls this from one thread at a time, and each call's pipes are
+closed in the parent as soon as the child has them.
 """
 
 from __future__ import annotations
@@ -179,7 +187,9 @@ def _send_quietly(sender: Connection, message: tuple[str, str, str]) -> None:
 
 
 def _apply_limits(limits: Limits) -> None:
-    """Cap the address space and (as a backstop for the wall clock) the CPU time."""
+    """Cap the address space and (as a backstop for the wall clock) the CPU time; no core
+    files (a hostile file must not fill the disk with 1 GiB dumps)."""
+    _set_limit(resource.RLIMIT_CORE, 0, 0)
     _set_limit(resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes)
     cpu = math.ceil(limits.seconds) + _CPU_MARGIN
     _set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)  # soft: SIGXCPU; hard: SIGKILL

@@ -111,7 +111,7 @@ class MessageRow:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class Store:
@@ -277,8 +277,8 @@ class Store:
         row = self._db.execute(
             "SELECT COUNT(*) FROM outgoing WHERE action LIKE 'reply%' AND state<>'failed'"
             " AND queued_at>=? AND queued_at<? AND recipients=? AND message<>?",
-            (start.astimezone(UTC).isoformat(timespec="seconds"),
-             end.astimezone(UTC).isoformat(timespec="seconds"),
+            (start.astimezone(UTC).isoformat(timespec="microseconds"),
+             end.astimezone(UTC).isoformat(timespec="microseconds"),
              json.dumps([address.lower()]), exclude_message),
         ).fetchone()
         return int(row[0])

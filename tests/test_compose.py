@@ -78,3 +78,11 @@ def test_message_id_depends_only_on_source_and_action(settings: Settings) -> Non
     assert first.message_id == again.message_id
     assert first.message_id != other.message_id
     assert first.message_id.endswith("@city.example.jp>")
+
+
+def test_every_document_status_has_a_label_for_staff() -> None:
+    """Staff mails can name how each attachment was read, whatever its status."""
+    from daemon.compose import STATUS_LABELS  # noqa: PLC0415
+    from daemon.model import DocumentStatus  # noqa: PLC0415
+
+    assert set(STATUS_LABELS) == set(DocumentStatus)

@@ -9,7 +9,9 @@ file per child, to name the file.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 import traceback
 from collections import Counter
@@ -130,8 +132,11 @@ def read_all(func: Callable[..., str], tasks: list[Task]) -> list[Result]:
                   "reading its files one by one")
             done = [Result(path, "error", "", 0.0) for path, _ in batch]
         extras = dict(batch)
-        results += [r if r.outcome == "ok" else _alone(func, r.path, extras[r.path])
-                    for r in done]
+        results += [
+            r if r.outcome == "ok" and r.seconds <= PER_FILE.seconds
+            else _alone(func, r.path, extras[r.path])  # the per-file limits decide
+            for r in done
+        ]
     return results
 
 
@@ -163,6 +168,26 @@ def test_passwords_are_read_from_the_notes() -> None:
              'password "view" | pypdf decrypt("owner2") -> OWNER | source password: "test"; '
              'wrong password "qwerty" must raise | user "u2", owner "o2" | user="qwe..."')
     assert stated_passwords(notes) == ["asdfzxcv", "view", "owner2", "test", "u2", "o2"]
+
+
+def _fragile(path: str) -> str:
+    if path == "segfault":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if path == "raises":
+        raise ValueError(path)
+    return path.upper()
+
+
+def test_a_dying_batch_names_its_file() -> None:
+    """A batch whose child dies is read again one file per child: the culprit is named,
+    the other files still get their result."""
+    tasks: list[Task] = [(path, ()) for path in ("a", "segfault", "raises", "b")]
+    results = read_all(_fragile, tasks)
+    assert [(r.path, r.outcome) for r in results] == [
+        ("a", "ok"), ("segfault", "crashed"), ("raises", "crashed"), ("b", "ok")]
+    assert "SIGSEGV" in results[1].value
+    assert "ValueError: raises" in results[2].value
+    assert _crashes(results) == [f"{r.path}: {r.value}" for r in results[1:3]]
 
 
 def test_every_email_gets_a_verdict(settings: Settings) -> None:

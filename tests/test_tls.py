@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import signal
-import time
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from types import FrameType
 

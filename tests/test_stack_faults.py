@@ -1,0 +1,204 @@
+"""Faults and guards through the real stack: reply limits, refused mail, quarantine and its
+release, a locked state file, forged senders, oversized mail."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+import stack
+from conftest import Office
+from samples import mails
+
+from daemon.store import Store
+
+pytestmark = pytest.mark.stack
+
+YAMADA = "t-yamada@yamada-kensetsu.example.co.jp"
+
+
+def _id(raw: bytes) -> str:
+    return str(email.message_from_bytes(raw, policy=email.policy.default)["Message-ID"])
+
+
+def _broken(n: int, sender: str = YAMADA) -> bytes:
+    return mails.build(from_=f"山田 太郎 <{sender}>", to=stack.INTAKE,
+                       subject=f"【電子保証】契約保証 {n}",
+                       body=f"契約保証の認証キーです。\n保証契約番号：26040{n:05d}\n")
+
+
+@pytest.mark.parametrize("office", ["[replies]\nper_sender_per_day = 2"], indirect=True)
+def test_reply_limit_per_sender(office: Office) -> None:
+    """At most per_sender_per_day replies to one address; the next goes to review."""
+    for n in range(3):
+        stack.deliver(_broken(n))
+    stack.wait_for_queue()
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+    stack.wait_for_queue()
+    assert len(stack.captured()) == 2
+    [review] = stack.mailbox(stack.REVIEW)
+    assert review.problems == ["auth-key-missing", "reply-limit-reached"]
+    assert len(run.named("reply.limit_reached")) == 1
+
+
+def test_refused_reply_is_reported_to_review(office: Office) -> None:
+    """A reply the server refuses for good (5xx) is not retried; staff are told, once."""
+    raw = _broken(1, sender=f"nobody@{stack.DOMAIN}")  # no such mailbox: 550 at RCPT
+    stack.deliver(raw, sender=f"nobody@{stack.DOMAIN}")
+    stack.wait_for_queue()
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+    [event] = run.named("mail.undeliverable")
+    assert "550" in event["error"]
+    [notice] = stack.mailbox(stack.REVIEW)
+    assert notice.header("Subject").startswith("【電子保証 要確認】送信できませんでした")
+    assert notice.problems == ["undeliverable"]
+    assert notice.header("X-Surety-Source") == _id(raw)
+    assert stack.filed_counts()["Surety/Correction"] == 1
+    again = office.run("run", "--once")
+    assert again.named("mail.sent") == []
+    assert len(stack.mailbox(stack.REVIEW)) == 1
+
+
+def _intake_uid() -> tuple[int, int]:
+    client = stack.imap_login(stack.INTAKE)
+    try:
+        client.select("INBOX")
+        uidvalidity = int(client.response("UIDVALIDITY")[1][0])
+        _, data = client.uid("SEARCH", "ALL")
+        return uidvalidity, int(data[0].split()[0])
+    finally:
+        client.logout()
+
+
+def test_quarantine_after_repeated_failures_and_release(office: Office) -> None:
+    """A message the daemon died on three times is set aside, staff told once; moved back
+    to the inbox by an operator, it is processed normally."""
+    raw = mails.dsure_key_mail()
+    stack.deliver(raw)
+    stack.wait_for_queue()
+    uidvalidity, uid = _intake_uid()
+    # The state a daemon leaves when it died three times working on this message.
+    store = Store(office.state_path)
+    row = store.seen(folder="INBOX", uidvalidity=uidvalidity, uid=uid, message_id=_id(raw),
+                     content_hash="h", received_at=datetime.now(UTC))
+    for _ in range(3):
+        store.begin_attempt(row.id)
+    store.close()
+
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+    assert len(run.named("message.quarantined")) == 1
+    [notice] = stack.mailbox(stack.REVIEW)
+    assert notice.header("Subject").startswith("【電子保証 処理エラー】")
+    assert notice.problems == ["quarantined"]
+    assert stack.filed_counts()["Surety/Quarantine"] == 1
+    assert stack.mailbox(stack.CONTRACT_STAFF) == []
+    assert office.run("run", "--once").named("mail.sent") == []
+    assert len(stack.mailbox(stack.REVIEW)) == 1
+
+    # Release: the operator moves it back to INBOX (as the README says).
+    client = stack.imap_login(stack.INTAKE)
+    try:
+        client.select('"Surety/Quarantine"')
+        _, data = client.uid("SEARCH", "ALL")
+        assert client.uid("MOVE", data[0].split()[0].decode(), "INBOX")[0] == "OK"
+    finally:
+        client.logout()
+    released = office.run("run", "--once")
+    assert released.returncode == 0, released.stderr
+    assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
+
+
+class _Lines:
+    """The JSON log lines of a running daemon, read as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.events: list[dict[str, object]] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.events.append(json.loads(line))
+
+    def wait_for(self, event: str, timeout: float = 60) -> dict[str, object]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for seen in self.events:
+                if seen.get("event") == event:
+                    return seen
+            time.sleep(0.2)
+        raise AssertionError(f"no {event} in {[e.get('event') for e in self.events]}")
+
+
+def test_locked_state_pauses_and_resumes(office: Office) -> None:
+    """While the state file is locked the daemon takes no work and says so; once the lock
+    is gone, it resumes by itself."""
+    text = office.config_path.read_text(encoding="utf-8")
+    office.config_path.write_text(text.replace("[state]\n", "[state]\nbusy_timeout_seconds = 1\n"),
+                                  encoding="utf-8")
+    daemon = office.start()
+    lines = _Lines(daemon)
+    try:
+        lines.wait_for("poll.done")
+        holder = sqlite3.connect(office.state_path, isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            stack.deliver(mails.dsure_key_mail())
+            stack.wait_for_queue()
+            event = lines.wait_for("state.unavailable")
+            assert "locked" in str(event["error"])
+            assert stack.mailbox(stack.CONTRACT_STAFF) == []
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        lines.wait_for("message.routed")
+        assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=15)
+    assert daemon.returncode == 0
+
+
+@pytest.mark.parametrize("office", ['[security]\nauthserv_id = "mail.city.example.jp"'],
+                         indirect=True)
+def test_forged_insurer_domain_goes_to_review(office: Office) -> None:
+    """A form from an insurer's domain failing DMARC at the office's server is not routed."""
+    raw = mails.confirmation_mail()
+    forged = mails.build(
+        from_="損保ジャパン 代理店 <agent@sompo-japan.example.jp>", to=stack.INTAKE,
+        subject="【電子保証】発注者提出用フォーマット", body="フォーマットを送付します。",
+        attachments=[(p.get_filename() or "form.pdf", p.get_content(), p.get_content_type())
+                     for p in email.message_from_bytes(raw, policy=email.policy.default)
+                     .iter_attachments()],  # type: ignore[attr-defined]
+        headers={"Authentication-Results": "mail.city.example.jp; dkim=fail "
+                 "header.d=sompo-japan.example.jp; dmarc=fail header.from=sompo-japan.example.jp"},
+    )
+    stack.deliver(forged)
+    stack.wait_for_queue()
+    assert office.run("run", "--once").returncode == 0
+    [review] = stack.mailbox(stack.REVIEW)
+    assert review.problems == ["sender-not-authenticated"]
+    assert stack.mailbox(stack.CONTRACT_STAFF) == []
+
+
+@pytest.mark.parametrize("office", ["[limits]\nattachment_bytes = 50000"], indirect=True)
+def test_oversized_attachment_is_not_opened(office: Office) -> None:
+    """An attachment over limits.attachment_bytes is not opened: review, too-large."""
+    raw = mails.dsure_key_mail()  # its key notice PDF is bigger than 50 kB
+    stack.deliver(raw)
+    stack.wait_for_queue()
+    assert office.run("run", "--once").returncode == 0
+    [review] = stack.mailbox(stack.REVIEW)
+    assert review.problems == ["too-large"]
