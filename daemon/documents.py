@@ -22,7 +22,7 @@ import openpyxl
 import pypdfium2
 from msoffcrypto.exceptions import DecryptionError, FileFormatError, InvalidKeyError
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
+from pypdf.errors import DependencyError, DeprecationError, PyPdfError
 
 from daemon.japanese import normalize
 from daemon.model import DocumentStatus
@@ -65,8 +65,11 @@ def read_pdf(data: bytes, passwords: Iterable[str] = ()) -> Extracted:
                 return Extracted(DocumentStatus.ENCRYPTED, detail=detail)
         pages = reader.pages[:MAX_PAGES]
         text = "\n".join(page.extract_text() or "" for page in pages)
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-            RecursionError, NotImplementedError, OSError) as err:
+    except (PyPdfError, DependencyError, DeprecationError, ValueError, KeyError, TypeError,
+            AttributeError, IndexError, RecursionError, NotImplementedError, OSError,
+            AssertionError) as err:
+        # pypdf raises its own errors (limits reached, missing decoders, deprecated
+        # filters) and even AssertionError on malformed files.
         # pypdf failed to parse: PDFium is stricter in different places; try it.
         fallback = _read_pdfium(data, tried)
         if fallback.status is DocumentStatus.TEXT:
@@ -87,7 +90,7 @@ def _decrypt(reader: PdfReader, passwords: list[str]) -> str | None:
         try:
             if reader.decrypt(password):
                 return password
-        except (PdfReadError, ValueError, NotImplementedError):
+        except (PyPdfError, ValueError, NotImplementedError, AssertionError):
             return None
     return None
 

@@ -195,7 +195,10 @@ def decode_words(value: str) -> str:
 
 
 def _addresses(values: Iterable[object]) -> list[tuple[str, str]]:
-    pairs = email.utils.getaddresses([str(v) for v in values])
+    try:
+        pairs = email.utils.getaddresses([str(v) for v in values])
+    except (RecursionError, ValueError, IndexError):  # hostile nesting in an address header
+        return []
     return [(decode_words(n), a.strip().lower()) for n, a in pairs if "@" in a]
 
 
@@ -269,7 +272,7 @@ def _raw_8bit_name(part: Message) -> str:
         if key.lower() not in ("content-disposition", "content-type"):
             continue
         m = _NAME_PARAM.search(str(value))
-        if m:
+        if m and (m.group(1) or m.group(2)):
             raw = (m.group(1) or m.group(2)).encode("utf-8", "surrogateescape")
             return decode_text(raw, None)
     return ""

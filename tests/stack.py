@@ -15,6 +15,7 @@ import os
 import smtplib
 import ssl
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -36,8 +37,14 @@ HOST = "127.0.0.1"
 
 def mailstack(command: str) -> None:
     """Run deploy/dev/mailstack.sh with a subcommand."""
-    subprocess.run(["bash", str(ROOT / "deploy/dev/mailstack.sh"), command], check=True,
-                   capture_output=True)
+    # Not captured through a pipe: the servers `up` starts would inherit it and hold it
+    # open, and the call would never see its end.
+    with tempfile.TemporaryFile() as out:
+        done = subprocess.run(["bash", str(ROOT / "deploy/dev/mailstack.sh"), command],
+                              stdout=out, stderr=subprocess.STDOUT, check=False)
+        if done.returncode != 0:
+            out.seek(0)
+            raise AssertionError(f"mailstack {command} failed: {out.read().decode()[-2000:]}")
 
 
 def office_config(state_path: Path, *, policy: str = "", legacy_pdf_until: str = "2026-03-31"

@@ -147,6 +147,8 @@ def _report(label: str, results: list[Result], counts: Counter[str]) -> None:
           + f" ({total:.1f} s of reading)")
     for r in sorted(results, key=lambda r: -r.seconds)[:3]:
         print(f"  slowest: {r.path} {r.seconds:.2f} s ({r.outcome})")
+    over = [r for r in results if r.outcome in ("timeout", "memory")]
+    print(f"  over a limit: {len(over) or 'none'}")
     for r in results:
         if r.outcome in ("timeout", "memory"):
             print(f"  over a limit ({r.outcome}): {r.path}: {r.value.splitlines()[0]}")
@@ -179,8 +181,7 @@ def _fragile(path: str) -> str:
 
 
 def test_a_dying_batch_names_its_file() -> None:
-    """A batch whose child dies is read again one file per child: the culprit is named,
-    the other files still get their result."""
+    """A batch that dies is read again file by file: the culprit is named, others pass."""
     tasks: list[Task] = [(path, ()) for path in ("a", "segfault", "raises", "b")]
     results = read_all(_fragile, tasks)
     assert [(r.path, r.outcome) for r in results] == [
@@ -191,21 +192,20 @@ def test_a_dying_batch_names_its_file() -> None:
 
 
 def test_every_email_gets_a_verdict(settings: Settings) -> None:
-    """Every corpus email is read and decided (routed/correction/review/ignored/held),
-    within the limits, without a crash."""
+    """Every corpus email gets a verdict within the limits, without a crash."""
     emails = [e.path for e in ENTRIES if e.kind == "email"]
     assert len(emails) == 1165
     start = time.monotonic()
     results = read_all(_verdict, [(path, (settings,)) for path in emails])
     counts = Counter(r.value if r.outcome == "ok" else r.outcome for r in results)
     _report(f"emails ({time.monotonic() - start:.0f} s)", results, counts)
-    assert _crashes(results) == []
+    crashes = _crashes(results)
+    assert not crashes, "\n\n".join(crashes)
     assert {r.value for r in results if r.outcome == "ok"} <= VERDICTS
 
 
 def test_every_pdf_gets_a_status() -> None:
-    """Every corpus PDF is opened or refused by read_pdf (with the passwords the manifest
-    states), within the limits, without a crash."""
+    """Every corpus PDF gets a status (stated passwords given), without a crash."""
     pdfs = [e for e in ENTRIES if e.kind == "pdf"]
     assert len(pdfs) == 510  # 518 in SOURCES.md, less the 8 of pdfminer.six nonfree/
     start = time.monotonic()
@@ -216,5 +216,6 @@ def test_every_pdf_gets_a_status() -> None:
     locked = [e.path for e, r in zip(pdfs, results, strict=True)
               if r.value == "encrypted" and "opens with password" in e.notes]
     print(f"  still encrypted although the notes give a password that opens it: {locked}")
-    assert _crashes(results) == []
+    crashes = _crashes(results)
+    assert not crashes, "\n\n".join(crashes)
     assert {r.value for r in results if r.outcome == "ok"} <= {s.value for s in DocumentStatus}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import stack
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from samples import mails
 
@@ -160,12 +160,12 @@ def test_mutations_change_the_message() -> None:
 
 
 @pytest.mark.parametrize("make", BASES.values(), ids=BASES.keys())
-@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          phases=[Phase.explicit, Phase.generate, Phase.shrink])  # no explain: a fork each
 @given(changes=st.lists(mutations, min_size=1, max_size=4))
 def test_mutated_message_is_read_and_decided(make: Callable[[], bytes],
                                              changes: list[Mutation], office: Settings) -> None:
-    """A mutated sample is read without raising (a Mail with a Message-ID) and decided
-    without raising (a valid verdict)."""
+    """A mutated sample is read (a Mail with a Message-ID) and decided, never raising."""
     raw = make()
     for change in changes:
         raw = mutate(raw, change)

@@ -253,8 +253,7 @@ def test_memory_hog_ends_as_memory() -> None:
 
 
 def test_parent_memory_untouched() -> None:
-    """The child's allocation and limits stay in the child: the parent neither grows nor
-    inherits the limit."""
+    """The child's allocation and rlimits stay in the child: the parent does not grow."""
     limit = resource.getrlimit(resource.RLIMIT_AS)
     peak = _vm("VmHWM")
     assert run_limited(_touch, 400 * MiB, limits=Limits(memory_bytes=2 * GiB)) == 400 * MiB
@@ -289,8 +288,7 @@ PDF_BOMBS: dict[str, Callable[[], bytes]] = {
 
 @pytest.mark.parametrize("make", PDF_BOMBS.values(), ids=PDF_BOMBS.keys())
 def test_pdf_bomb_is_contained(make: Callable[[], bytes]) -> None:
-    """A hostile PDF read with read_pdf in the sandbox ends within the limits: a status,
-    or a SandboxError; never a hang or a dead test process."""
+    """A hostile PDF through read_pdf in the sandbox ends: a status or a SandboxError."""
     try:
         got = run_limited(read_pdf, make(), limits=HOSTILE)
     except SandboxError as err:
@@ -309,8 +307,7 @@ ZIP_BOMBS: dict[str, Callable[[], bytes]] = {
 
 @pytest.mark.parametrize("make", ZIP_BOMBS.values(), ids=ZIP_BOMBS.keys())
 def test_zip_bomb_is_contained(make: Callable[[], bytes]) -> None:
-    """A zip bomb through unpack_zip in the sandbox is contained: refused, or no more
-    than the zip limits allow, or stopped by the sandbox."""
+    """A zip bomb through unpack_zip in the sandbox is refused, capped or stopped."""
     try:
         got = run_limited(unpack_zip, make(), limits=HOSTILE)
     except SandboxError as err:
