@@ -202,3 +202,50 @@ def test_oversized_attachment_is_not_opened(office: Office) -> None:
     assert office.run("run", "--once").returncode == 0
     [review] = stack.mailbox(stack.REVIEW)
     assert review.problems == ["too-large"]
+
+
+def _crashed_while_sending(office: Office, *, really_sent: bool) -> str:
+    """The state a daemon leaves when it died while handing a mail to the SMTP server:
+    the message decided, its mail marked sending; the server took it or not."""
+    from daemon import config  # noqa: PLC0415
+    from daemon.compose import compose, copy_address  # noqa: PLC0415
+    from daemon.decide import decide  # noqa: PLC0415
+    from daemon.outbox import Outbox  # noqa: PLC0415
+    from daemon.read import read_message  # noqa: PLC0415
+
+    raw = mails.dsure_key_mail()
+    stack.deliver(raw)
+    stack.wait_for_queue()
+    uidvalidity, uid = _intake_uid()
+    settings = config.load(office.config_path)
+    mail = read_message(stack.unfiled()[0].message.as_bytes(), datetime.now(UTC))
+    decision = decide(mail, settings)
+    decided_at = datetime.now(UTC)
+    [out] = compose(decision, mail, settings, decided_at)
+    store = Store(office.state_path)
+    row = store.seen(folder="INBOX", uidvalidity=uidvalidity, uid=uid,
+                     message_id=mail.message_id, content_hash="h", received_at=decided_at)
+    store.record_decision(row.id, decision, decided_at,
+                          [(out.action, out.message_id, out.recipients)])
+    store.mark_sending(out.message_id)
+    store.close()
+    if really_sent:  # the server said 250, then the process died before writing it down
+        Outbox(settings.smtp, None).send(out.to_bytes(), out.recipients,
+                                         copy_to=copy_address(settings))
+        stack.wait_for_queue()
+    return out.message_id
+
+
+@pytest.mark.parametrize("really_sent", [True, False])
+def test_uncertain_send_after_a_crash_is_checked(office: Office, really_sent: bool) -> None:
+    """A mail left 'sending' by a crash is looked for in the mailbox: found, it is not sent
+    again; not found, it is sent. Either way staff get it exactly once."""
+    out_id = _crashed_while_sending(office, really_sent=really_sent)
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+    stack.wait_for_queue()
+    [got] = stack.mailbox(stack.CONTRACT_STAFF)
+    assert got.header("Message-ID") == out_id
+    assert len(run.named("mail.already_sent")) == (1 if really_sent else 0)
+    assert len(run.named("mail.sent")) == (0 if really_sent else 1)
+    assert stack.unfiled() == []

@@ -1,0 +1,107 @@
+"""Guards of the pure middle: forged senders, size limits, loops, secrets at rest."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samples import mails, pdfs
+
+from daemon.config import Settings
+from daemon.decide import decide
+from daemon.read import ReadLimits, read_message
+from daemon.store import Store
+
+INSURER = "agent@sompo-japan.example.jp"
+
+
+def _secured(settings: Settings) -> Settings:
+    security = settings.security.model_copy(update={"authserv_id": "mail.city.example.jp",
+                                                    "guarantor_domains": ["ejcs.example.co.jp"]})
+    return settings.model_copy(update={"security": security})
+
+
+def _form_from(sender: str, results: str | None) -> bytes:
+    headers = {"Authentication-Results": results} if results else None
+    form = pdfs.submission_form_pdf(insurer="sompo", policy_number="SJ26-0412345",
+                                    view_password="Zz9876543210",
+                                    view_url="https://www.sonpo-hosyou-syouken.jp/view?k=abc",
+                                    project_name="令和8年度 市道改良工事",
+                                    contractor="株式会社山田建設")
+    return mails.build(from_=sender, to="keiyaku@city.example.jp",
+                       subject="【電子保証】発注者提出用フォーマット", body="送付します。",
+                       attachments=[("form.pdf", form, "application/pdf")], headers=headers)
+
+
+@pytest.mark.parametrize(("sender", "results", "verdict"), [
+    (INSURER, "mail.city.example.jp; dkim=fail header.d=sompo-japan.example.jp; dmarc=fail",
+     "review"),
+    (INSURER, "mail.city.example.jp; dkim=pass header.d=sompo-japan.example.jp; dmarc=pass",
+     "routed"),
+    (INSURER, "mail.city.example.jp; dkim=fail header.d=x; dkim=pass header.d=y; dmarc=none",
+     "routed"),
+    (INSURER, "forger.example; dmarc=pass", "routed"),  # not the office's server: not read
+    ("t-yamada@yamada-kensetsu.example.co.jp", "mail.city.example.jp; dmarc=fail", "routed"),
+    (INSURER, None, "routed"),
+])
+def test_authentication_results(sender: str, results: str | None, verdict: str,
+                                settings: Settings) -> None:
+    """Only the office server's own DMARC/DKIM failure on an insurer's domain sends to review."""
+    decision = decide(read_message(_form_from(sender, results)), _secured(settings))
+    assert decision.verdict.value == verdict
+    if verdict == "review":
+        assert decision.problems == ("sender-not-authenticated",)
+
+
+def test_forged_header_above_a_real_one_is_not_trusted(settings: Settings) -> None:
+    """A pass written by the sender with another server's id does not hide our fail."""
+    raw = _form_from(INSURER, "mail.city.example.jp; dmarc=fail header.from=sompo-japan.example.jp")
+    raw = b"Authentication-Results: evil.example; dmarc=pass\r\n" + raw
+    assert decide(read_message(raw), _secured(settings)).verdict.value == "review"
+
+
+def test_message_over_the_limits(settings: Settings) -> None:
+    """Over the size or count limits nothing is opened; the message goes to review."""
+    raw = mails.dsure_key_mail(with_invoice=True, guarantee_type="advance-payment")
+    big = read_message(raw, limits=ReadLimits(message_bytes=10_000))
+    assert [a.status.value for a in big.attachments] == ["too-large"]
+    assert big.body == ""
+    assert decide(big, settings).problems == ("too-large",)
+    many = read_message(raw, limits=ReadLimits(attachments=1))
+    assert [a.status.value for a in many.attachments] == ["text", "too-large"]
+
+
+def test_state_database_holds_no_secret(tmp_path: Path, settings: Settings) -> None:
+    """The key, the passwords and the URL's password never reach the state database."""
+    store = Store(tmp_path / "s.sqlite3")
+    now = datetime(2026, 4, 10, tzinfo=UTC)
+    for n, raw in enumerate([mails.dsure_key_mail(), mails.confirmation_mail(),
+                             mails.legacy_pdf_mail()]):
+        decision = decide(read_message(raw), settings)
+        row = store.seen(folder="INBOX", uidvalidity=1, uid=n, message_id=decision.sources[0],
+                         content_hash=str(n), received_at=now)
+        store.record_decision(row.id, decision, now, [("forward", f"<o{n}@x>", ("a@b.c",))])
+    store.close()
+    dump = "\n".join(sqlite3.connect(tmp_path / "s.sqlite3").iterdump())
+    for secret in (mails.default_auth_key("2604012345"), "s7mF3DEzqTTE", "Rk7v2Lm9"):
+        assert secret not in dump
+
+
+def test_log_redacts_registered_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    """A secret value is masked wherever it appears in a log line, nested or not."""
+    import structlog  # noqa: PLC0415
+
+    from daemon import log  # noqa: PLC0415
+
+    log.configure()
+    log.register_secret("Sup3rS3cret")
+    logger: Any = structlog.get_logger("test")
+    logger.info("x", subject="key Sup3rS3cret here", nested={"a": ["Sup3rS3cret"]},
+                password="anything")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "Sup3rS3cret" not in json.dumps(line)
+    assert line["password"] == "[REDACTED]"
