@@ -311,3 +311,28 @@ def test_no_reply_address_goes_to_review(settings: Settings) -> None:
     decision = _decide(raw, settings)
     assert decision.verdict.value == "review"
     assert decision.problems == ("auth-key-missing", "no-reply-address")
+
+
+@pytest.mark.parametrize(("from_", "headers"), [
+    ("t-yamada@yamada-kensetsu.example.co.jp", {"Return-Path": "<>"}),
+    ("MAILER-DAEMON@mail.yamada-kensetsu.example.co.jp", {}),
+    ("postmaster@yamada-kensetsu.example.co.jp", {}),
+])
+def test_bounces_are_never_answered(from_: str, headers: dict[str, str],
+                                    settings: Settings) -> None:
+    """A null return path or a MAILER-DAEMON sender is a bounce, even as plain text."""
+    raw = mails.build(from_=from_, to="keiyaku@city.example.jp", subject="Undelivered Mail",
+                      body=f"保証契約番号：{NUMBER}\n", headers=headers)
+    decision = _decide(raw, settings)
+    assert (decision.verdict.value, decision.reason) == ("ignored", "bounce")
+
+
+def test_reply_never_goes_to_an_address_in_the_text(settings: Settings) -> None:
+    """An address written in the body or an attachment is never a reply's recipient."""
+    raw = mails.build(from_="山田 太郎 <t-yamada@yamada-kensetsu.example.co.jp>",
+                      to="keiyaku@city.example.jp", subject="【電子保証】契約保証",
+                      body=f"契約保証です。返信は victim@elsewhere.example.jp へ。\n"
+                           f"保証契約番号：{NUMBER}\n")
+    decision = _decide(raw, settings)
+    assert decision.verdict.value == "correction"
+    assert decision.route_to == ("t-yamada@yamada-kensetsu.example.co.jp",)
