@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import stack
-from conftest import Office
+from conftest import Office, assert_no_secrets
 from samples import mails, pdfs
 
 pytestmark = pytest.mark.stack
@@ -233,6 +233,7 @@ def test_daemon_polls_and_stops_cleanly_on_sigterm(office: Office) -> None:
         if daemon.poll() is None:
             daemon.kill()
     assert daemon.returncode == 0, err
+    assert_no_secrets(out + err)
     events = [json.loads(line)["event"] for line in out.splitlines()]
     assert events[0] == "daemon.started"
     assert "message.routed" in events

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 import stack
-from conftest import Office
+from conftest import Office, assert_no_secrets
 from samples import mails
 
 from daemon.store import Store
@@ -169,6 +169,7 @@ def test_locked_state_pauses_and_resumes(office: Office) -> None:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=15)
     assert daemon.returncode == 0
+    assert_no_secrets(json.dumps(lines.events, ensure_ascii=False))
 
 
 @pytest.mark.parametrize("office", ['[security]\nauthserv_id = "mail.city.example.jp"'],
@@ -249,3 +250,16 @@ def test_uncertain_send_after_a_crash_is_checked(office: Office, really_sent: bo
     assert len(run.named("mail.already_sent")) == (1 if really_sent else 0)
     assert len(run.named("mail.sent")) == (0 if really_sent else 1)
     assert stack.unfiled() == []
+
+
+def test_a_message_copied_twice_acts_once(office: Office) -> None:
+    """The same message twice in the inbox (same Message-ID and bytes): one mail to staff,
+    both copies filed, nothing deleted."""
+    raw = mails.dsure_key_mail()
+    stack.append(raw, arrived=datetime.now(UTC))
+    stack.append(raw, arrived=datetime.now(UTC))
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+    assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
+    assert len(run.named("message.duplicate")) == 1
+    assert stack.filed_counts()["Surety/Routed"] == 2
