@@ -198,15 +198,22 @@ class Outcome:
     def to_json(self) -> dict[str, object]:
         """One submission as ``classify`` prints it; no secret in clear."""
         return {
-            "kind": self.kind.value,
-            "verdict": self.verdict.value,
-            "guarantee_type": self.guarantee_type.value if self.guarantee_type else None,
-            "problems": list(self.problems),
-            "route_to": list(self.route_to),
-            "fields": self.fields.public(),
+            **_verdict_json(self),
             "source": self.source,
             **({"replaces": self.replaces} if self.replaces else {}),
         }
+
+
+def _verdict_json(v: Outcome | Decision) -> dict[str, object]:
+    """The fields an outcome and a whole decision share in JSON."""
+    return {
+        "kind": v.kind.value,
+        "verdict": v.verdict.value,
+        "guarantee_type": v.guarantee_type.value if v.guarantee_type else None,
+        "problems": list(v.problems),
+        "route_to": list(v.route_to),
+        "fields": v.fields.public(),
+    }
 
 
 _SEVERITY = ("held", "review", "correction", "routed", "ignored")
@@ -253,12 +260,7 @@ class Decision:
     def to_json(self) -> dict[str, object]:
         """The shape ``classify`` prints and the log records; no secret in clear."""
         return {
-            "kind": self.kind.value,
-            "verdict": self.verdict.value,
-            "guarantee_type": self.guarantee_type.value if self.guarantee_type else None,
-            "problems": list(self.problems),
-            "route_to": list(self.route_to),
-            "fields": self.fields.public(),
+            **_verdict_json(self),
             "reason": self.reason,
             "submissions": [o.to_json() for o in self.outcomes],
         }
