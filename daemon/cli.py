@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -81,6 +82,11 @@ def _run(settings: Settings, *, once: bool) -> int:
     except ConfigError as err:
         print(f"surety-intake: config error: {err}", file=sys.stderr)
         return 2
+    except (sqlite3.OperationalError, OSError) as err:
+        # Disk full, file locked or unwritable: nothing was taken; systemd starts the
+        # daemon again later (Restart=on-failure), a cron'd --once runs again.
+        logger.error("state.unavailable", error=str(err), path=settings.state.path)
+        return 1
     try:
         if once:
             intake.run_once()

@@ -3,6 +3,7 @@ release, a locked state file, forged senders, oversized mail."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -11,7 +12,9 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import stack
@@ -263,3 +266,46 @@ def test_a_message_copied_twice_acts_once(office: Office) -> None:
     assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
     assert len(run.named("message.duplicate")) == 1
     assert stack.filed_counts()["Surety/Routed"] == 2
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB file system of its own (tmpfs), to fill up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                          capture_output=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_pauses_and_resumes(office: Office, small_disk: Path) -> None:
+    """With the state's disk full the daemon takes no work and says so; once there is
+    room again, it goes on where it stopped."""
+    state = small_disk / "state.sqlite3"
+    text = office.config_path.read_text(encoding="utf-8")
+    office.config_path.write_text(text.replace(str(office.state_path), str(state)),
+                                  encoding="utf-8")
+    assert office.run("run", "--once").returncode == 0  # the state file exists
+    filler = small_disk / "filler"
+    with filler.open("wb") as out, contextlib.suppress(OSError):
+        while True:
+            out.write(b"\0" * 65536)
+            out.flush()
+    stack.deliver(mails.dsure_key_mail())
+    stack.wait_for_queue()
+    full = office.run("run", "--once")
+    assert full.named("state.unavailable"), (full.returncode, full.stdout[-1500:], full.stderr[-1500:])
+    assert "full" in str(full.named("state.unavailable")[0]["error"]) or "I/O" in str(
+        full.named("state.unavailable")[0]["error"])
+    assert stack.mailbox(stack.CONTRACT_STAFF) == []
+    assert len(stack.unfiled()) == 1
+    filler.unlink()
+    resumed = office.run("run", "--once")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
+    assert stack.unfiled() == []
