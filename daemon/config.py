@@ -92,6 +92,7 @@ class Smtp(_Section):
     timeout_seconds: float = Field(gt=0)
     copy_to: Annotated[str, BeforeValidator(
         lambda v: _check_address(v) if isinstance(v, str) and v else v)] = ""
+    copy_wait_seconds: float = Field(ge=0)
     retry_first_seconds: float = Field(gt=0)
     retry_max_minutes: float = Field(gt=0)
 

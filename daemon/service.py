@@ -11,9 +11,12 @@ again on the next poll; nothing is ever deleted.
 from __future__ import annotations
 
 import hashlib
+import imaplib
 import signal
 import sqlite3
+import ssl
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -23,6 +26,7 @@ from types import FrameType
 
 import structlog
 from apscheduler.schedulers.blocking import BlockingScheduler
+from imapclient.exceptions import IMAPClientError
 
 from daemon import config
 from daemon.compose import (
@@ -134,6 +138,13 @@ class Intake:
             return outcome
         except MailboxError:
             raise
+        except (IMAPClientError, imaplib.IMAP4.error, ConnectionError, TimeoutError,
+                ssl.SSLError, EOFError) as err:
+            # The IMAP connection dropped (server restarted, network): end this poll, and
+            # do not count it against the message; the next poll reconnects and resumes.
+            if self._current is not None:
+                self.store.end_attempt(self._current)
+            raise MailboxError(f"IMAP connection lost: {type(err).__name__}: {err}") from err
         except sqlite3.OperationalError as err:
             # Disk full, state file locked or unwritable: take no new work until it clears.
             self._state_down = True
@@ -336,8 +347,7 @@ class Intake:
                 continue
             if item.next_attempt_at and item.next_attempt_at > now:
                 return "send-waiting"
-            if item.state == "sending" and box.find(
-                    out.message_id, [self.settings.imap.folder, self.settings.imap.folders.sent]):
+            if item.state == "sending" and self._copy_arrived(box, out.message_id):
                 self.store.mark_sent(out.message_id)
                 log.info("mail.already_sent", action=out.action, out_message_id=out.message_id)
                 continue
@@ -369,6 +379,21 @@ class Intake:
             log.info("mail.sent", action=out.action, out_message_id=out.message_id,
                      recipients=list(out.recipients))
         return None
+
+    def _copy_arrived(self, box: Mailbox, out_message_id: str) -> bool:
+        """Whether the server delivered the daemon's copy of this mail, i.e. took the mail.
+
+        Local delivery takes a moment (more under load), so the mailbox is asked again for
+        up to smtp.copy_wait_seconds before the mail counts as not sent.
+        """
+        folders = [self.settings.imap.folder, self.settings.imap.folders.sent]
+        deadline = time.monotonic() + self.settings.smtp.copy_wait_seconds
+        while True:
+            if box.find(out_message_id, folders):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(1.0)
 
     def _limit_replies(self, decision: Decision, message: int, decided_at: datetime
                        ) -> Decision:

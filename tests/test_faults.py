@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -69,7 +70,7 @@ def _fault_policy() -> str:
 
 
 @pytest.mark.parametrize("office", [_fault_policy()], indirect=True)
-def test_exactly_once_through_kills_and_restarts(office: Office) -> None:
+def test_exactly_once_through_kills_and_restarts(office: Office) -> None:  # noqa: PLR0912
     """SIGKILL at random points (20+ times) and mail servers restarted: exactly one effect."""
     text = office.config_path.read_text(encoding="utf-8")
     office.config_path.write_text(text.replace(
@@ -97,23 +98,31 @@ def test_exactly_once_through_kills_and_restarts(office: Office) -> None:
         arrive()
         proc = subprocess.Popen(daemon, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda p=proc, out=lines: out.extend(p.stdout or []))
+        reader.start()
         if kills in outages:
             # The server goes away under the running daemon and comes back: it must
             # reconnect (IMAP) or retry from its outbox (SMTP) by itself.
+            part = outages[kills]
             time.sleep(rng.uniform(0.5, 1.5))
-            _stop(outages[kills])
-            if outages[kills] == "postfix":
+            _stop(part)
+            if part == "postfix":
                 arrive()  # new mail to act on while mail cannot be sent
-            time.sleep(6)  # a poll (poll_seconds = 5) meets the server down
+            seen = '"mail.send_deferred"' if part == "postfix" else '"imap.unavailable"'
+            deadline = time.monotonic() + 20
+            while not any(seen in line for line in lines) and time.monotonic() < deadline:
+                time.sleep(0.2)
             stack.mailstack("up")
             time.sleep(7)  # a poll and a retry after it came back
         else:
             time.sleep(rng.uniform(0.5, 3.0))
-        assert proc.poll() is None, proc.communicate()[0][-2000:]
+        assert proc.poll() is None, "".join(lines)[-2000:]
         proc.send_signal(signal.SIGKILL)
         kills += 1
-        out, _ = proc.communicate(timeout=60)
-        logs.append(out)
+        proc.wait(timeout=60)
+        reader.join(timeout=60)
+        logs.append("".join(lines))
     assert kills >= MIN_KILLS
     assert len(expected) == MESSAGES
     chaos = "\n".join(logs)
