@@ -335,7 +335,7 @@ class Intake:
                       decision: Decision, mail: Mail, decided_at: datetime) -> str | None:
         """Send this message's mails not sent yet; None when all went, else why not yet.
 
-        A mail marked ``sending`` (a run stopped while handing it over) is looked for in the
+        A mail whose earlier hand-over was interrupted or failed is looked for in the
         mailbox first: the server delivered the daemon's copy exactly if it took the mail.
         """
         pending = {p.out_message_id: p for p in self.store.pending_outgoing(message)}
@@ -347,7 +347,15 @@ class Intake:
                 continue
             if item.next_attempt_at and item.next_attempt_at > now:
                 return "send-waiting"
-            if item.state == "sending" and self._copy_arrived(box, out.message_id):
+            # Uncertain: a run stopped while handing it over, or an earlier try failed
+            # after the server may already have taken it (connection lost before the 250
+            # reached us). The server delivered the daemon's copy exactly if it took it.
+            # A retry comes long after the failed try, so its copy needs little waiting for.
+            wait = self.settings.smtp.copy_wait_seconds
+            if item.state != "sending":
+                wait = min(wait, 3.0)
+            uncertain = item.state == "sending" or item.attempts > 0
+            if uncertain and self._copy_arrived(box, out.message_id, wait):
                 self.store.mark_sent(out.message_id)
                 log.info("mail.already_sent", action=out.action, out_message_id=out.message_id)
                 continue
@@ -380,14 +388,14 @@ class Intake:
                      recipients=list(out.recipients))
         return None
 
-    def _copy_arrived(self, box: Mailbox, out_message_id: str) -> bool:
+    def _copy_arrived(self, box: Mailbox, out_message_id: str, wait: float) -> bool:
         """Whether the server delivered the daemon's copy of this mail, i.e. took the mail.
 
         Local delivery takes a moment (more under load), so the mailbox is asked again for
-        up to smtp.copy_wait_seconds before the mail counts as not sent.
+        up to ``wait`` seconds before the mail counts as not sent.
         """
         folders = [self.settings.imap.folder, self.settings.imap.folders.sent]
-        deadline = time.monotonic() + self.settings.smtp.copy_wait_seconds
+        deadline = time.monotonic() + wait
         while True:
             if box.find(out_message_id, folders):
                 return True

@@ -141,6 +141,7 @@ def test_exactly_once_through_kills_and_restarts(office: Office) -> None:  # noq
         time.sleep(3)
     assert stack.unfiled() == []
 
+    (office.config_path.parent / "daemon.log").write_text("\n".join(logs), encoding="utf-8")
     # Exactly one effect per message.
     sources: Counter[tuple[str, str]] = Counter()
     for user in (stack.CONTRACT_STAFF, stack.ADVANCE_STAFF, stack.REVIEW):
