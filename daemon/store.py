@@ -411,12 +411,6 @@ class Store:
                 return str(row["source"])
         return None
 
-    def counts(self) -> dict[str, int]:
-        """How many messages per verdict (for the summary log line and the demo)."""
-        rows = self._db.execute(
-            "SELECT COALESCE(verdict, state) AS v, COUNT(*) AS n FROM messages GROUP BY v"
-        ).fetchall()
-        return {r["v"]: int(r["n"]) for r in rows}
 
 
 def _when(value: str | None) -> datetime | None:
