@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(settings: Settings, *, once: bool) -> int:
     # Imported here so that classify and check-config start without the network stack.
     from daemon.service import Intake, run_forever  # noqa: PLC0415
-    from daemon.store import Store  # noqa: PLC0415
+    from daemon.store import StateVersionError, Store  # noqa: PLC0415
 
     log.configure()
     logger = structlog.get_logger("daemon.cli")
@@ -81,6 +81,11 @@ def _run(settings: Settings, *, once: bool) -> int:
         intake = Intake(settings, store)
     except ConfigError as err:
         print(f"surety-intake: config error: {err}", file=sys.stderr)
+        return 2
+    except StateVersionError as err:
+        # A newer daemon wrote the state file: restarting this one cannot help.
+        logger.error("state.too_new", error=str(err), path=settings.state.path)
+        print(f"surety-intake: {err}", file=sys.stderr)
         return 2
     except (sqlite3.OperationalError, OSError) as err:
         # Disk full, file locked or unwritable: nothing was taken; systemd starts the

@@ -10,17 +10,22 @@ import aiosmtplib
 from daemon.config import Smtp
 from daemon.mailbox import tls_context
 
+_FAILED = (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError)
+
 
 class SendError(Exception):
-    """The SMTP server did not take the mail.
+    """The SMTP server did not take the mail, or may not have.
 
     ``permanent`` is True for a 5xx answer (retrying will not help); a connection failure
-    or a 4xx answer is temporary.
+    or a 4xx answer is temporary. ``uncertain`` is True when the connection broke while
+    the mail was being handed over, so the server may have taken it without the answer
+    reaching us; it is False when the server answered, or was never reached.
     """
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, uncertain: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.uncertain = uncertain
 
 
 class Outbox:
@@ -36,34 +41,67 @@ class Outbox:
         or raise :class:`SendError` when any of ``recipients`` was not accepted."""
         asyncio.run(self._send(message, recipients, copy_to))
 
+    def probe(self) -> None:
+        """Connect (TLS, login) and say goodbye: raise :class:`SendError` unless the
+        server is there to take mail now."""
+        asyncio.run(self._probe())
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self._settings
+        return aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            tls_context=tls_context(s.ca_file) if s.security != "none" else None,
+            username=s.username or None,
+            password=self._password if s.username else None,
+            timeout=s.timeout_seconds,
+        )
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        """A connected, logged-in client; nothing was handed over if this fails."""
+        client = self._client()
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPResponseException as err:
+            raise SendError(f"SMTP {err.code}: {err.message}",
+                            permanent=500 <= err.code < 600) from err
+        except _FAILED as err:
+            raise SendError(f"SMTP failed: {err}", permanent=False) from err
+        return client
+
+    async def _probe(self) -> None:
+        client = await self._connect()
+        try:
+            await client.quit()
+        except _FAILED:
+            client.close()
+
     async def _send(self, message: bytes, recipients: tuple[str, ...],
                     copy_to: str | None) -> None:
-        s = self._settings
         envelope = list(dict.fromkeys([*recipients, *([copy_to] if copy_to else [])]))
+        client = await self._connect()
         try:
-            refused, _ = await aiosmtplib.send(
-                message,
-                sender=s.sender,
-                recipients=envelope,
-                hostname=s.host,
-                port=s.port,
-                use_tls=s.security == "tls",
-                start_tls=s.security == "starttls",
-                tls_context=tls_context(s.ca_file) if s.security != "none" else None,
-                username=s.username or None,
-                password=self._password if s.username else None,
-                timeout=s.timeout_seconds,
-            )
+            refused, _ = await client.sendmail(self._settings.sender, envelope, message)
         except aiosmtplib.SMTPRecipientsRefused as err:
             codes = [r.code for r in err.recipients]
             detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
             raise SendError(f"SMTP refused: {detail}",
                             permanent=all(500 <= c < 600 for c in codes)) from err
         except aiosmtplib.SMTPResponseException as err:
-            permanent = 500 <= err.code < 600
-            raise SendError(f"SMTP {err.code}: {err.message}", permanent=permanent) from err
-        except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as err:
-            raise SendError(f"SMTP failed: {err}", permanent=False) from err
+            # The server answered (MAIL, RCPT or the end of the data): it did not take it.
+            raise SendError(f"SMTP {err.code}: {err.message}",
+                            permanent=500 <= err.code < 600) from err
+        except _FAILED as err:
+            # Cut off while handing the mail over: the server may have taken it.
+            raise SendError(f"SMTP failed: {err}", permanent=False, uncertain=True) from err
+        finally:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except _FAILED:
+                    client.close()
         missed = {r: v for r, v in refused.items() if r in recipients}
         if missed:
             # Some were taken (the copy, maybe other staff), these were not.

@@ -16,7 +16,6 @@ import signal
 import sqlite3
 import ssl
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -335,8 +334,12 @@ class Intake:
                       decision: Decision, mail: Mail, decided_at: datetime) -> str | None:
         """Send this message's mails not sent yet; None when all went, else why not yet.
 
-        A mail whose earlier hand-over was interrupted or failed is looked for in the
-        mailbox first: the server delivered the daemon's copy exactly if it took the mail.
+        A mail whose hand-over was cut off (the run died while sending, or the connection
+        broke before the server's answer) may have been taken: the server delivers the
+        daemon's copy exactly if it took the mail, so the copy decides. It is looked for
+        at once; missing, the server is first seen to be up and then given
+        ``smtp.copy_wait_seconds`` to deliver it (a mail it took while going down is
+        delivered only after it is back). Only then is the mail sent again.
         """
         pending = {p.out_message_id: p for p in self.store.pending_outgoing(message)}
         now = self.clock()
@@ -347,30 +350,22 @@ class Intake:
                 continue
             if item.next_attempt_at and item.next_attempt_at > now:
                 return "send-waiting"
-            # Uncertain: a run stopped while handing it over, or an earlier try failed
-            # after the server may already have taken it (connection lost before the 250
-            # reached us). The server delivered the daemon's copy exactly if it took it.
-            # A retry comes long after the failed try, so its copy needs little waiting for.
-            wait = self.settings.smtp.copy_wait_seconds
-            if item.state != "sending":
-                wait = min(wait, 3.0)
-            uncertain = item.state == "sending" or item.attempts > 0
-            if uncertain and self._copy_arrived(box, out.message_id, wait):
-                self.store.mark_sent(out.message_id)
-                log.info("mail.already_sent", action=out.action, out_message_id=out.message_id)
-                continue
+            if item.state == "sending" or item.uncertain:
+                if self._copy_arrived(box, out.message_id):
+                    self.store.mark_sent(out.message_id)
+                    log.info("mail.already_sent", action=out.action,
+                             out_message_id=out.message_id)
+                    continue
+                if item.confirm_after is None:
+                    return self._await_copy(out, item.attempts, now)
+                log.info("mail.copy_missing", action=out.action, out_message_id=out.message_id,
+                         waited_until=item.confirm_after.isoformat())
             self.store.mark_sending(out.message_id)
             try:
                 self.outbox.send(out.to_bytes(), out.recipients, copy_to=copy)
             except SendError as err:
                 if not err.permanent:
-                    smtp = self.settings.smtp
-                    retry = now + backoff(item.attempts + 1, smtp.retry_first_seconds,
-                                          smtp.retry_max_minutes)
-                    self.store.defer(out.message_id, str(err), retry)
-                    log.warning("mail.send_deferred", action=out.action, error=str(err),
-                                out_message_id=out.message_id, retry_at=retry.isoformat())
-                    return "send-deferred"
+                    return self._defer(out, err, item.attempts + 1, now)
                 self.store.mark_undeliverable(out.message_id, str(err))
                 log.error("mail.undeliverable", action=out.action, error=str(err),
                           out_message_id=out.message_id, recipients=list(out.recipients))
@@ -388,20 +383,36 @@ class Intake:
                      recipients=list(out.recipients))
         return None
 
-    def _copy_arrived(self, box: Mailbox, out_message_id: str, wait: float) -> bool:
-        """Whether the server delivered the daemon's copy of this mail, i.e. took the mail.
+    def _await_copy(self, out: Outgoing, attempts: int, now: datetime) -> str:
+        """An uncertain mail with no copy yet: see that the server is up, then wait for
+        the copy (the mail and the message stay as they are until then)."""
+        try:
+            self.outbox.probe()
+        except SendError as err:
+            return self._defer(out, err, attempts + 1, now, uncertain=True)
+        until = now + timedelta(seconds=self.settings.smtp.copy_wait_seconds)
+        self.store.await_copy(out.message_id, until)
+        log.info("mail.awaiting_copy", action=out.action, out_message_id=out.message_id,
+                 until=until.isoformat())
+        return "send-waiting"
 
-        Local delivery takes a moment (more under load), so the mailbox is asked again for
-        up to ``wait`` seconds before the mail counts as not sent.
-        """
+    def _defer(self, out: Outgoing, err: SendError, attempt: int, now: datetime, *,
+               uncertain: bool = False) -> str:
+        """A temporary failure: try again after a pause that grows with each attempt."""
+        smtp = self.settings.smtp
+        retry = now + backoff(attempt, smtp.retry_first_seconds, smtp.retry_max_minutes)
+        uncertain = uncertain or err.uncertain
+        self.store.defer(out.message_id, str(err), retry, uncertain=uncertain)
+        log.warning("mail.send_deferred", action=out.action, error=str(err),
+                    out_message_id=out.message_id, retry_at=retry.isoformat(),
+                    uncertain=uncertain)
+        return "send-deferred"
+
+    def _copy_arrived(self, box: Mailbox, out_message_id: str) -> bool:
+        """Whether the server delivered the daemon's copy of this mail, i.e. took the mail
+        (the copy is in the intake folder, or already filed in the sent folder)."""
         folders = [self.settings.imap.folder, self.settings.imap.folders.sent]
-        deadline = time.monotonic() + wait
-        while True:
-            if box.find(out_message_id, folders):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(1.0)
+        return box.find(out_message_id, folders) is not None
 
     def _limit_replies(self, decision: Decision, message: int, decided_at: datetime
                        ) -> Decision:

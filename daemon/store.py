@@ -5,7 +5,9 @@ plus a hash of its bytes, so a second run, a UIDVALIDITY change or a copy of the
 message does not act twice. Its row moves through ``seen -> decided -> done``, or
 ``seen -> held`` until its follow-up comes (then both rows are decided together, the
 follow-up's pointing at the first with ``paired_with``) or the wait is over. Each mail
-it causes is a row of its own (``queued -> sent``), keyed by that mail's Message-ID.
+it causes is a row of its own (``queued -> sending -> sent``), keyed by that mail's
+Message-ID; a mail whose hand-over was cut off is ``uncertain`` until its copy is seen or
+the wait for it is over.
 No secret is stored: outgoing mail is composed again from the source message when needed.
 """
 
@@ -81,6 +83,20 @@ CREATE TABLE IF NOT EXISTS outgoing (
 );
 """
 
+# Changes to a state file made by an earlier version, in order: MIGRATIONS[i] takes a file
+# from version i + 1 to i + 2 (files from before versions were recorded are version 1).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 2: a mail whose hand-over was cut off (the server may have it) and, once the server
+    # was seen up again, until when its copy is waited for before it is sent again.
+    ("ALTER TABLE outgoing ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0",
+     "ALTER TABLE outgoing ADD COLUMN confirm_after TEXT"),
+)
+SCHEMA_VERSION = 1 + len(MIGRATIONS)
+
+
+class StateVersionError(Exception):
+    """The state file was written by a newer version of the daemon."""
+
 
 @dataclass(frozen=True)
 class PendingMail:
@@ -90,6 +106,8 @@ class PendingMail:
     state: str  # queued, or sending (a run stopped while handing it over)
     attempts: int
     next_attempt_at: datetime | None
+    uncertain: bool = False  # an earlier hand-over was cut off: the server may have it
+    confirm_after: datetime | None = None  # no copy by then: it was not taken
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,20 @@ class Store:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate(path)
+
+    def _migrate(self, path: Path) -> None:
+        """Bring a state file written by an earlier version up to this one's schema."""
+        with self._tx() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0]) or 1
+            if version > SCHEMA_VERSION:
+                raise StateVersionError(
+                    f"{path}: state file version {version} was written by a newer"
+                    f" surety-intake (this one reads up to version {SCHEMA_VERSION})")
+            for statements in MIGRATIONS[version - 1:]:
+                for statement in statements:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         """Close the database."""
@@ -219,19 +251,21 @@ class Store:
     def pending_outgoing(self, message: int) -> list[PendingMail]:
         """This message's mails not yet sent (queued, or sending when a run stopped)."""
         rows = self._db.execute(
-            "SELECT out_message_id, state, attempts, next_attempt_at FROM outgoing"
-            " WHERE message=? AND state IN ('queued', 'sending') ORDER BY id",
+            "SELECT out_message_id, state, attempts, next_attempt_at, uncertain, confirm_after"
+            " FROM outgoing WHERE message=? AND state IN ('queued', 'sending') ORDER BY id",
             (message,),
         ).fetchall()
         return [PendingMail(r["out_message_id"], r["state"], int(r["attempts"]),
-                            _when(r["next_attempt_at"])) for r in rows]
+                            _when(r["next_attempt_at"]), bool(r["uncertain"]),
+                            _when(r["confirm_after"])) for r in rows]
 
     def mark_sending(self, out_message_id: str) -> None:
         """About to hand the mail to the SMTP server: if the run stops now, whether it was
         sent is uncertain, and the mailbox is asked before sending it again."""
         with self._tx() as db:
             db.execute(
-                "UPDATE outgoing SET state='sending', attempts=attempts+1 WHERE out_message_id=?",
+                "UPDATE outgoing SET state='sending', attempts=attempts+1, confirm_after=NULL"
+                " WHERE out_message_id=?",
                 (out_message_id,),
             )
 
@@ -239,18 +273,34 @@ class Store:
         """One outgoing mail was accepted by the SMTP server."""
         with self._tx() as db:
             db.execute(
-                "UPDATE outgoing SET state='sent', sent_at=?, last_error=NULL"
-                " WHERE out_message_id=?",
+                "UPDATE outgoing SET state='sent', sent_at=?, last_error=NULL, uncertain=0,"
+                " confirm_after=NULL WHERE out_message_id=?",
                 (_now(), out_message_id),
             )
 
-    def defer(self, out_message_id: str, error: str, next_attempt_at: datetime) -> None:
-        """A temporary failure: the mail stays queued until ``next_attempt_at``."""
+    def defer(self, out_message_id: str, error: str, next_attempt_at: datetime, *,
+              uncertain: bool = False) -> None:
+        """A temporary failure: the mail stays queued until ``next_attempt_at``.
+
+        ``uncertain``: the hand-over was cut off, so the server may have the mail. That
+        stays so (a later clean failure does not undo an earlier cut-off hand-over) until
+        the mail is sent or its copy is seen.
+        """
         with self._tx() as db:
             db.execute(
-                "UPDATE outgoing SET state='queued', last_error=?, next_attempt_at=?"
-                " WHERE out_message_id=?",
-                (error[:500], next_attempt_at.isoformat(), out_message_id),
+                "UPDATE outgoing SET state='queued', last_error=?, next_attempt_at=?,"
+                " uncertain=MAX(uncertain, ?), confirm_after=NULL WHERE out_message_id=?",
+                (error[:500], next_attempt_at.isoformat(), int(uncertain), out_message_id),
+            )
+
+    def await_copy(self, out_message_id: str, until: datetime) -> None:
+        """The server is up and the mail's copy has not come: wait for it until ``until``
+        (an uncertain mail); not there by then, the mail was not taken and is sent again."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE outgoing SET state='queued', uncertain=1, confirm_after=?,"
+                " next_attempt_at=? WHERE out_message_id=?",
+                (until.isoformat(), until.isoformat(), out_message_id),
             )
 
     def mark_undeliverable(self, out_message_id: str, error: str) -> None:

@@ -75,6 +75,7 @@ sender = "{SENDER}"
 ca_file = "{CA_FILE}"
 timeout_seconds = 20
 retry_first_seconds = 1
+copy_wait_seconds = 3
 
 [routing]
 contract_guarantee = "{CONTRACT_STAFF}"

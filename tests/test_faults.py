@@ -74,7 +74,10 @@ def test_exactly_once_through_kills_and_restarts(office: Office) -> None:  # noq
     """SIGKILL at random points (20+ times) and mail servers restarted: exactly one effect."""
     text = office.config_path.read_text(encoding="utf-8")
     office.config_path.write_text(text.replace(
-        "retry_first_seconds = 1", "retry_first_seconds = 1\nretry_max_minutes = 0.05"),
+        "retry_first_seconds = 1\ncopy_wait_seconds = 3",
+        # A copy whose delivery Postfix deferred comes on its retry (10 s here, or up
+        # to 60 s after repeated deferrals): the daemon waits that long for it.
+        "retry_first_seconds = 1\nretry_max_minutes = 0.05\ncopy_wait_seconds = 30"),
         encoding="utf-8")
     expected: dict[str, str] = {}
     waves = [list(range(start, min(start + 8, MESSAGES))) for start in range(0, MESSAGES, 8)]

@@ -24,3 +24,17 @@ def test_every_problem_code_is_documented_with_a_real_test() -> None:
         for ref in re.findall(r"`(test_\w+\.py)::(test_\w+)", row.group(4)):
             source = (ROOT / "tests" / ref[0]).read_text(encoding="utf-8")
             assert f"def {ref[1]}(" in source, (code, ref)
+
+
+def test_the_log_events_listed_are_the_ones_logged() -> None:
+    """Operators grep for the events the README names: each is logged, and each logged
+    event is named."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Logs"):readme.index("## How a message is processed")]
+    listed = set(re.findall(r"`([a-z]+\.[a-z_]+)`", section))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "daemon").glob("*.py"))
+    logged = set(re.findall(r"\.(?:info|warning|error|exception)\(\s*\"([a-z]+\.[a-z_]+)\"",
+                            source))
+    logged |= set(re.findall(r"Verdict\.\w+: \"([a-z]+\.[a-z_]+)\"", source))
+    assert logged, "no log calls found: the pattern is out of date"
+    assert listed == logged

@@ -7,7 +7,9 @@ import contextlib
 import email
 import email.policy
 import json
+import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -243,16 +245,122 @@ def _crashed_while_sending(office: Office, *, really_sent: bool) -> str:
 @pytest.mark.parametrize("really_sent", [True, False])
 def test_uncertain_send_after_a_crash_is_checked(office: Office, really_sent: bool) -> None:
     """A mail left 'sending' by a crash is looked for in the mailbox: found, it is not sent
-    again; not found, it is sent. Either way staff get it exactly once."""
+    again; not found, the daemon waits smtp.copy_wait_seconds for it, then sends it. Either
+    way staff get it exactly once."""
     out_id = _crashed_while_sending(office, really_sent=really_sent)
     run = office.run("run", "--once")
     assert run.returncode == 0, run.stderr
+    if not really_sent:
+        # No copy yet: the server is up, so its copy is waited for; nothing is sent yet.
+        assert [e["out_message_id"] for e in run.named("mail.awaiting_copy")] == [out_id]
+        assert run.named("mail.sent") == []
+        assert len(stack.unfiled()) == 1
+        time.sleep(3.5)  # copy_wait_seconds = 3
+        run = office.run("run", "--once")
+        assert run.returncode == 0, run.stderr
+        assert [e["out_message_id"] for e in run.named("mail.copy_missing")] == [out_id]
     stack.wait_for_queue()
     [got] = stack.mailbox(stack.CONTRACT_STAFF)
     assert got.header("Message-ID") == out_id
     assert len(run.named("mail.already_sent")) == (1 if really_sent else 0)
     assert len(run.named("mail.sent")) == (0 if really_sent else 1)
     assert stack.unfiled() == []
+
+
+class CutBeforeAnswer:
+    """Relays SMTP to the stack's Postfix and, the first time, cuts the connection when
+    Postfix answers the end of the data: the server took the mail, the daemon never hears
+    so. That first mail goes to the hold listener (taken, not yet delivered), as when a
+    server goes down right after taking a mail; later connections go to port 25."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.queue_id = ""
+        self.cut = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self.listener.accept()
+                threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        first = not self.cut.is_set()
+        upstream = socket.create_connection(("127.0.0.1", 2527 if first else 25))
+
+        def to_server() -> None:
+            with contextlib.suppress(OSError):
+                while data := client.recv(65536):
+                    upstream.sendall(data)
+            with contextlib.suppress(OSError):
+                upstream.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=to_server, daemon=True).start()
+        with client, upstream, contextlib.suppress(OSError):
+            while data := upstream.recv(65536):
+                queued = re.search(rb"250 [\d.]+ Ok: queued as (\w+)", data)
+                if first and queued:
+                    self.queue_id = queued.group(1).decode()
+                    self.cut.set()
+                    client.shutdown(socket.SHUT_RDWR)
+                    return
+                client.sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("server_kept_it", [True, False])
+def test_hand_over_cut_before_the_answer(office: Office, server_kept_it: bool) -> None:
+    """The server takes a staff mail but the connection breaks before its 250 reaches the
+    daemon, and the server delivers it only later. The daemon must neither send it again
+    while the copy may still come, nor lose it when the server never had it."""
+    proxy = CutBeforeAnswer()
+    try:
+        text = office.config_path.read_text(encoding="utf-8")
+        office.config_path.write_text(text.replace(
+            'port = 25\nsecurity = "starttls"', f'port = {proxy.port}\nsecurity = "none"'),
+            encoding="utf-8")
+        stack.deliver(mails.dsure_key_mail())
+        stack.wait_for_queue()
+
+        run = office.run("run", "--once")
+        assert run.returncode == 0, run.stderr
+        assert proxy.cut.is_set() and proxy.queue_id
+        [deferred] = run.named("mail.send_deferred")
+        assert deferred["uncertain"] is True
+        out_id = deferred["out_message_id"]
+        assert stack.mailbox(stack.CONTRACT_STAFF) == []  # held by the server
+
+        time.sleep(1.5)  # retry_first_seconds = 1
+        run = office.run("run", "--once")
+        assert run.returncode == 0, run.stderr
+        assert [e["out_message_id"] for e in run.named("mail.awaiting_copy")] == [out_id]
+        assert run.named("mail.sent") == []  # not sent again while its copy may come
+
+        # The server comes back and delivers what it took, or it had lost it.
+        action = "-H" if server_kept_it else "-d"
+        subprocess.run(["postsuper", action, proxy.queue_id, "hold"], check=True,
+                       capture_output=True)
+        stack.wait_for_queue()
+        time.sleep(3.5)  # copy_wait_seconds = 3
+        run = office.run("run", "--once")
+        assert run.returncode == 0, run.stderr
+        stack.wait_for_queue()
+        if server_kept_it:
+            assert [e["out_message_id"] for e in run.named("mail.already_sent")] == [out_id]
+            assert run.named("mail.sent") == []
+        else:
+            assert [e["out_message_id"] for e in run.named("mail.copy_missing")] == [out_id]
+            assert [e["out_message_id"] for e in run.named("mail.sent")] == [out_id]
+        [got] = stack.mailbox(stack.CONTRACT_STAFF)
+        assert got.header("Message-ID") == out_id
+        assert stack.unfiled() == []
+        assert stack.filed_counts()["Surety/Routed"] == 1
+    finally:
+        proxy.close()
 
 
 def test_a_message_copied_twice_acts_once(office: Office) -> None:

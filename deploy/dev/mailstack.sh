@@ -8,6 +8,8 @@
 #             127.0.0.1:993  IMAPS (implicit TLS)
 #             127.0.0.1:24   LMTP (used by Postfix only)
 #   capture   127.0.0.1:2526 deploy/dev/capture.py, stores each message as .eml
+#   Postfix   127.0.0.1:2527 (tests only) takes mail and puts it on hold: a server that
+#             answered 250 but has not delivered yet ("postsuper -H ALL" releases it)
 #
 # Usage: mailstack.sh up|down|reset|status      (as root)
 #
@@ -41,7 +43,8 @@ USERS=(
     "surety-intake@$DOMAIN"
 )
 CAPTURE_PORT=2526
-PORTS=(25 143 993 24 "$CAPTURE_PORT")
+HOLD_PORT=2527
+PORTS=(25 143 993 24 "$CAPTURE_PORT" "$HOLD_PORT")
 WAIT_TIMEOUT=30
 
 TLS_DIR="$MAILSTACK_DIR/tls"
@@ -288,6 +291,11 @@ configure_postfix() {
     local chroot_changed=0
     if postconf -F '*/*/chroot' | grep -qv ' = n$'; then
         postconf -F '*/*/chroot = n'
+        chroot_changed=1
+    fi
+    local hold="127.0.0.1:$HOLD_PORT/inet"
+    if [[ "$(postconf -M "$hold" 2>/dev/null)" != *static:HOLD* ]]; then
+        postconf -M "$hold=127.0.0.1:$HOLD_PORT inet n - n - - smtpd -o smtpd_end_of_data_restrictions=check_client_access,static:HOLD"
         chroot_changed=1
     fi
 

@@ -1,0 +1,93 @@
+"""The state file across versions: an older file is brought up to date with its rows kept;
+a file from a newer daemon is refused with a clear answer, not misread."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import stack
+
+from daemon.store import MIGRATIONS, SCHEMA, SCHEMA_VERSION, StateVersionError, Store
+
+
+def _first_version_file(path: Path) -> None:
+    """A state file as the first release wrote it (no user_version), with a mail queued."""
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA)
+    db.execute("INSERT INTO messages (folder, uidvalidity, uid, message_id, content_hash,"
+               " received_at, state, seen_at) VALUES ('INBOX', 7, 1, '<m@x>', 'h', '2026-11-01',"
+               " 'decided', '2026-11-01')")
+    db.execute("INSERT INTO outgoing (message, action, out_message_id, recipients, state,"
+               " attempts, queued_at) VALUES (1, 'forward', '<out@x>', '[]', 'sending', 1,"
+               " '2026-11-01')")
+    db.commit()
+    db.close()
+
+
+def test_a_first_version_state_file_is_brought_up_to_date(tmp_path: Path) -> None:
+    """The queued mail survives the upgrade, and can be marked as the new version does."""
+    path = tmp_path / "state.sqlite3"
+    _first_version_file(path)
+    store = Store(path)
+    [mail] = store.pending_outgoing(1)
+    assert (mail.out_message_id, mail.state, mail.uncertain, mail.confirm_after) == (
+        "<out@x>", "sending", False, None)
+    until = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    store.await_copy("<out@x>", until)
+    [mail] = store.pending_outgoing(1)
+    assert (mail.state, mail.uncertain, mail.confirm_after) == ("queued", True, until)
+    store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == (
+        1 + len(MIGRATIONS))
+    db.close()
+    Store(path).close()  # opening an up-to-date file again changes nothing
+
+
+def test_an_uncertain_mail_stays_uncertain_through_clean_failures(tmp_path: Path) -> None:
+    """A hand-over that was cut off may have reached the server: a later refused connection
+    does not make the mail certain again."""
+    store = Store(tmp_path / "state.sqlite3")
+    row = store.seen(folder="INBOX", uidvalidity=1, uid=1, message_id="<m@x>",
+                     content_hash="h", received_at=datetime(2026, 11, 1, tzinfo=UTC))
+    store.queue(row.id, "forward", "<out@x>", ("keiyaku@city.example.jp",))
+    later = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    store.mark_sending("<out@x>")
+    store.defer("<out@x>", "SMTP failed: connection lost", later, uncertain=True)
+    store.defer("<out@x>", "SMTP failed: connection refused", later + timedelta(minutes=1))
+    [mail] = store.pending_outgoing(row.id)
+    assert mail.uncertain and mail.state == "queued"
+    store.mark_sending("<out@x>")
+    store.mark_sent("<out@x>")
+    assert store.pending_outgoing(row.id) == []
+
+
+def test_a_state_file_from_a_newer_daemon_is_refused(tmp_path: Path) -> None:
+    """Not read, not changed; the command stops with exit 2 (systemd does not retry) and
+    says which file and which versions."""
+    path = tmp_path / "state.sqlite3"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StateVersionError, match=f"version {SCHEMA_VERSION + 1} was written"):
+        Store(path)
+
+    config = tmp_path / "office.toml"
+    config.write_text(stack.office_config(path), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "--config", str(config), "run", "--once"],
+        capture_output=True, text=True, check=False,
+        env=dict(os.environ, SURETY_TEST_IMAP_PASSWORD="x"),
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        f"surety-intake: {path}: state file version {SCHEMA_VERSION + 1} was written by a"
+        f" newer surety-intake (this one reads up to version {SCHEMA_VERSION})")
+    assert '"event": "state.too_new"' in proc.stdout
