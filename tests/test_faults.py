@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -70,7 +71,7 @@ def _fault_policy() -> str:
 
 
 @pytest.mark.parametrize("office", [_fault_policy()], indirect=True)
-def test_exactly_once_through_kills_and_restarts(office: Office) -> None:  # noqa: PLR0912
+def test_exactly_once_through_kills_and_restarts(office: Office) -> None:
     """SIGKILL at random points (20+ times) and mail servers restarted: exactly one effect."""
     text = office.config_path.read_text(encoding="utf-8")
     office.config_path.write_text(text.replace(
@@ -102,28 +103,15 @@ def test_exactly_once_through_kills_and_restarts(office: Office) -> None:  # noq
         proc = subprocess.Popen(daemon, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
-        reader = threading.Thread(target=lambda p=proc, out=lines: out.extend(p.stdout or []))
+        reader = threading.Thread(target=lambda p=proc, out=lines: out.extend(p.stdout or []),
+                                  daemon=True)
         reader.start()
-        if kills in outages:
-            # The server goes away under the running daemon and comes back: it must
-            # reconnect (IMAP) or retry from its outbox (SMTP) by itself.
-            part = outages[kills]
-            time.sleep(rng.uniform(0.5, 1.5))
-            _stop(part)
-            if part == "postfix":
-                arrive()  # new mail to act on while mail cannot be sent
-            seen = '"mail.send_deferred"' if part == "postfix" else '"imap.unavailable"'
-            deadline = time.monotonic() + 20
-            while not any(seen in line for line in lines) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            stack.mailstack("up")
-            time.sleep(7)  # a poll and a retry after it came back
-        else:
-            time.sleep(rng.uniform(0.5, 3.0))
-        assert proc.poll() is None, "".join(lines)[-2000:]
-        proc.send_signal(signal.SIGKILL)
+        try:
+            _between_kills(proc, lines, kills, outages, rng, arrive)
+        finally:  # a failing test leaves no daemon behind
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
         kills += 1
-        proc.wait(timeout=60)
         reader.join(timeout=60)
         logs.append("".join(lines))
     assert kills >= MIN_KILLS
@@ -174,6 +162,33 @@ def test_exactly_once_through_kills_and_restarts(office: Office) -> None:  # noq
     leaked = [i for i in range(MESSAGES) if f"Key{i:03d}x9Qw" in log]
     assert leaked == []
     print(f"\n{kills} kills, {len(quarantined)} quarantined")
+
+
+
+def _between_kills(proc: subprocess.Popen[str], lines: list[str], kills: int,
+                   outages: dict[int, str], rng: random.Random,
+                   arrive: Callable[[], None]) -> None:
+    """Let the running daemon work for a random while; at the chosen kills, take a
+    server away under it and bring it back."""
+    if kills in outages:
+        # The server goes away under the running daemon and comes back: it must
+        # reconnect (IMAP) or retry from its outbox (SMTP) by itself.
+        part = outages[kills]
+        time.sleep(rng.uniform(0.5, 1.5))
+        _stop(part)
+        try:
+            if part == "postfix":
+                arrive()  # new mail to act on while mail cannot be sent
+            seen = '"mail.send_deferred"' if part == "postfix" else '"imap.unavailable"'
+            deadline = time.monotonic() + 20
+            while not any(seen in line for line in lines) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:  # the tests after this one need the stack
+            stack.mailstack("up")
+        time.sleep(7)  # a poll and a retry after it came back
+    else:
+        time.sleep(rng.uniform(0.5, 3.0))
+    assert proc.poll() is None, "".join(lines)[-2000:]
 
 
 def _stop(part: str) -> None:

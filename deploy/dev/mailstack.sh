@@ -430,7 +430,10 @@ start_dovecot() {
     else
         # A master.pid left over from before a reboot may name an unrelated process.
         rm -f "$DOVECOT_BASE/master.pid"
-        dovecot -c "$DOVECOT_CONF"
+        # Its own log goes to $LOG_DIR; what it prints while starting, to the log too, so
+        # that it keeps no hold on our stdout ("mailstack.sh up | tee" must end).
+        dovecot -c "$DOVECOT_CONF" </dev/null >>"$LOG_DIR/dovecot-start.log" 2>&1 \
+            || { tail -n 20 "$LOG_DIR/dovecot-start.log" >&2; die "dovecot did not start"; }
     fi
 }
 
