@@ -293,6 +293,10 @@ class Intake:
             return "held-missing"
         _, fetched = found
         mail = self._read(fetched.raw, held.received_at)
+        failures = self.store.begin_attempt(held.id)
+        self._current = held.id
+        if failures >= self.settings.limits.max_attempts:
+            return self._quarantine(box, held, fetched, mail, failures, folder=held_folder)
         decision = decide(mail, self.settings, can_wait=False)
         self._log_read(mail, None, decision)
         log.info("message.wait_over", reason=held.held_reason)
@@ -441,8 +445,9 @@ class Intake:
         return replace(decision, outcomes=tuple(outcomes), verdict=verdict)
 
     def _quarantine(self, box: Mailbox, row: MessageRow, fetched: Fetched, mail: Mail,
-                    failures: int) -> str:
-        """Set aside a message that failed too often; staff are told once."""
+                    failures: int, *, folder: str | None = None) -> str:
+        """Set aside a message that failed too often (in the intake folder, or ``folder``);
+        staff are told once."""
         error = self.store.last_error(row.id)
         notice = quarantine_notice(fetched.raw, about(mail), self.settings, self.clock(),
                                    error=error, attempts=failures)
@@ -453,7 +458,11 @@ class Intake:
         waiting = self._send_pending(box, row.id, [notice], decision, mail, self.clock())
         if waiting:
             return waiting
-        box.file(fetched.uid, self.settings.imap.folders.quarantine)
+        quarantine = self.settings.imap.folders.quarantine
+        if folder is None:
+            box.file(fetched.uid, quarantine)
+        else:
+            box.file_from(folder, fetched.uid, quarantine)
         self.store.mark_done(row.id)
         return "quarantined"
 

@@ -124,6 +124,33 @@ def test_quarantine_after_repeated_failures_and_release(office: Office) -> None:
     assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
 
 
+def test_a_held_message_that_keeps_failing_is_quarantined(office: Office) -> None:
+    """A held message whose wait is over but whose handling failed three times is set
+    aside from Surety/Held like any other, staff told once; the contractor gets nothing."""
+    stack.deliver(mails.confirmation_mail(encrypt="zip-crypto"))
+    stack.wait_for_queue()
+    assert office.run("run", "--once").named("message.held")
+    # The wait is over, and a daemon died three times working on it.
+    db = sqlite3.connect(office.state_path)
+    with db:
+        db.execute("UPDATE messages SET held_until='2000-01-01T00:00:00+00:00',"
+                   " attempts=3 WHERE state='held'")
+    db.close()
+
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+    assert len(run.named("message.quarantined")) == 1
+    assert run.named("message.wait_over") == []
+    [notice] = stack.mailbox(stack.REVIEW)
+    assert notice.header("Subject").startswith("【電子保証 処理エラー】")
+    folders = stack.filed_counts()
+    assert (folders["Surety/Quarantine"], folders.get("Surety/Held", 0)) == (1, 0)
+    assert stack.captured() == []
+    assert stack.mailbox(stack.CONTRACT_STAFF) == []
+    again = office.run("run", "--once")
+    assert again.named("message.quarantined") == [] and again.named("mail.sent") == []
+
+
 class _Lines:
     """The JSON log lines of a running daemon, read as they come."""
 
