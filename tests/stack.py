@@ -240,3 +240,46 @@ def filed_counts(user: str = INTAKE) -> dict[str, int]:
     counts.pop("Surety/Sent", None)
     counts["INBOX"] = len(unfiled(user))
     return counts
+
+
+POSTFIX_LOG = STACK_DIR / "log" / "postfix.log"
+_QUEUE_ID = r"postfix/\w+\[\d+\]: ([0-9A-F]+): "
+
+
+def postfix_log_offset() -> int:
+    """Where Postfix's log ends now: read what it logs from here on with postfix_log."""
+    return POSTFIX_LOG.stat().st_size if POSTFIX_LOG.exists() else 0
+
+
+def postfix_log(since: int) -> str:
+    """What Postfix logged since the offset."""
+    with POSTFIX_LOG.open("rb") as log:
+        log.seek(since)
+        return log.read().decode("utf-8", "replace")
+
+
+def _message_ids(log: str) -> dict[str, str]:
+    import re  # noqa: PLC0415
+
+    return dict(re.findall(_QUEUE_ID + r"message-id=(<[^>]+>)", log))
+
+
+def postfix_queued(log: str, sender: str) -> dict[str, int]:
+    """How many mails Postfix took (committed to its queue) per Message-ID from sender."""
+    import re  # noqa: PLC0415
+    from collections import Counter  # noqa: PLC0415
+
+    ids = _message_ids(log)
+    queued = set(re.findall(_QUEUE_ID + f"from=<{re.escape(sender)}>", log))
+    return dict(Counter(ids[q] for q in queued if q in ids))
+
+
+def postfix_redelivered(log: str) -> set[tuple[str, str]]:
+    """(Message-ID, recipient) that Postfix itself may have delivered twice: it lost the
+    connection to the next hop (Dovecot's LMTP, the capture server) after the end of the
+    data, so it delivered again; SMTP's at-least-once, which Postfix logs as such."""
+    import re  # noqa: PLC0415
+
+    ids = _message_ids(log)
+    again = re.findall(_QUEUE_ID + r"to=<([^>]+)>.*message may be sent more than once", log)
+    return {(ids[q], to) for q, to in again if q in ids}
