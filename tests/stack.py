@@ -178,6 +178,19 @@ class Received:
         """The attached parts."""
         return list(self.message.iter_attachments())  # type: ignore[arg-type]
 
+    @property
+    def postfix_queue_id(self) -> str:
+        """The id of the Postfix queue file this copy was delivered from: one id for
+        several copies means one hand-over that Postfix delivered more than once."""
+        import re  # noqa: PLC0415
+
+        for received in self.message.get_all("Received") or []:
+            one_line = " ".join(str(received).split())
+            found = re.search(r"\(Postfix\) with \w+ id ([0-9A-F]+)", one_line)
+            if found:
+                return found.group(1)
+        return ""
+
 
 def mailbox(user: str, folder: str = "INBOX") -> list[Received]:
     """Every message in a user's folder (empty if the folder does not exist)."""
@@ -272,14 +285,3 @@ def postfix_queued(log: str, sender: str) -> dict[str, int]:
     ids = _message_ids(log)
     queued = set(re.findall(_QUEUE_ID + f"from=<{re.escape(sender)}>", log))
     return dict(Counter(ids[q] for q in queued if q in ids))
-
-
-def postfix_redelivered(log: str) -> set[tuple[str, str]]:
-    """(Message-ID, recipient) that Postfix itself may have delivered twice: it lost the
-    connection to the next hop (Dovecot's LMTP, the capture server) after the end of the
-    data, so it delivered again; SMTP's at-least-once, which Postfix logs as such."""
-    import re  # noqa: PLC0415
-
-    ids = _message_ids(log)
-    again = re.findall(_QUEUE_ID + r"to=<([^>]+)>.*message may be sent more than once", log)
-    return {(ids[q], to) for q, to in again if q in ids}
