@@ -152,6 +152,8 @@ class Store:
 
     def _migrate(self, path: Path) -> None:
         """Bring a state file written by an earlier version up to this one's schema."""
+        if int(self._db.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION:
+            return  # up to date: no write, no lock taken
         with self._tx() as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0]) or 1
             if version > SCHEMA_VERSION:
