@@ -72,11 +72,7 @@ class Outbox:
         return client
 
     async def _probe(self) -> None:
-        client = await self._connect()
-        try:
-            await client.quit()
-        except _FAILED:
-            client.close()
+        await _goodbye(await self._connect())
 
     async def _send(self, message: bytes, recipients: tuple[str, ...],
                     copy_to: str | None) -> None:
@@ -97,14 +93,20 @@ class Outbox:
             # Cut off while handing the mail over: the server may have taken it.
             raise SendError(f"SMTP failed: {err}", permanent=False, uncertain=True) from err
         finally:
-            if client.is_connected:
-                try:
-                    await client.quit()
-                except _FAILED:
-                    client.close()
+            await _goodbye(client)
         missed = {r: v for r, v in refused.items() if r in recipients}
         if missed:
             # Some were taken (the copy, maybe other staff), these were not.
             detail = "; ".join(f"{r}: {v.code} {v.message}" for r, v in missed.items())
             raise SendError(f"SMTP refused: {detail}",
                             permanent=all(500 <= v.code < 600 for v in missed.values()))
+
+
+async def _goodbye(client: aiosmtplib.SMTP) -> None:
+    """End the session politely (QUIT) if it is still open, else just close it."""
+    if not client.is_connected:
+        return
+    try:
+        await client.quit()
+    except _FAILED:
+        client.close()

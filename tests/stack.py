@@ -12,10 +12,12 @@ import email
 import email.policy
 import imaplib
 import os
+import re
 import smtplib
 import ssl
 import subprocess
 import tempfile
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -182,8 +184,6 @@ class Received:
     def postfix_queue_id(self) -> str:
         """The id of the Postfix queue file this copy was delivered from: one id for
         several copies means one hand-over that Postfix delivered more than once."""
-        import re  # noqa: PLC0415
-
         for received in self.message.get_all("Received") or []:
             one_line = " ".join(str(received).split())
             found = re.search(r"\(Postfix\) with \w+ id ([0-9A-F]+)", one_line)
@@ -272,16 +272,11 @@ def postfix_log(since: int) -> str:
 
 
 def _message_ids(log: str) -> dict[str, str]:
-    import re  # noqa: PLC0415
-
     return dict(re.findall(_QUEUE_ID + r"message-id=(<[^>]+>)", log))
 
 
 def postfix_queued(log: str, sender: str) -> dict[str, int]:
     """How many mails Postfix took (committed to its queue) per Message-ID from sender."""
-    import re  # noqa: PLC0415
-    from collections import Counter  # noqa: PLC0415
-
     ids = _message_ids(log)
     queued = set(re.findall(_QUEUE_ID + f"from=<{re.escape(sender)}>", log))
     return dict(Counter(ids[q] for q in queued if q in ids))
