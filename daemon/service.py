@@ -38,10 +38,16 @@ from daemon.compose import (
 )
 from daemon.config import Settings
 from daemon.decide import decide, pairs_with
-from daemon.extract import document_passwords
+from daemon.lifecycle import (
+    is_own_copy,
+    limit_replies,
+    may_complete,
+    quarantine_due,
+    secrets_of,
+)
 from daemon.log import register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
-from daemon.model import Decision, DocumentStatus, Mail, Verdict, overall
+from daemon.model import Decision, DocumentStatus, Mail, Verdict
 from daemon.outbox import Outbox, SendError
 from daemon.read import ReadLimits, combine, read_headers_only, read_message
 from daemon.sandbox import Limits as SandboxLimits
@@ -68,18 +74,23 @@ def backoff(attempt: int, first_seconds: float, max_minutes: float) -> timedelta
     return timedelta(seconds=min(seconds, max_minutes * 60))
 
 
-def is_own_copy(mail: Mail, settings: Settings) -> bool:
-    """The daemon's own copy of a mail it sent (it comes back through smtp.copy_to)."""
-    return mail.from_addr == settings.smtp.sender.lower() and bool(
-        mail.header("X-Surety-Source"))
-
-
 def protect_secrets(mail: Mail, decision: Decision) -> None:
     """Register every secret of this message with the log redactor."""
-    register_secret(decision.fields.auth_key)
-    register_secret(decision.fields.view_password)
-    for password in document_passwords(mail.body):
-        register_secret(password)
+    for value in secrets_of(mail, decision):
+        register_secret(value)
+
+
+def log_read(mail: Mail, decision: Decision, uid: int | None = None) -> None:
+    """Log what was read and how it was classified, its secrets registered first."""
+    protect_secrets(mail, decision)
+    log.info("message.fetched", size=len(mail.raw), subject=mail.subject,
+             sender=mail.from_addr, received_at=mail.received_at.isoformat(),
+             attachments=[f"{a.filename} ({a.status.value})" for a in mail.attachments],
+             uid=uid)
+    log.info("message.classified", kind=decision.kind.value,
+             guarantee_type=decision.guarantee_type.value if decision.guarantee_type
+             else None, submissions=len(decision.outcomes),
+             fields=decision.fields.public())
 
 
 class Intake:
@@ -176,7 +187,7 @@ class Intake:
             return "own-copy"
         failures = self.store.begin_attempt(row.id)
         self._current = row.id
-        if failures >= self.settings.limits.max_attempts:
+        if quarantine_due(failures, self.settings):
             return self._quarantine(box, row, fetched, mail, failures)
         if row.duplicate_of is not None:
             log.info("message.duplicate", of=row.duplicate_of, verdict=row.verdict)
@@ -194,7 +205,7 @@ class Intake:
         # Decided before anything about the message is logged, so that its secrets are
         # registered with the redactor first.
         decision = decide(mail, self.settings)
-        self._log_read(mail, fetched, decision)
+        log_read(mail, decision, fetched.uid)
         if decision.verdict is Verdict.HELD:
             wait = timedelta(hours=self.settings.policy.password_wait_hours)
             self.store.hold(row.id, decision.reason, mail.received_at + wait)
@@ -222,23 +233,12 @@ class Intake:
                 DocumentStatus.UNREADABLE)
             return read_headers_only(raw, received_at, status=status, detail=str(err)[:200])
 
-    def _log_read(self, mail: Mail, fetched: Fetched | None, decision: Decision) -> None:
-        protect_secrets(mail, decision)
-        log.info("message.fetched", size=len(mail.raw), subject=mail.subject,
-                 sender=mail.from_addr, received_at=mail.received_at.isoformat(),
-                 attachments=[f"{a.filename} ({a.status.value})" for a in mail.attachments],
-                 uid=fetched.uid if fetched else None)
-        log.info("message.classified", kind=decision.kind.value,
-                 guarantee_type=decision.guarantee_type.value if decision.guarantee_type
-                 else None, submissions=len(decision.outcomes),
-                 fields=decision.fields.public())
-
     def _partner(self, box: Mailbox, mail: Mail) -> tuple[MessageRow, str, Mail] | None:
         """The held message, from the same sender and still waiting, this mail completes."""
         if not mail.from_addr:
             return None
         for held in self.store.held(sender=mail.from_addr):
-            if held.held_until is None or held.held_until < mail.received_at:
+            if not may_complete(held.sender, held.held_until, mail):
                 continue
             found = box.find(held.message_id, [self.settings.imap.folders.held])
             if found is None:
@@ -256,7 +256,7 @@ class Intake:
         combined = combine(first, mail, reader=self._read)
         decision = decide(combined, self.settings, can_wait=False,
                           sources=(first.message_id, mail.message_id))
-        self._log_read(combined, None, decision)
+        log_read(combined, decision)
         log.info("message.paired", first=first.message_id, follow_up=mail.message_id)
         found = box.find(first.message_id, [where])
         placements: list[tuple[int, str | None, int]] = [(row.id, None, uid)]
@@ -295,10 +295,10 @@ class Intake:
         mail = self._read(fetched.raw, held.received_at)
         failures = self.store.begin_attempt(held.id)
         self._current = held.id
-        if failures >= self.settings.limits.max_attempts:
+        if quarantine_due(failures, self.settings):
             return self._quarantine(box, held, fetched, mail, failures, folder=held_folder)
         decision = decide(mail, self.settings, can_wait=False)
-        self._log_read(mail, None, decision)
+        log_read(mail, decision)
         log.info("message.wait_over", reason=held.held_reason)
         return self._act(box, held, mail, decision, [(held.id, held_folder, fetched.uid)])
 
@@ -309,7 +309,12 @@ class Intake:
         decided_at = row.decided_at if row.state == "decided" and row.decided_at else (
             self.clock())
         decision = self._link(decision, mail, decided_at)
-        decision = self._limit_replies(decision, row.id, decided_at)
+        capped = limit_replies(decision, self.store, message=row.id, decided_at=decided_at,
+                               settings=self.settings)
+        for to in capped.limited:
+            log.warning("reply.limit_reached", to=to,
+                        limit=self.settings.replies.per_sender_per_day)
+        decision = capped.decision
         mails = compose(decision, mail, self.settings, decided_at)
         planned = [(m.action, m.message_id, m.recipients) for m in mails]
         if follow_up is not None:
@@ -417,32 +422,6 @@ class Intake:
         (the copy is in the intake folder, or already filed in the sent folder)."""
         folders = [self.settings.imap.folder, self.settings.imap.folders.sent]
         return box.find(out_message_id, folders) is not None
-
-    def _limit_replies(self, decision: Decision, message: int, decided_at: datetime
-                       ) -> Decision:
-        """At most replies.per_sender_per_day replies to one address: beyond, a person looks
-        (an auto-responder loop must not flood anybody)."""
-        limit = self.settings.replies.per_sender_per_day
-        counted: Counter[str] = Counter()
-        outcomes = []
-        for outcome in decision.outcomes:
-            if outcome.verdict is not Verdict.CORRECTION:
-                outcomes.append(outcome)
-                continue
-            to = outcome.route_to[0]
-            sent = self.store.replies_between(
-                to, decided_at - timedelta(hours=24), decided_at, exclude_message=message)
-            if sent + counted[to] >= limit:
-                log.warning("reply.limit_reached", to=to, limit=limit)
-                outcomes.append(replace(outcome, verdict=Verdict.REVIEW,
-                                        route_to=tuple(self.settings.routing.review),
-                                        problems=(*outcome.problems, "reply-limit-reached")))
-            else:
-                counted[to] += 1
-                outcomes.append(outcome)
-        verdict = decision.verdict if not decision.outcomes else overall(
-            [o.verdict for o in outcomes])
-        return replace(decision, outcomes=tuple(outcomes), verdict=verdict)
 
     def _quarantine(self, box: Mailbox, row: MessageRow, fetched: Fetched, mail: Mail,
                     failures: int, *, folder: str | None = None) -> str:

@@ -7,6 +7,7 @@ PDFs, full-width digits and half-width katakana.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -50,10 +51,14 @@ def test_outlook_cp932_characters_under_an_iso2022jp_label() -> None:
     assert mail.from_name.startswith("㈱北斗土木")
 
 
-def test_a_broken_jis_sequence_is_never_silently_replaced() -> None:
+@pytest.mark.parametrize("pair", [
+    b"\x7f\x7f", b"\x20\x21", b"\x21\x7f",  # bytes outside JIS X 0208's 0x21-0x7E
+    b"\x22\x2f", b"\x29\x21", b"\x2f\x7e", b"\x75\x21",  # in range, but CP932 has no character
+])
+def test_a_broken_jis_sequence_is_never_silently_replaced(pair: bytes) -> None:
     """An undecodable JIS pair raises: a digit is never swapped for a replacement mark."""
     with pytest.raises(UnicodeDecodeError):
-        decode_iso2022jp(b"\x1b$B\x7f\x7f\x1b(B")
+        decode_iso2022jp(b"\x1b$B#2" + pair + b"\x1b(B")
     # The charset fallback then tries the other decoders before giving up visibly.
     assert decode_text("番号".encode("cp932"), "iso-2022-jp") == "番号"
 
@@ -157,9 +162,18 @@ def test_not_mime_message_is_read_as_text() -> None:
 
 @pytest.mark.parametrize("raw", [b"", b"\x00\x01\x02", b"just some words\n", b"From: x\n\n"])
 def test_garbage_never_raises(raw: bytes) -> None:
-    """Empty, binary and headerless input is read without an exception."""
+    """Empty, binary and headerless input is read without an exception, and gets a stable
+    Message-ID of its own made from its bytes (the same bytes, the same id)."""
     mail = read_message(raw)
-    assert mail.message_id.endswith("@surety-intake.invalid>") or mail.message_id
+    digest = hashlib.sha256(raw).hexdigest()[:32]
+    assert mail.message_id == f"<{digest}@surety-intake.invalid>"
+    assert read_message(raw + b"x").message_id != mail.message_id
+
+
+def test_a_message_id_of_its_own_is_kept() -> None:
+    """A message with a Message-ID keeps it, trimmed."""
+    raw = b"Message-ID:  <abc@contractor.example.jp> \r\nFrom: a@b.jp\r\n\r\nbody\r\n"
+    assert read_message(raw).message_id == "<abc@contractor.example.jp>"
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from samples import mails, pdfs
+from samples import mails, parties, pdfs
 
 from daemon.config import Settings
 from daemon.decide import decide
@@ -91,17 +91,29 @@ def test_state_database_holds_no_secret(tmp_path: Path, settings: Settings) -> N
         assert secret not in dump
 
 
-def test_log_redacts_registered_secrets(capsys: pytest.CaptureFixture[str]) -> None:
-    """A secret value is masked wherever it appears in a log line, nested or not."""
+def test_log_redacts_the_secrets_of_a_read_message(monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str],
+                                                  settings: Settings) -> None:
+    """Through the daemon's own path (log_read registers what the message carries), every
+    key and password of a real submission is masked wherever it appears later, nested or
+    not; secret-named keys are masked whatever their value."""
     import structlog  # noqa: PLC0415
 
     from daemon import log  # noqa: PLC0415
+    from daemon.service import log_read  # noqa: PLC0415
 
+    monkeypatch.setattr(log, "_secrets", set())
     log.configure()
-    log.register_secret("Sup3rS3cret")
+    secrets = [mails.default_auth_key("2604012345"), parties.viewing_password("SJ26-0412345"),
+               "Rk7v2Lm9"]  # the key notice's key, a form's viewing password, a PDF's password
+    for raw in (mails.dsure_key_mail(), mails.confirmation_mail(),
+                mails.legacy_pdf_mail(date=datetime(2026, 3, 10, tzinfo=UTC))):
+        mail = read_message(raw)
+        log_read(mail, decide(mail, settings))
     logger: Any = structlog.get_logger("test")
-    logger.info("x", subject="key Sup3rS3cret here", nested={"a": ["Sup3rS3cret"]},
-                password="anything")
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert "Sup3rS3cret" not in json.dumps(line)
+    logger.info("x", subject=" ".join(secrets), nested={"a": [*secrets]}, password="anything")
+    out = capsys.readouterr().out
+    assert [s for s in secrets if s in out] == []
+    line = json.loads(out.strip().splitlines()[-1])
     assert line["password"] == "[REDACTED]"
+    assert line["subject"] == "[REDACTED] [REDACTED] [REDACTED]"

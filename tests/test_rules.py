@@ -1,0 +1,437 @@
+"""Each rule beside the case that must not match it: tests that fail when a rule breaks.
+
+For every rule a user would notice breaking (an address that must count and one that must
+not, a host that must pass and one that must not, a follow-up that must pair and one that
+must not, a header that must be trusted and one that must not) both sides are asserted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from samples import mails, parties
+
+from daemon import log
+from daemon.config import Settings
+from daemon.decide import WAITING_FOR_PASSWORD, WAITING_FOR_REST, decide, pairs_with
+from daemon.extract import host_in, url_on_hosts
+from daemon.japanese import decode_iso2022jp, decode_text
+from daemon.lifecycle import (
+    is_own_copy,
+    limit_replies,
+    may_complete,
+    quarantine_due,
+    secrets_of,
+)
+from daemon.model import Decision, Fields, Kind, Mail, Outcome, Verdict
+from daemon.read import read_message
+from daemon.service import log_read
+
+JST = timezone(timedelta(hours=9))
+BEFORE_CUTOFF = datetime(2026, 3, 10, 10, 0, tzinfo=JST)
+SYSTEM = "sonpo-hosyou-syouken.jp"
+YAMADA = "t-yamada@yamada-kensetsu.example.co.jp"
+DESIGNATED = parties.INSURERS["sompo"].designated_address
+
+
+def _with_insurer_cc(settings: Settings, legacy_cc: list[str]) -> Settings:
+    insurers = [i.model_copy(update={"legacy_cc": legacy_cc})
+                if i.name == "損害保険ジャパン株式会社" else i for i in settings.insurers]
+    return settings.model_copy(update={"insurers": insurers})
+
+
+def _codes(raw: bytes, settings: Settings) -> tuple[str, tuple[str, ...]]:
+    decision = decide(read_message(raw), settings)
+    return decision.verdict.value, decision.problems
+
+
+# --- the insurer's designated address ---------------------------------------------------------
+
+@pytest.mark.parametrize("configured", [
+    "Denshi-Hosho@sompo-japan.example.jp", "DENSHI-HOSHO@SOMPO-JAPAN.EXAMPLE.JP", DESIGNATED,
+])
+@pytest.mark.parametrize("copied", [DESIGNATED, DESIGNATED.upper(),
+                                    "Denshi-Hosho@Sompo-Japan.Example.JP"])
+def test_designated_address_counts_whatever_its_case(configured: str, copied: str,
+                                                     settings: Settings) -> None:
+    """The designated address in the config and in Cc compare without regard to case."""
+    office = _with_insurer_cc(settings, [configured])
+    raw = mails.legacy_pdf_mail(cc=copied, date=BEFORE_CUTOFF)
+    assert _codes(raw, office) == ("routed", ())
+
+
+@pytest.mark.parametrize("cc", [
+    None,  # not copied at all
+    "x-denshi-hosho@sompo-japan.example.jp",  # a longer address ending the same
+    "denshi-hosho@sompo-japan.example.jp.evil.example",  # the right address as a prefix
+    "denshi-hosho@ms-ins.example.jp",  # the right local part at another insurer
+])
+def test_an_address_that_is_not_the_designated_one_does_not_count(cc: str | None,
+                                                                   settings: Settings) -> None:
+    """Only the designated address itself counts, not one that merely resembles it."""
+    raw = mails.legacy_pdf_mail(cc=cc, date=BEFORE_CUTOFF)
+    assert _codes(raw, settings) == ("correction", ("insurer-cc-missing",))
+
+
+def test_the_designated_address_written_in_the_text_does_not_count(settings: Settings) -> None:
+    """An address in the body, in Reply-To or as the sender is not a recipient."""
+    raw = mails.legacy_pdf_mail(cc=None, date=BEFORE_CUTOFF)
+    raw = raw.replace(b"\r\n\r\n", f"\r\nReply-To: {DESIGNATED}\r\n\r\n".encode(), 1)
+    mail = read_message(raw)
+    mail = mail.__class__(**{**mail.__dict__, "body": f"{mail.body}\nCc: {DESIGNATED}\n"})
+    assert DESIGNATED in mail.reply_to
+    decision = decide(mail, settings)
+    assert (decision.verdict.value, decision.problems) == ("correction", ("insurer-cc-missing",))
+
+
+# --- ISO-2022-JP as Windows writes it --------------------------------------------------------
+
+# In-range JIS X 0208 codes (both bytes 0x21-0x7E) that CP932 does not define: row 2's gap,
+# the empty rows 9-12 and 14-15, and rows 85-88.
+UNDEFINED_PAIRS = [b"\x22\x2f", b"\x29\x21", b"\x2c\x7e", b"\x2f\x21", b"\x75\x21", b"\x78\x7e"]
+
+
+@pytest.mark.parametrize("pair", UNDEFINED_PAIRS)
+def test_a_jis_code_cp932_lacks_is_never_replaced(pair: bytes) -> None:
+    """A code with no character is an error, never a silent U+FFFD in a number."""
+    data = b"\x1b$B#2#0" + pair + b"#1\x1b(B"  # ２０?１
+    with pytest.raises(UnicodeDecodeError):
+        decode_iso2022jp(data)
+    assert "\ufffd" not in decode_text(data, "iso-2022-jp")
+
+
+def test_defined_neighbours_of_the_gaps_decode() -> None:
+    """The codes beside the gaps are characters and decode (the check is not too wide)."""
+    assert decode_iso2022jp(b"\x1b$B\x22\x2e\x1b(B") == "〓"
+    assert decode_iso2022jp(b"\x1b$B\x2d\x21\x1b(B") == "①"  # NEC row 13
+    assert decode_iso2022jp(b"\x1b$B\x79\x21\x1b(B") == "纊"  # NEC-selected IBM, row 89
+
+
+# --- the log's redactor -----------------------------------------------------------------------
+
+@pytest.fixture
+def redactor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A redactor that knows no secret yet, and JSON logs on stdout."""
+    monkeypatch.setattr(log, "_secrets", set())
+    log.configure()
+
+
+def _logged(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+
+
+def test_every_key_is_masked_in_the_log_through_the_daemons_path(
+        redactor: None, capsys: pytest.CaptureFixture[str], settings: Settings) -> None:
+    """message.fetched logs the subject: each submission's 認証キー in it is masked, and the
+    保証契約番号 beside it stays readable."""
+    keys = ["Xq7Rt2Lm9Pz4", "Hv3Kw8Nb5Jc6"]
+    body = (f"保証契約番号：2604012345\n認証キー：{keys[0]}\n契約保証\n\n"
+            f"保証契約番号：2604012399\n認証キー：{keys[1]}\n前払金保証\n")
+    raw = mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS, body=body,
+                      subject=f"【電子保証】認証キー {keys[0]} / {keys[1]}")
+    mail = read_message(raw)
+    decision = decide(mail, settings)
+    assert len(decision.outcomes) == 2
+    log_read(mail, decision, uid=7)
+    events = _logged(capsys)
+    text = json.dumps(events, ensure_ascii=False)
+    assert [e["event"] for e in events] == ["message.fetched", "message.classified"]
+    for key in keys:
+        assert key not in text
+    assert "2604012345" in text  # not a secret: staff find the message by it
+
+
+def test_viewing_and_document_passwords_are_masked(
+        redactor: None, capsys: pytest.CaptureFixture[str], settings: Settings) -> None:
+    """The 閲覧用パスワード and a document's password, read through the daemon's path."""
+    raw = mails.confirmation_mail()
+    mail = read_message(raw)
+    decision = decide(mail, settings)
+    view = parties.viewing_password("SJ26-0412345")
+    assert decision.fields.view_password == view
+    follow = read_message(mails.password_followup(password="Zp4Wq8Lk2"))
+    assert secrets_of(follow, decide(follow, settings)) == ["Zp4Wq8Lk2"]
+    log_read(mail, decision)
+    log_read(follow, decide(follow, settings))
+    structlog_logger().info("later", subject=f"pw {view} and Zp4Wq8Lk2")
+    text = json.dumps(_logged(capsys), ensure_ascii=False)
+    assert view not in text
+    assert "Zp4Wq8Lk2" not in text
+
+
+def structlog_logger() -> Any:
+    """A logger as the daemon's modules get one."""
+    import structlog  # noqa: PLC0415
+
+    return structlog.get_logger("test")
+
+
+@pytest.mark.parametrize("name", ["auth_key", "view_password", "password", "document_password",
+                                  "secret"])
+def test_secret_named_keys_are_masked_whatever_their_value(
+        name: str, redactor: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """A key named as a secret is masked, at the top and nested in fields."""
+    structlog_logger().info("x", **{name: "Unregistered1"}, fields={name: "Unregistered2"},
+                            contract_number="2604012345")
+    (event,) = _logged(capsys)
+    assert event[name] == "[REDACTED]"
+    assert event["fields"][name] == "[REDACTED]"
+    assert event["contract_number"] == "2604012345"
+
+
+def test_short_values_are_not_registered(redactor: None,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """A value under four characters is not a secret worth masking everywhere (it would
+    blank out ordinary words); four and more are."""
+    log.register_secret("abc")
+    log.register_secret("Wxyz")
+    structlog_logger().info("x", subject="abc Wxyz")
+    (event,) = _logged(capsys)
+    assert event["subject"] == "abc [REDACTED]"
+
+
+# --- the reply cap ----------------------------------------------------------------------------
+
+@dataclass
+class History:
+    """Earlier replies per address, as the state file would count them."""
+
+    sent: dict[str, int] = field(default_factory=dict)
+    asked: list[tuple[str, datetime, datetime, int]] = field(default_factory=list)
+
+    def replies_between(self, address: str, start: datetime, end: datetime, *,
+                        exclude_message: int) -> int:
+        self.asked.append((address, start, end, exclude_message))
+        return self.sent.get(address, 0)
+
+
+def _correction(to: str, code: str = "auth-key-missing") -> Outcome:
+    return Outcome(Verdict.CORRECTION, Kind.DSURE_KEY, None, (code,), (to,), Fields())
+
+
+def _decision(*outcomes: Outcome) -> Decision:
+    return Decision(Verdict.CORRECTION, outcomes, "", ("<m@x>",))
+
+
+NOW = datetime(2026, 4, 6, 1, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("earlier", "verdict"), [(0, "correction"), (4, "correction"),
+                                                  (5, "review"), (9, "review")])
+def test_reply_cap_counts_the_last_24_hours(earlier: int, verdict: str,
+                                            settings: Settings) -> None:
+    """Five replies a day to one address (the test office's cap), the sixth goes to review."""
+    assert settings.replies.per_sender_per_day == 5
+    history = History({YAMADA: earlier})
+    capped = limit_replies(_decision(_correction(YAMADA)), history, message=3, decided_at=NOW,
+                           settings=settings)
+    assert capped.decision.verdict.value == verdict
+    assert history.asked == [(YAMADA, NOW - timedelta(hours=24), NOW, 3)]
+    if verdict == "review":
+        (outcome,) = capped.decision.outcomes
+        assert outcome.problems == ("auth-key-missing", "reply-limit-reached")
+        assert outcome.route_to == tuple(settings.routing.review)
+        assert capped.limited == (YAMADA,)
+    else:
+        assert capped.decision.outcomes[0].route_to == (YAMADA,)
+        assert capped.limited == ()
+
+
+def test_reply_cap_counts_replies_within_one_message(settings: Settings) -> None:
+    """Two corrections in one message to an address with four earlier: one goes, one not;
+    another address is counted apart."""
+    other = "someone@other.example.jp"
+    history = History({YAMADA: 4})
+    decision = _decision(_correction(YAMADA), _correction(YAMADA, "view-url-missing"),
+                         _correction(other))
+    capped = limit_replies(decision, history, message=1, decided_at=NOW, settings=settings)
+    assert [o.verdict.value for o in capped.decision.outcomes] == [
+        "correction", "review", "correction"]
+    assert capped.decision.verdict is Verdict.REVIEW
+    assert capped.limited == (YAMADA,)
+
+
+def test_reply_cap_of_zero_sends_no_reply(settings: Settings) -> None:
+    """replies.per_sender_per_day = 0: every correction goes to review."""
+    office = settings.model_copy(update={"replies": settings.replies.model_copy(
+        update={"per_sender_per_day": 0})})
+    capped = limit_replies(_decision(_correction(YAMADA)), History(), message=1,
+                           decided_at=NOW, settings=office)
+    assert capped.decision.verdict is Verdict.REVIEW
+
+
+def test_reply_cap_leaves_other_verdicts_alone(settings: Settings) -> None:
+    """A routed submission and a message with no submission are not capped."""
+    routed = Outcome(Verdict.ROUTED, Kind.DSURE_KEY, None, (), ("staff@x.jp",), Fields())
+    history = History({YAMADA: 99})
+    capped = limit_replies(Decision(Verdict.ROUTED, (routed,)), history, message=1,
+                           decided_at=NOW, settings=settings)
+    assert capped.decision.verdict is Verdict.ROUTED
+    assert history.asked == []
+    empty = Decision(Verdict.IGNORED, (), "bounce")
+    assert limit_replies(empty, history, message=1, decided_at=NOW,
+                         settings=settings).decision == empty
+
+
+# --- the confirmation system's host -----------------------------------------------------------
+
+@pytest.mark.parametrize("host", [SYSTEM, f"www.{SYSTEM}", f"WWW.{SYSTEM.upper()}",
+                                  f"a.b.{SYSTEM}.", f"www.{SYSTEM}."])
+def test_the_systems_host_and_its_subdomains_pass(host: str) -> None:
+    """The configured domain, any subdomain, any case, with the root dot."""
+    assert host_in(host, [SYSTEM])
+    assert url_on_hosts(f"https://{host}/view?k=abc", [SYSTEM])
+
+
+@pytest.mark.parametrize("host", [f"evil-{SYSTEM}", f"x{SYSTEM}", f"{SYSTEM}.evil.example",
+                                  f"www.{SYSTEM}-evil.example", "sonpo-hosyou-syouken.jp.evil",
+                                  "evil.example", ""])
+def test_a_host_that_only_resembles_the_system_does_not_pass(host: str) -> None:
+    """No dot boundary, the domain as a prefix, or another host: not the system."""
+    assert not host_in(host, [SYSTEM])
+    assert not url_on_hosts(f"https://{host}/view?k=abc", [SYSTEM])
+
+
+def test_a_form_pointing_elsewhere_gets_view_url_invalid(settings: Settings) -> None:
+    """A form whose 閲覧用URL is on a look-alike host asks for the system's URL."""
+    raw = mails.confirmation_mail(view_url=f"https://evil-{SYSTEM}/view?k=abc")
+    assert _codes(raw, settings) == ("correction", ("view-url-invalid",))
+
+
+# --- pairing a held message with its follow-up -----------------------------------------------
+
+def _mail(raw: bytes) -> Mail:
+    return read_message(raw)
+
+
+def test_a_follow_up_from_the_same_address_in_time_may_complete() -> None:
+    """Same address (in any case), before the wait is over."""
+    follow = _mail(mails.password_followup())
+    until = follow.received_at + timedelta(hours=1)
+    assert may_complete(YAMADA, until, follow)
+    assert may_complete(YAMADA.upper(), until, follow)
+    assert may_complete(YAMADA, follow.received_at, follow)  # arrived at the last moment
+
+
+@pytest.mark.parametrize("case", ["other sender", "same domain, other person", "late",
+                                  "no deadline", "no sender"])
+def test_a_follow_up_that_must_not_complete(case: str) -> None:
+    """Another address, a mail after the wait, a held row without deadline, no sender."""
+    follow = _mail(mails.password_followup())
+    until = follow.received_at + timedelta(hours=1)
+    sender, deadline = YAMADA, until
+    if case == "other sender":
+        sender = "someone@elsewhere.example.jp"
+    elif case == "same domain, other person":
+        sender = "h-suzuki@yamada-kensetsu.example.co.jp"
+    elif case == "late":
+        deadline = follow.received_at - timedelta(seconds=1)
+    elif case == "no deadline":
+        deadline = None
+    else:
+        follow = follow.__class__(**{**follow.__dict__, "from_addr": ""})
+        sender = ""
+    assert not may_complete(sender, deadline, follow)
+
+
+def test_a_password_mail_pairs_with_a_held_encrypted_form(settings: Settings) -> None:
+    """The follow-up that gives a password pairs with a message waiting for one."""
+    first = _mail(mails.confirmation_mail(encrypt="zip-aes"))
+    assert pairs_with(WAITING_FOR_PASSWORD, first, _mail(mails.password_followup()), settings)
+
+
+@pytest.mark.parametrize("follow_up", ["no password", "unrelated", "auto-reply", "read receipt"])
+def test_mails_that_must_not_pair_with_a_held_encrypted_form(follow_up: str,
+                                                             settings: Settings) -> None:
+    """A mail without a password, an unrelated question, an auto-reply quoting a password,
+    a read receipt: none of them is the password the held message waits for."""
+    first = _mail(mails.confirmation_mail(encrypt="zip-aes"))
+    raw = {
+        "no password": lambda: mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS,
+                                           subject="Re: 電子保証", body="よろしくお願いします。"),
+        "unrelated": mails.unrelated,
+        "auto-reply": lambda: mails.build(
+            from_=YAMADA, to=mails.OFFICE_ADDRESS, subject="自動応答: 電子保証",
+            body="不在にしております。\nパスワード：Kk2604#tot",
+            headers={"Auto-Submitted": "auto-replied"}),
+        "read receipt": mails.read_receipt,
+    }[follow_up]()
+    assert not pairs_with(WAITING_FOR_PASSWORD, first, _mail(raw), settings)
+
+
+def test_the_rest_of_a_form_pairs_and_other_mail_does_not(settings: Settings) -> None:
+    """A form waiting for its URL pairs with the forwarded URL notice, not with a question,
+    and a reason the daemon does not know pairs with nothing."""
+    form = _mail(mails.confirmation_mail(omit=("view_url",)))
+    url = _mail(mails.system_url_notice(forwarded=True))
+    assert pairs_with(WAITING_FOR_REST, form, url, settings)
+    assert not pairs_with(WAITING_FOR_REST, form, _mail(mails.unrelated()), settings)
+    assert not pairs_with("waiting-for-something-else", form, url, settings)
+
+
+# --- the loop's own decisions -----------------------------------------------------------------
+
+def test_own_copy_needs_the_daemons_sender_and_its_header(settings: Settings) -> None:
+    """Only a mail from the daemon's sender that names its source is its own copy."""
+    sender = settings.smtp.sender
+
+    def mail(from_: str, source: bool) -> Mail:
+        headers = {"X-Surety-Source": "<a@b>"} if source else None
+        return _mail(mails.build(from_=from_, to=mails.OFFICE_ADDRESS, subject="x", body="y",
+                                 headers=headers))
+
+    assert is_own_copy(mail(sender, source=True), settings)
+    assert is_own_copy(mail(sender.upper(), source=True), settings)
+    assert not is_own_copy(mail(sender, source=False), settings)
+    assert not is_own_copy(mail(YAMADA, source=True), settings)
+
+
+def test_quarantine_after_the_configured_number_of_failures(settings: Settings) -> None:
+    """limits.max_attempts failures set a message aside; one fewer does not."""
+    most = settings.limits.max_attempts
+    assert quarantine_due(most, settings)
+    assert quarantine_due(most + 1, settings)
+    assert not quarantine_due(most - 1, settings)
+    assert not quarantine_due(0, settings)
+
+
+# --- authentication results and machine mail ------------------------------------------------
+
+def _secured(settings: Settings) -> Settings:
+    security = settings.security.model_copy(update={"authserv_id": "mail.city.example.jp"})
+    return settings.model_copy(update={"security": security})
+
+
+@pytest.mark.parametrize(("results", "verdict"), [
+    ("mail.city.example.jp; dkim=fail header.d=sompo-japan.example.jp; dmarc=none", "review"),
+    ("mail.city.example.jp; dkim=fail header.d=sompo-japan.example.jp", "review"),
+    ("mail.city.example.jp; dkim=pass header.d=sompo-japan.example.jp; dmarc=none", "routed"),
+    ("mail.city.example.jp; dmarc=pass header.from=sompo-japan.example.jp", "routed"),
+    ("mail.city.example.jp; dmarc=fail header.from=sompo-japan.example.jp", "review"),
+])
+def test_dkim_and_dmarc_results_of_the_office_server(results: str, verdict: str,
+                                                     settings: Settings) -> None:
+    """A failed DKIM signature counts even when DMARC has no policy (dmarc=none)."""
+    raw = mails.confirmation_mail()
+    raw = raw.replace(b"From: ", b"X-Original-From: ", 1)
+    raw = (f"From: agent@sompo-japan.example.jp\r\nAuthentication-Results: {results}\r\n"
+           ).encode() + raw
+    decision = decide(read_message(raw), _secured(settings))
+    assert decision.verdict.value == verdict
+    if verdict == "review":
+        assert decision.problems == ("sender-not-authenticated",)
+
+
+@pytest.mark.parametrize(("precedence", "verdict"), [
+    ("bulk", "ignored"), ("junk", "ignored"), ("list", "ignored"), ("Bulk", "ignored"),
+    ("first-class", "routed"), ("normal", "routed"),
+])
+def test_precedence_header(precedence: str, verdict: str, settings: Settings) -> None:
+    """Precedence: bulk, junk or list is machine mail; other values are a person's."""
+    raw = b"Precedence: " + precedence.encode() + b"\r\n" + mails.dsure_key_mail()
+    decision = decide(read_message(raw), settings)
+    assert decision.verdict.value == verdict
