@@ -21,8 +21,8 @@ KILLED = {1, 3, 36, 37, -24, 24, 152, 255, -11, -9}
 def equivalent(path: Path) -> dict[str, str]:
     """Mutant name -> why it cannot change behaviour."""
     out: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         name, _, why = line.partition(" ")
@@ -50,7 +50,8 @@ def main() -> int:
     for name in sorted(set(listed) & set(results)):
         if results[name] in KILLED:
             print(f"listed as equivalent but killed (remove it from the list): {name}")
-    print(f"mutation: {killed} killed of {len(results)} ({len(survivors)} survived, {eq} equivalent)")
+    print(f"mutation: {killed} killed of {len(results)} ({len(survivors)} survived,"
+          f" {eq} equivalent)")
     return 1 if survivors else 0
 
 

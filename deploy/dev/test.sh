@@ -9,7 +9,7 @@ cd "$PROJECT"
 PYTHON="$PYTHON" bash deploy/dev/mailstack.sh up
 
 echo "== ruff"
-"$PROJECT/.venv/bin/ruff" check daemon tests deploy
+"$PROJECT/.venv/bin/ruff" check daemon tests deploy bench
 echo "== mypy"
 "$PROJECT/.venv/bin/mypy"
 echo "== pytest"
