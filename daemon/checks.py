@@ -2,10 +2,9 @@
 
 A rule is a name, the kinds it applies to and a pure function of the message, the
 submission, the message's classification and the settings. :func:`run_checks` runs the
-table over one submission and returns every code found with the rules that found it, so
-"why did this go there?" has an answer. Three rules are final: a document that may not
-be sent at all, a route the office does not take, and a contract that stays on paper
-make every other finding moot, so they are reported alone.
+table over one submission and returns every code found, in rule order. Three rules are
+final: a document that may not be sent at all, a route the office does not take, and a
+contract that stays on paper make every other finding moot, so they are reported alone.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from daemon.classify import configured_insurer
@@ -47,11 +47,9 @@ class Rule:
     final: bool = False  # when it hits, no other rule is reported
 
 
-def _required(field: str, code: str) -> Check:
-    def check(case: Case) -> list[str]:
-        return [] if getattr(case.submission.fields, field) else [code]
-
-    return check
+def _required(case: Case, *, field: str, code: str) -> list[str]:
+    """``code`` when the submission's ``field`` is empty (bound per field in RULES)."""
+    return [] if getattr(case.submission.fields, field) else [code]
 
 
 def _wrong_document(case: Case) -> list[str]:
@@ -144,9 +142,11 @@ RULES: tuple[Rule, ...] = (
          "the office takes this route at all (policy.accept)", final=True),
     Rule("electronic-start", _SUBMITTED, _electronic_start,
          "the contract was first concluded on or after policy.electronic_start", final=True),
-    Rule("contract-number", _DSURE, _required("contract_number", "contract-number-missing"),
+    Rule("contract-number", _DSURE,
+         partial(_required, field="contract_number", code="contract-number-missing"),
          "a key notice names its 保証契約番号"),
-    Rule("auth-key", _DSURE, _required("auth_key", "auth-key-missing"),
+    Rule("auth-key", _DSURE,
+         partial(_required, field="auth_key", code="auth-key-missing"),
          "a key notice names its 認証キー"),
     Rule("guarantee-type", _DSURE, _guarantee_type,
          "the guarantee type is known, so the right section gets it"),
@@ -155,12 +155,14 @@ RULES: tuple[Rule, ...] = (
          "(policy.advance_payment_needs_invoice)"),
     Rule("view-url", _CONFIRMATION, _view_url,
          "a confirmation-system submission names its 閲覧用URL, on the system's host"),
-    Rule("view-password", _CONFIRMATION, _required("view_password", "view-password-missing"),
+    Rule("view-password", _CONFIRMATION,
+         partial(_required, field="view_password", code="view-password-missing"),
          "... and its 閲覧用パスワード"),
-    Rule("project-name", _CONFIRMATION, _required("project_name", "project-name-missing"),
+    Rule("project-name", _CONFIRMATION,
+         partial(_required, field="project_name", code="project-name-missing"),
          "... and the 工事名"),
     Rule("contractor-name", _CONFIRMATION,
-         _required("contractor_name", "contractor-name-missing"),
+         partial(_required, field="contractor_name", code="contractor-name-missing"),
          "... and the 受注者名"),
     Rule("insurer-on-system", _CONFIRMATION, _insurer_on_system,
          "the insurer is configured and on the confirmation system"),
@@ -175,20 +177,12 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    """The codes found, in rule order, and which rules hit."""
-
-    problems: tuple[str, ...]
-    hits: tuple[str, ...]
-
-
 def run_checks(mail: Mail, submission: Submission, cls: Classification,
-               settings: Settings) -> CheckResult:
-    """Run every rule that applies to the submission's kind."""
+               settings: Settings) -> tuple[str, ...]:
+    """Run every rule that applies to the submission's kind: the codes found, in rule
+    order, once each (a final rule's alone)."""
     case = Case(mail, submission, cls, settings)
     problems: list[str] = []
-    hits: list[str] = []
     for rule in RULES:
         if submission.kind not in rule.kinds:
             continue
@@ -196,7 +190,6 @@ def run_checks(mail: Mail, submission: Submission, cls: Classification,
         if not found:
             continue
         if rule.final:
-            return CheckResult(tuple(found), (rule.name,))
-        hits.append(rule.name)
+            return tuple(found)
         problems.extend(c for c in found if c not in problems)
-    return CheckResult(tuple(problems), tuple(hits))
+    return tuple(problems)

@@ -50,26 +50,32 @@ def ignore_reason(mail: Mail, settings: Settings) -> str | None:
     """Why this message must get no answer at all, or None for a person's mail."""
     if mail.from_addr == settings.smtp.sender.lower() or mail.header("X-Surety-Verdict"):
         return "own-mail"
-    auto = (mail.header("Auto-Submitted") or "").strip().lower()
+    auto = _header_value(mail, "Auto-Submitted")
     if auto and not auto.startswith("no"):
         return "auto-submitted"
     if mail.header("X-Auto-Response-Suppress") is not None:
         return "auto-submitted"
-    ctype = (mail.header("Content-Type") or "").lower()
+    ctype = _header_value(mail, "Content-Type")
     if "multipart/report" in ctype:
         return "read-receipt" if "disposition-notification" in ctype else "bounce"
-    if (mail.header("Return-Path") or "x").strip() in ("<>", ""):
+    return_path = mail.header("Return-Path")
+    if return_path is not None and return_path.strip() in ("<>", ""):
         return "bounce"
     if mail.from_addr.startswith(_BOUNCE_SENDERS):
         return "bounce"
     if mail.header("List-Id") or mail.header("List-Unsubscribe"):
         return "mailing-list"
-    precedence = (mail.header("Precedence") or "").strip().lower()
+    precedence = _header_value(mail, "Precedence")
     if precedence in ("bulk", "junk", "list"):
         return "mailing-list"
     if _AUTO_SUBJECT.search(mail.subject):
         return "auto-reply-subject"
     return None
+
+
+def _header_value(mail: Mail, name: str) -> str:
+    """A header's value for comparing: stripped, lower-case, "" when absent."""
+    return (mail.header(name) or "").strip().lower()
 
 
 def sender_not_authenticated(mail: Mail, settings: Settings) -> bool:
@@ -88,7 +94,7 @@ def sender_not_authenticated(mail: Mail, settings: Settings) -> bool:
         return False
     for value in mail.header_all("Authentication-Results"):
         text = value.lower()
-        if text.split(";", 1)[0].split(maxsplit=1)[:1] != [authserv]:
+        if text.split(";")[0].split()[:1] != [authserv]:
             continue
         dmarc = re.findall(r"\bdmarc\s*=\s*(\w+)", text)
         dkim = re.findall(r"\bdkim\s*=\s*(\w+)", text)
@@ -109,7 +115,7 @@ def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
         # The system's own URL notice, sent to the office directly: half a submission
         # (no 閲覧用パスワード, no form). Never answered; a person matches it up.
         cls = classify(mail, settings)
-        outcome = _outcome(mail, cls.submissions[0], ("system-notice",), settings)
+        outcome = _review(cls.submissions[0], "system-notice", settings)
         return Decision(Verdict.REVIEW, (outcome,), "system-notice", sources)
     reason = ignore_reason(mail, settings)
     if reason:
@@ -117,13 +123,13 @@ def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
     cls = classify(mail, settings)
     if sender_not_authenticated(mail, settings):
         # Possibly forged: never routed, never answered.
-        outcomes = [_outcome(mail, sub, ("sender-not-authenticated",), settings)
+        outcomes = [_review(sub, "sender-not-authenticated", settings)
                     for sub in cls.submissions]
         return Decision(Verdict.REVIEW, tuple(outcomes), "sender-not-authenticated", sources)
     wait = settings.policy.password_wait_hours > 0 and can_wait
     outcomes = [_decide_one(mail, sub, cls, settings, can_wait=wait) for sub in cls.submissions]
     if wait:
-        held = _held_reason(mail, cls, outcomes)
+        held = _held_reason(cls, outcomes)
         if held:
             outcomes = [replace(o, verdict=Verdict.HELD, route_to=()) for o in outcomes]
             return Decision(Verdict.HELD, tuple(outcomes), held, sources)
@@ -138,7 +144,7 @@ def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
 
 def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Settings, *,
                 can_wait: bool) -> Outcome:
-    found = list(run_checks(mail, sub, cls, settings).problems)
+    found = list(run_checks(mail, sub, cls, settings))
     unreadable = list(cls.unreadable)
     if cls.sealed and not can_wait:
         # The password never came: ask for it (the documents may be the submission).
@@ -163,7 +169,7 @@ def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Sett
     return _outcome(mail, sub, tuple(found), settings)
 
 
-def _held_reason(mail: Mail, cls: Classification, outcomes: list[Outcome]) -> str | None:
+def _held_reason(cls: Classification, outcomes: list[Outcome]) -> str | None:
     if cls.sealed:
         return WAITING_FOR_PASSWORD
     if len(outcomes) == 1 and outcomes[0].kind is Kind.CONFIRMATION_SYSTEM:
@@ -203,6 +209,12 @@ def _field_missing(code: str) -> bool:
 def _needs_reply(found: list[str]) -> bool:
     effects = {catalogue.effect(c) for c in found}
     return Effect.FIX in effects and Effect.REVIEW not in effects
+
+
+def _review(sub: Submission, code: str, settings: Settings) -> Outcome:
+    """A submission set aside for a person, for this one reason only."""
+    return Outcome(Verdict.REVIEW, sub.kind, sub.guarantee_type, (code,),
+                   tuple(settings.routing.review), sub.fields, sub.source)
 
 
 def _outcome(mail: Mail, sub: Submission, found: tuple[str, ...],

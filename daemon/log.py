@@ -8,7 +8,6 @@ masked whatever their value, and every secret value the daemon handles is regist
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -46,7 +45,8 @@ def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutable
 
 def configure(level: str = "info") -> None:
     """JSON lines on stdout, with timestamp, level and event name."""
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(message)s")
+    # Other libraries' warnings, bare, on stderr (basicConfig's default stream).
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
