@@ -20,10 +20,12 @@ import pytest
 import structlog
 from samples import mails, pdfs
 
-from daemon import log
+from daemon import log, problems
 from daemon.config import Settings
 from daemon.decide import decide
-from daemon.model import Decision
+from daemon.lifecycle import limit_replies
+from daemon.model import Decision, Fields, Kind, Outcome, Verdict
+from daemon.problems import Effect
 from daemon.read import read_message
 
 JST = timezone(timedelta(hours=9))
@@ -633,3 +635,45 @@ def test_a_decision_records_the_messages_it_was_made_on(raw: Any, settings: Sett
     office = _checking(settings)
     assert decide(mail, office).sources == (mail.message_id,)
     assert decide(mail, office, sources=("<a@x>", "<b@x>")).sources == ("<a@x>", "<b@x>")
+
+
+# --- the catalogue and the reply cap ----------------------------------------------------------
+
+def test_an_unknown_code_needs_review_and_known_ones_keep_their_effect() -> None:
+    """A code the catalogue does not know (a newer daemon's, a typo) is never routed nor
+    answered: review; known codes keep theirs."""
+    assert problems.effect("no-such-code") is Effect.REVIEW
+    assert problems.effect("auth-key-missing") is Effect.FIX
+    assert problems.effect("subject-format") is Effect.WARNING
+    assert problems.get("not-mime").effect is Effect.REVIEW
+
+
+class _History:
+    """Earlier replies per address, as the state file would count them."""
+
+    def __init__(self, sent: dict[str, int]) -> None:
+        self.sent = sent
+
+    def replies_between(self, address: str, start: datetime, end: datetime, *,
+                        exclude_message: int) -> int:
+        return self.sent.get(address, 0)
+
+
+def _outcome(verdict: Verdict, to: str) -> Outcome:
+    return Outcome(verdict, Kind.DSURE_KEY, None, ("auth-key-missing",), (to,), Fields())
+
+
+def test_the_reply_cap_counts_each_reply_of_the_message(settings: Settings) -> None:
+    """Three earlier replies and a cap of five: of three corrections in one message to the
+    same address two go and the third goes to review; a routed outcome before them is
+    kept as it is."""
+    decision = Decision(Verdict.CORRECTION, (
+        _outcome(Verdict.ROUTED, "staff@city.example.jp"),
+        *[_outcome(Verdict.CORRECTION, YAMADA)] * 3))
+    capped = limit_replies(decision, _History({YAMADA: 3}), message=1,
+                           decided_at=datetime(2026, 4, 6, tzinfo=UTC), settings=settings)
+    assert [(o.verdict.value, o.route_to) for o in capped.decision.outcomes] == [
+        ("routed", ("staff@city.example.jp",)), ("correction", (YAMADA,)),
+        ("correction", (YAMADA,)), ("review", REVIEW)]
+    assert capped.limited == (YAMADA,)
+    assert capped.decision.verdict is Verdict.REVIEW
