@@ -51,7 +51,7 @@ def configure(level: str = "info") -> None:
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.TimeStamper(fmt="iso"),  # UTC, structlog's default
             structlog.processors.format_exc_info,
             redact,
             structlog.processors.JSONRenderer(ensure_ascii=False),

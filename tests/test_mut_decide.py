@@ -138,8 +138,10 @@ def test_the_level_given_filters_the_log(level: str, written: list[str], logs: N
 def test_a_new_level_applies_to_loggers_already_used(
         logs: None, capsys: pytest.CaptureFixture[str]) -> None:
     """A module's logger (got once, at import) follows a later configure(), also when
-    structlog was set up before to cache loggers and to print nowhere."""
-    structlog.configure(cache_logger_on_first_use=True,
+    structlog was set up before otherwise (key=value lines, cached loggers, printing
+    nowhere): every line is the daemon's JSON on stdout."""
+    structlog.configure(processors=[structlog.processors.KeyValueRenderer()],
+                        cache_logger_on_first_use=True,
                         logger_factory=structlog.ReturnLoggerFactory())
     logger = _logger()
     log.configure()
