@@ -679,3 +679,21 @@ def test_the_reply_cap_counts_each_reply_of_the_message(settings: Settings) -> N
         ("correction", (YAMADA,)), ("review", REVIEW)]
     assert capped.limited == (YAMADA,)
     assert capped.decision.verdict is Verdict.REVIEW
+
+
+def test_set_aside_submissions_name_the_attachment_they_came_from(settings: Settings) -> None:
+    """A forged mail's key notice set aside still names its PDF; the system's notice,
+    written in the mail itself, names none."""
+    notice = pdfs.key_notice_pdf(
+        company="east", contract_number="2604012345",
+        auth_key=mails.default_auth_key("2604012345"), guarantee_type="contract",
+        project_name="市道改良工事", contractor="株式会社山田建設")
+    raw = mails.build(from_=INSURER, to=mails.OFFICE_ADDRESS, subject="【電子保証】提出",
+                      body="送付します。",
+                      attachments=[("認証キー.pdf", notice, "application/pdf")],
+                      headers={"Authentication-Results": "mx.city.example.jp; dmarc=fail"})
+    decision = _decide(raw, _checking(settings))
+    assert _seen(decision) == FORGED
+    assert [o.source for o in decision.outcomes] == ["認証キー.pdf"]
+    system = _decide(mails.system_url_notice(), settings)
+    assert [o.to_json()["source"] for o in system.outcomes] == [""]
