@@ -23,7 +23,6 @@ from daemon.decide import decide
 from daemon.japanese import normalize
 from daemon.model import (
     Attachment,
-    Classification,
     DocumentStatus,
     GuaranteeType,
     Kind,
@@ -44,7 +43,8 @@ POLICY = "SJ26-0412345"
 SOMPO = "損害保険ジャパン株式会社"
 SYSTEM_URL = parties.viewing_url(POLICY)
 VIEW_PASSWORD = parties.viewing_password(POLICY)
-GREETING = "東都市 財政局 契約課\nご担当者様\n\nいつもお世話になっております。株式会社山田建設の山田です。\n"
+GREETING = ("東都市 財政局 契約課\nご担当者様\n\n"
+            "いつもお世話になっております。株式会社山田建設の山田です。\n")
 SIGNATURE = "\n――――\n株式会社山田建設\n工務部　山田 太郎\nTEL：048-555-0123\n"
 
 
@@ -386,7 +386,8 @@ def test_each_sample_document_is_recognised(sample: str, kind: str) -> None:
 
 def test_invoice_by_text_or_by_name() -> None:
     """An invoice is known by 請求書 in its head (even spaced) or in its file name."""
-    assert cl.document_kind(normalize("請 求 書\n東都市長 様\n金49,368,000円"), "scan.pdf") == "invoice"
+    invoice = normalize("請 求 書\n東都市長 様\n金49,368,000円")
+    assert cl.document_kind(invoice, "scan.pdf") == "invoice"
     assert cl.document_kind(_key_notice(), "請求書（前払金）.pdf") == "invoice"
     assert cl.document_kind(_key_notice(), "認証キー.pdf") == "key-notice"
 
@@ -437,7 +438,7 @@ def test_key_notice_needs_both_values() -> None:
     ("公共工事履行保証証券\n東都銀行\n保証書", "policy"),
     ("履行保証保険\n東都銀行\n保証書", "policy"),
 ])
-def test_bank_guarantee(text: str, kind: str | None) -> None:
+def test_bank_guarantee_document(text: str, kind: str | None) -> None:
     """A bank's 保証書 is a bank guarantee; a policy that names a bank is still a policy."""
     assert cl.document_kind(normalize(text), "a.pdf") == kind
 
@@ -463,7 +464,8 @@ def test_form_and_policy_signs(text: str, kind: str | None) -> None:
 def test_certificate_needs_its_number() -> None:
     """A printed certificate without a 保証契約番号 is not recognised as one."""
     assert cl.document_kind(normalize("電子証書の確認\nログアウト"), "a.pdf") is None
-    assert cl.document_kind(normalize("保証証書\n保証契約番号 2604012345"), "a.pdf") == "certificate"
+    printed = normalize("保証証書\n保証契約番号 2604012345")
+    assert cl.document_kind(printed, "a.pdf") == "certificate"
 
 
 # --- classify: which submissions a message holds ---------------------------------------------
@@ -670,7 +672,7 @@ def test_typed_guarantees_one_submission_each(settings: Settings) -> None:
 
 def test_first_typed_block_keeps_the_greeting(settings: Settings) -> None:
     """What precedes the first 保証契約番号 (the sentence naming the type) belongs to it."""
-    body = ("前払金保証の認証キーをお知らせします。\n保証契約番号：" + NUMBER + f"\n認証キー：{KEY}\n\n"
+    body = (f"前払金保証の認証キーをお知らせします。\n保証契約番号：{NUMBER}\n認証キー：{KEY}\n\n"
             + _typed(OTHER_NUMBER, OTHER_KEY, "契約保証"))
     subs = cl.classify(_mail(body, subject="【電子保証】"), settings).submissions
     assert [(s.fields.contract_number, s.guarantee_type) for s in subs] == [
@@ -687,15 +689,35 @@ def test_a_label_inside_a_word_does_not_cut_a_block(settings: Settings) -> None:
 
 
 def test_typed_block_without_a_readable_number_is_skipped(settings: Settings) -> None:
-    """A 保証契約番号 left blank gives nothing; the next typed guarantee is still read."""
-    body = ("保証契約番号：（後日送付）\n\n" + _typed(NUMBER, KEY, "契約保証"))
+    """A 保証契約番号 left blank gives nothing; the typed guarantees after it are still read."""
+    body = ("保証契約番号：（後日送付）\n\n" + _typed(NUMBER, KEY, "契約保証") + "\n"
+            + _typed(OTHER_NUMBER, OTHER_KEY, "前払金保証"))
     subs = cl.classify(_mail(body), settings).submissions
-    assert [(s.fields.contract_number, s.fields.auth_key) for s in subs] == [(NUMBER, KEY)]
+    assert [(s.fields.contract_number, s.fields.auth_key) for s in subs] == [
+        (NUMBER, KEY), (OTHER_NUMBER, OTHER_KEY)]
+
+
+def test_typed_guarantee_never_takes_anothers_key(settings: Settings) -> None:
+    """The first typed guarantee without its key stays without one, though the next has one."""
+    body = _typed(NUMBER, None, "契約保証") + "\n" + _typed(OTHER_NUMBER, OTHER_KEY, "前払金保証")
+    mail = _mail(body)
+    subs = cl.classify(mail, settings).submissions
+    assert [(s.fields.contract_number, s.fields.auth_key) for s in subs] == [
+        (NUMBER, None), (OTHER_NUMBER, OTHER_KEY)]
+    assert decide(mail, settings).problems == ("auth-key-missing",)
+
+
+def test_subject_opening_with_the_type_belongs_to_the_first_block(settings: Settings) -> None:
+    """The subject's first word is part of the first typed guarantee (interim, not advance)."""
+    body = (f"保証契約番号：{NUMBER}\n認証キー：{KEY}\n\n"
+            f"保証契約番号：{OTHER_NUMBER}\n認証キー：{OTHER_KEY}\n")
+    mail = _mail(body, subject="中間前払金保証の認証キー（第R8-土木-0123号）")
+    assert _subs(mail, settings) == [("dsure-key", "interim-advance-payment", None)] * 2
 
 
 def test_repeated_number_merges_its_key(settings: Settings) -> None:
     """The same 保証契約番号 typed twice, the key with the second, is one complete guarantee."""
-    body = (f"契約保証の保証契約番号：{NUMBER} について。\n\n"
+    body = (f"契約保証\n保証契約番号：{NUMBER}（下記のとおり）\n\n"
             f"保証契約番号：{NUMBER}\n認証キー：{KEY}\n")
     mail = _mail(body)
     subs = cl.classify(mail, settings).submissions
@@ -736,6 +758,10 @@ def test_number_quoted_about_an_attached_notice_is_no_submission(settings: Setti
     notice = _doc("お知らせ.pdf", _key_notice())
     quoted = _mail(f"保証契約番号：{OTHER_NUMBER}（前回分）は取下げます。", docs=(notice,))
     assert [s.source for s in cl.classify(quoted, settings).submissions] == ["お知らせ.pdf"]
+    both = _mail(f"保証契約番号：{OTHER_NUMBER}（前回分）は取下げます。\n\n"
+                 + _typed("2604012377", "Hv3Kw8Nb5Jc6", "前払金保証"), docs=(notice,))
+    assert [s.fields.contract_number for s in cl.classify(both, settings).submissions] == [
+        NUMBER, "2604012377"]
     typed = _mail(_typed(OTHER_NUMBER, OTHER_KEY, "前払金保証"), docs=(notice,))
     subs = cl.classify(typed, settings).submissions
     assert [(s.fields.contract_number, s.guarantee_type) for s in subs] == [
@@ -750,9 +776,19 @@ def test_typed_number_beside_a_form_is_its_own_guarantee(label: str, settings: S
         _doc("発注者提出用フォーマット.pdf", _text("form")),))
     subs = cl.classify(mail, settings).submissions
     assert [(s.kind, s.fields.auth_key, s.source) for s in subs] == [
-        (Kind.CONFIRMATION_SYSTEM, None, "発注者提出用フォーマット.pdf"), (Kind.DSURE_KEY, None, "")]
+        (Kind.CONFIRMATION_SYSTEM, None, "発注者提出用フォーマット.pdf"),
+        (Kind.DSURE_KEY, None, "")]
     assert (subs[1].fields.contract_number, subs[1].guarantee_type) == (
         OTHER_NUMBER, GuaranteeType.ADVANCE_PAYMENT)
+
+
+def test_typed_certificate_number_and_key_beside_a_form(settings: Settings) -> None:
+    """A 保証証書番号 and its 認証キー typed beside the insurer's form are a second submission."""
+    mail = _mail(f"前払金保証分\n保証証書番号：{OTHER_NUMBER}\n認証キー：{OTHER_KEY}\n", docs=(
+        _doc("発注者提出用フォーマット.pdf", _text("form")),))
+    subs = cl.classify(mail, settings).submissions
+    assert [s.kind for s in subs] == [Kind.CONFIRMATION_SYSTEM, Kind.DSURE_KEY]
+    assert (subs[1].fields.contract_number, subs[1].fields.auth_key) == (OTHER_NUMBER, OTHER_KEY)
 
 
 def test_certificate_number_alone_is_read_from_the_mail(settings: Settings) -> None:
@@ -776,6 +812,24 @@ def test_typed_values_beside_a_policy_stay_apart(settings: Settings) -> None:
         None, None, None, None, POLICY)
     assert (typed.fields.contract_number, typed.fields.auth_key, typed.fields.policy_number) == (
         OTHER_NUMBER, OTHER_KEY, None)
+
+
+def test_bank_guarantee_takes_no_typed_values(settings: Settings) -> None:
+    """A bank's guarantee does not take the D-Sure values typed in the mail."""
+    mail = _mail(_typed(OTHER_NUMBER, OTHER_KEY, "前払金保証"), docs=(
+        _doc("保証書.pdf", _text("bank")),))
+    bank, typed = cl.classify(mail, settings).submissions
+    assert (bank.wrong_document, bank.fields.contract_number, bank.fields.auth_key) == (
+        "bank-guarantee-not-eligible", None, None)
+    assert typed.fields.contract_number == OTHER_NUMBER
+
+
+def test_policy_insurer_by_the_senders_domain(settings: Settings) -> None:
+    """A policy that names no insurer, sent from the insurer's domain, is that insurer's."""
+    policy = _doc("証券.pdf", f"履行保証保険証券\n証券番号 {POLICY}\n工事名\n{PROJECT}")
+    mail = _mail("証券を送付します。", docs=(policy,),
+                 from_="保険事務 <jimu@sompo-japan.example.jp>")
+    assert _one(mail, settings).fields.insurer == SOMPO
 
 
 def test_notice_does_not_take_the_policy_number_in_the_mail(settings: Settings) -> None:
@@ -804,7 +858,8 @@ def test_mail_without_documents(body: str, kind: str, gtype: str | None,
 
 def test_unrecognised_words_make_no_submission(settings: Settings) -> None:
     """A mail about something else is not a submission; a bare URL elsewhere is not the system."""
-    mail = _mail("資料は https://www.city.example.jp/nyusatsu/ にあります。", subject="お問い合わせ")
+    mail = _mail("資料は https://www.city.example.jp/nyusatsu/ にあります。",
+                 subject="お問い合わせ")
     sub = _one(mail, settings)
     assert (sub.kind, sub.guarantee_type, sub.source) == (Kind.OTHER, None, "")
     assert _verdict(mail, settings) == ("review", ("not-a-submission",))
@@ -937,8 +992,11 @@ def test_a_bank_is_no_insurer(settings: Settings) -> None:
 def test_insurer_known_by_the_senders_domain(settings: Settings) -> None:
     """With no insurer named, the sender's domain names it; an unknown domain names none."""
     form = _doc("f.pdf", "発注者提出用フォーマット")
-    sender = "保険事務 <jimu@agency.sompo-japan.example.jp>"
-    assert _one(_mail("", docs=(form,), from_=sender), settings).fields.insurer == SOMPO
+    for sender in ("保険事務 <jimu@agency.sompo-japan.example.jp>",
+                   "保険事務 <jimu@sompo-japan.example.jp>"):
+        assert _one(_mail("", docs=(form,), from_=sender), settings).fields.insurer == SOMPO
+    quoted = replace(_mail("", docs=(form,)), from_addr='"jimu@agency"@sompo-japan.example.jp')
+    assert _one(quoted, settings).fields.insurer == SOMPO
     assert _one(_mail("", docs=(form,)), settings).fields.insurer is None
     assert cl.find_insurer(replace(_mail(""), from_addr=""), "", "", settings.insurers) is None
 
