@@ -238,8 +238,9 @@ def _fields(doc: str, own: str, mail: Mail, settings: Settings, *,
             fill_numbers: bool = False) -> Fields:
     """Fields from the document, names and works filled from the mail where missing.
 
-    Numbers, keys and passwords come from the mail only with ``fill_numbers`` (a form
-    whose URL or password is typed in the mail), so one submission never takes another's.
+    The 保証契約番号 and 認証キー come from the document alone; the URL, the password and the
+    証券番号 come from the mail only with ``fill_numbers`` (a form whose URL or password is
+    typed in the mail), so one submission never takes another's.
     """
     hosts = settings.policy.confirmation_system_domains
 
@@ -251,8 +252,8 @@ def _fields(doc: str, own: str, mail: Mail, settings: Settings, *,
 
     insurer = find_insurer(mail, doc, own, settings.insurers)
     return Fields(
-        contract_number=pick(extract.contract_number, fill=fill_numbers),
-        auth_key=pick(extract.auth_key, fill=fill_numbers),
+        contract_number=extract.contract_number(doc),
+        auth_key=extract.auth_key(doc),
         view_url=pick(lambda t: extract.view_url(t, hosts), fill=fill_numbers),
         view_password=pick(extract.view_password, fill=fill_numbers),
         project_name=pick(extract.project_name, fill=True),
@@ -282,8 +283,6 @@ def find_insurer(mail: Mail, doc: str, own: str, insurers: list[Insurer]) -> str
     configured by the name as written (so the checks can say it is not supported).
     """
     for haystack in (doc, own):
-        if not haystack:
-            continue
         for insurer in insurers:
             if any(normalize(name) in haystack for name in insurer.names()):
                 return insurer.name

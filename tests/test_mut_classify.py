@@ -707,6 +707,24 @@ def test_typed_guarantee_never_takes_anothers_key(settings: Settings) -> None:
     assert decide(mail, settings).problems == ("auth-key-missing",)
 
 
+def test_typed_block_without_a_type_takes_the_subjects_then_the_mails(
+        settings: Settings) -> None:
+    """A typed guarantee that names no type takes the subject's, else any the mail names."""
+    body = (f"前払金保証\n保証契約番号：{NUMBER}\n認証キー：{KEY}\n\n"
+            f"保証契約番号：{OTHER_NUMBER}\n認証キー：{OTHER_KEY}\n")
+    assert _subs(_mail(body, subject="【電子保証】契約保証"), settings) == [
+        ("dsure-key", "advance-payment", None), ("dsure-key", "contract", None)]
+    assert _subs(_mail(body, subject="【電子保証】"), settings) == [
+        ("dsure-key", "advance-payment", None), ("dsure-key", "advance-payment", None)]
+
+
+def test_subject_type_before_the_bodys_for_the_mail_alone(settings: Settings) -> None:
+    """With nothing but the mail, the subject's type wins over a word in the body."""
+    mail = _mail("認証キーは後日お送りします。前払金の請求書は別途提出します。",
+                 subject="【電子保証】契約保証")
+    assert _subs(mail, settings) == [("dsure-key", "contract", None)]
+
+
 def test_subject_opening_with_the_type_belongs_to_the_first_block(settings: Settings) -> None:
     """The subject's first word is part of the first typed guarantee (interim, not advance)."""
     body = (f"保証契約番号：{NUMBER}\n認証キー：{KEY}\n\n"
@@ -775,9 +793,8 @@ def test_typed_number_beside_a_form_is_its_own_guarantee(label: str, settings: S
     mail = _mail(f"前払金保証分\n{label}：{OTHER_NUMBER}\n", docs=(
         _doc("発注者提出用フォーマット.pdf", _text("form")),))
     subs = cl.classify(mail, settings).submissions
-    assert [(s.kind, s.fields.auth_key, s.source) for s in subs] == [
-        (Kind.CONFIRMATION_SYSTEM, None, "発注者提出用フォーマット.pdf"),
-        (Kind.DSURE_KEY, None, "")]
+    assert [(s.kind, s.fields.contract_number, s.fields.auth_key) for s in subs] == [
+        (Kind.CONFIRMATION_SYSTEM, None, None), (Kind.DSURE_KEY, OTHER_NUMBER, None)]
     assert (subs[1].fields.contract_number, subs[1].guarantee_type) == (
         OTHER_NUMBER, GuaranteeType.ADVANCE_PAYMENT)
 
@@ -787,8 +804,11 @@ def test_typed_certificate_number_and_key_beside_a_form(settings: Settings) -> N
     mail = _mail(f"前払金保証分\n保証証書番号：{OTHER_NUMBER}\n認証キー：{OTHER_KEY}\n", docs=(
         _doc("発注者提出用フォーマット.pdf", _text("form")),))
     subs = cl.classify(mail, settings).submissions
-    assert [s.kind for s in subs] == [Kind.CONFIRMATION_SYSTEM, Kind.DSURE_KEY]
-    assert (subs[1].fields.contract_number, subs[1].fields.auth_key) == (OTHER_NUMBER, OTHER_KEY)
+    assert [(s.kind, s.fields.contract_number, s.fields.auth_key) for s in subs] == [
+        (Kind.CONFIRMATION_SYSTEM, None, None), (Kind.DSURE_KEY, OTHER_NUMBER, OTHER_KEY)]
+    form = decide(mail, settings).outcomes[0]
+    assert (form.kind, form.fields.contract_number, form.fields.auth_key) == (
+        Kind.CONFIRMATION_SYSTEM, None, None)
 
 
 def test_certificate_number_alone_is_read_from_the_mail(settings: Settings) -> None:
