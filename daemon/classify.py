@@ -129,20 +129,20 @@ def _from_document(kind: str, att: Attachment, own: str, subject: str, mail: Mai
                    settings: Settings) -> Submission:
     doc = att.text
     if kind in ("key-notice", "certificate", "reservation"):
-        fields = _fields(doc, own, mail, settings, fill_numbers=False)
+        fields = _fields(doc, own, mail, settings)
         wrong = {"certificate": "certificate-not-key-notice",
                  "reservation": "reservation-not-eligible"}.get(kind)
         gtype = GuaranteeType.CONTRACT if kind == "reservation" else _guarantee_type(
             doc, subject, own)
         return Submission(Kind.DSURE_KEY, gtype, fields, att.filename, wrong)
     if kind == "bank":
-        fields = _fields(doc, own, mail, settings, fill_numbers=False)
+        fields = _fields(doc, own, mail, settings)
         return Submission(Kind.OTHER, GuaranteeType.CONTRACT, fields, att.filename,
                           "bank-guarantee-not-eligible")
     if kind == "form":
         fields = _fields(doc, own, mail, settings, fill_numbers=True)
         return Submission(Kind.CONFIRMATION_SYSTEM, GuaranteeType.CONTRACT, fields, att.filename)
-    fields = _fields(doc, own, mail, settings, fill_numbers=False)
+    fields = _fields(doc, own, mail, settings)
     fields = replace(fields, issued_on=extract.issued_on(doc))
     wrong = None if att.is_pdf else "not-pdf"
     return Submission(Kind.LEGACY_PDF, GuaranteeType.CONTRACT, fields, att.filename, wrong)
@@ -169,7 +169,7 @@ def _add_typed(found: list[Submission], own: str, subject: str, mail: Mail,
             continue
         if any(s.kind is Kind.DSURE_KEY for s in found) and extract.auth_key(block) is None:
             continue  # a number quoted in the mail about an attached notice
-        fields = _fields(block, own, mail, settings, fill_numbers=False)
+        fields = _fields(block, own, mail, settings)
         out.append(Submission(Kind.DSURE_KEY, _guarantee_type(block, subject, own), fields))
     return out
 
@@ -178,8 +178,6 @@ def _blocks(text: str) -> list[str]:
     """The text cut before each 保証契約番号 label (one block per typed guarantee)."""
     starts = [m.start() for m in re.finditer(
         r"(?<![\u3400-\u9fff])(?:保証契約番号|保証証書番号|保証番号)", text)]
-    if len(starts) <= 1:
-        return [text]
     cuts = [0, *starts[1:], len(text)]
     # The first block keeps what precedes the first label (the greeting, the type).
     return [text[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1)]
@@ -196,7 +194,7 @@ def _from_mail(mail: Mail, own: str, subject: str, settings: Settings) -> Submis
         kind = Kind.CONFIRMATION_SYSTEM
     elif _policy_mail(mail, own):
         kind = Kind.LEGACY_PDF
-    fields = _fields("", own, mail, settings, fill_numbers=True)
+    fields = _fields(own, own, mail, settings)  # the mail is its own document
     wrong = None
     if kind is Kind.LEGACY_PDF:
         unpdf = [a for a in mail.attachments if _is_image_or_office(a)]
@@ -205,7 +203,7 @@ def _from_mail(mail: Mail, own: str, subject: str, settings: Settings) -> Submis
     gtype = None
     if kind is not Kind.OTHER:
         gtype = (GuaranteeType.CONTRACT if kind is not Kind.DSURE_KEY
-                 else _guarantee_type("", subject, own))
+                 else _guarantee_type(subject, own))
     return Submission(kind, gtype, fields, "", wrong)
 
 
@@ -223,8 +221,10 @@ def _is_image_or_office(att: Attachment) -> bool:
         (*_IMAGE_SUFFIXES, *_OFFICE_SUFFIXES))
 
 
-def _guarantee_type(doc: str, subject: str, own: str) -> GuaranteeType | None:
-    for text in (doc, subject, own):
+def _guarantee_type(*texts: str) -> GuaranteeType | None:
+    """The type the first of ``texts`` to name one says (the document, the subject, the
+    mail)."""
+    for text in texts:
         if _INTERIM.search(text):
             return GuaranteeType.INTERIM_ADVANCE_PAYMENT
         if _ADVANCE.search(text):
@@ -235,30 +235,31 @@ def _guarantee_type(doc: str, subject: str, own: str) -> GuaranteeType | None:
 
 
 def _fields(doc: str, own: str, mail: Mail, settings: Settings, *,
-            fill_numbers: bool) -> Fields:
+            fill_numbers: bool = False) -> Fields:
     """Fields from the document, names and works filled from the mail where missing.
 
-    Numbers, keys and passwords come from the mail only with ``fill_numbers`` (a form
-    whose URL or password is typed in the mail), so one submission never takes another's.
+    The 保証契約番号 and 認証キー come from the document alone; the URL, the password and the
+    証券番号 come from the mail only with ``fill_numbers`` (a form whose URL or password is
+    typed in the mail), so one submission never takes another's.
     """
     hosts = settings.policy.confirmation_system_domains
 
-    def pick(getter: Callable[[str], str | None], *, numbers: bool) -> str | None:
-        value = getter(doc) if doc else None
-        if value is None and (fill_numbers or not numbers or not doc):
+    def pick(getter: Callable[[str], str | None], *, fill: bool) -> str | None:
+        value = getter(doc)
+        if value is None and fill:
             value = getter(own)
         return value
 
     insurer = find_insurer(mail, doc, own, settings.insurers)
     return Fields(
-        contract_number=pick(extract.contract_number, numbers=True),
-        auth_key=pick(extract.auth_key, numbers=True),
-        view_url=pick(lambda t: extract.view_url(t, hosts), numbers=True),
-        view_password=pick(extract.view_password, numbers=True),
-        project_name=pick(extract.project_name, numbers=False),
-        project_number=pick(extract.project_number, numbers=False),
-        contractor_name=pick(extract.contractor_name, numbers=False),
-        policy_number=pick(extract.policy_number, numbers=True),
+        contract_number=extract.contract_number(doc),
+        auth_key=extract.auth_key(doc),
+        view_url=pick(lambda t: extract.view_url(t, hosts), fill=fill_numbers),
+        view_password=pick(extract.view_password, fill=fill_numbers),
+        project_name=pick(extract.project_name, fill=True),
+        project_number=pick(extract.project_number, fill=True),
+        contractor_name=pick(extract.contractor_name, fill=True),
+        policy_number=pick(extract.policy_number, fill=fill_numbers),
         insurer=insurer,
         guarantor=_guarantor(f"{doc}\n{own}"),
         first_contract_date=_first_contract_date(doc) or _first_contract_date(own),
@@ -282,8 +283,6 @@ def find_insurer(mail: Mail, doc: str, own: str, insurers: list[Insurer]) -> str
     configured by the name as written (so the checks can say it is not supported).
     """
     for haystack in (doc, own):
-        if not haystack:
-            continue
         for insurer in insurers:
             if any(normalize(name) in haystack for name in insurer.names()):
                 return insurer.name

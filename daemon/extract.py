@@ -67,7 +67,7 @@ def _first(values: list[str]) -> str | None:
 
 def _is_label(value: str) -> bool:
     """True when a "value" is really the next label (the field was left blank)."""
-    return value.startswith(ALL_LABELS) or value.startswith((")", "）"))
+    return value.startswith((*ALL_LABELS, ")"))
 
 
 def contract_number(text: str) -> str | None:
