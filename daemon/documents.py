@@ -130,10 +130,10 @@ MAX_CELLS = 20_000
 def read_office(data: bytes, filename: str, passwords: Iterable[str] = ()) -> Extracted:
     """Text of an .xlsx or .docx, decrypting an Office open password if one is given."""
     if data[:8] == _OLE_MAGIC:
-        plain = _decrypt_office(data, list(passwords))
+        candidates = list(passwords)  # once: a generator given would be empty the second time
+        plain = _decrypt_office(data, candidates)
         if plain is None:
-            given = bool(list(passwords))
-            detail = "encrypted; the password given does not open it" if given else (
+            detail = "encrypted; the password given does not open it" if candidates else (
                 "encrypted; no password given")
             return Extracted(DocumentStatus.ENCRYPTED, detail=detail)
         data = plain
@@ -169,6 +169,9 @@ def _xlsx_text(data: bytes) -> str:
     cells = 0
     try:
         for sheet in book.worksheets:
+            # Read-only mode trusts the sheet's declared dimension, which some writers leave
+            # at A1 however far the cells go; forget it and read every row there is.
+            sheet.reset_dimensions()
             for row in sheet.iter_rows(values_only=True):
                 values = [str(v).strip() for v in row if v is not None and str(v).strip()]
                 cells += len(row)
