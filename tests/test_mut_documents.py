@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import pytest
 import pyzipper
-from samples import offices
+from samples import offices, pdfs
 
 from daemon import documents
 from daemon.archives import (
@@ -25,7 +25,7 @@ from daemon.archives import (
     ZipLimits,
     unpack_zip,
 )
-from daemon.documents import Extracted, read_office
+from daemon.documents import Extracted, read_office, read_pdf
 from daemon.model import DocumentStatus
 
 PASSWORD = "Pw-2026"
@@ -539,9 +539,11 @@ def test_empty_office_files_have_no_text() -> None:
 
 
 def test_xlsx_blank_cells_leave_no_gaps() -> None:
-    """Cells that are empty or only spaces are left out of a row's line; values are trimmed."""
-    data = workbook([["工事名", "  ", None, " 市道改良工事 ", 2026]])
-    assert read_office(data, "form.xlsx").text == "工事名 市道改良工事 2026"
+    """Cells that are empty or only blanks are left out of a row's line (values trimmed), and
+    a row of nothing else gives no line at all."""
+    rows = [["  ", "工事名", None, " 市道改良工事 ", 2026], ["\u3000", " "], ["受注者名", "山田"]]
+    text = read_office(workbook(rows), "form.xlsx").text
+    assert text == "工事名 市道改良工事 2026\n受注者名 山田"
 
 
 def test_xlsx_formulas_give_their_saved_values() -> None:
@@ -595,3 +597,190 @@ def test_docx_table_cells_merged_or_empty() -> None:
         "工事名 市道改良工事",
         "受注者名 株式会社山田建設",
     ]
+
+
+# --- PDFs ---------------------------------------------------------------------------------
+
+NOTICE = {
+    "company": "east",
+    "contract_number": "2604012345",
+    "auth_key": "Ab12Cd34Ef56",
+    "guarantee_type": "contract",
+    "project_name": "令和8年度 市道中央線道路改良工事",
+    "contractor": "株式会社山田建設",
+}
+
+
+@pytest.fixture(scope="module")
+def notice() -> bytes:
+    """A 認証キー notice whose text pypdf reads (fonts with ToUnicode maps)."""
+    return pdfs.key_notice_pdf(**NOTICE)
+
+
+@pytest.fixture(scope="module")
+def notice_without_tounicode() -> bytes:
+    """The same notice with no ToUnicode maps: only PDFium reads its Japanese."""
+    return pdfs.key_notice_pdf_without_tounicode(**NOTICE)
+
+
+def english_pdf(*lines: str) -> bytes:
+    """A one-page PDF of ASCII lines in Helvetica."""
+    from reportlab.pdfgen.canvas import Canvas  # noqa: PLC0415
+
+    out = io.BytesIO()
+    canvas = Canvas(out, invariant=1)
+    for n, line in enumerate(lines):
+        canvas.drawString(72, 720 - 20 * n, line)
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def joined(*documents: bytes) -> bytes:
+    """The pages of these PDFs one after the other, in one PDF."""
+    from pypdf import PdfWriter  # noqa: PLC0415
+
+    writer = PdfWriter()
+    for data in documents:
+        writer.append(io.BytesIO(data))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def seen(result: Extracted) -> tuple[DocumentStatus, str, str]:
+    """Status, reason and extractor of a PDF read."""
+    return result.status, result.detail, result.extractor
+
+
+def test_japanese_pdf_is_read_by_pypdf(notice: bytes) -> None:
+    """A PDF whose Japanese pypdf reads gives pypdf's text, normalised."""
+    result = read_pdf(notice)
+    assert seen(result) == (DocumentStatus.TEXT, "", "pypdf")
+    assert result.text.splitlines()[:3] == ["発行日:令和8年4月6日", "受注者", "株式会社山田建設 様"]
+
+
+def test_pdf_after_blank_lines_is_still_a_pdf(notice: bytes) -> None:
+    """Blank lines before %PDF (some mailers add them) do not make it "not a PDF file"."""
+    result = read_pdf(b"\r\n\r\n  " + notice)
+    assert result.status is DocumentStatus.TEXT
+    assert result.text == read_pdf(notice).text
+
+
+@pytest.mark.parametrize("kind", ["png", "html", "zip"])
+def test_impostors_are_not_pdfs(kind: pdfs.NotPdfKind) -> None:
+    """Anything not starting with %PDF is "not a PDF file", whatever its name said."""
+    assert seen(read_pdf(pdfs.not_really_pdf(kind))) == (
+        DocumentStatus.UNREADABLE, "not a PDF file", ""
+    )
+
+
+def test_english_pdf_keeps_pypdfs_text() -> None:
+    """A PDF with no Japanese at all keeps pypdf's text (PDFium's is no better)."""
+    result = read_pdf(english_pdf("Invoice No. 2026-0412", "Total JPY 1,250,000"))
+    assert seen(result) == (DocumentStatus.TEXT, "", "pypdf")
+    assert result.text.splitlines() == ["Invoice No. 2026-0412", "Total JPY 1,250,000"]
+
+
+def test_scan_has_no_text_layer() -> None:
+    """An image-only PDF is NO_TEXT, "no text layer (a scan?)"."""
+    assert seen(read_pdf(pdfs.scan_pdf())) == (
+        DocumentStatus.NO_TEXT, "no text layer (a scan?)", ""
+    )
+
+
+def test_corrupt_pdf_names_pypdfs_error() -> None:
+    """A PDF neither pypdf nor PDFium can parse is "corrupt PDF" with pypdf's error."""
+    assert seen(read_pdf(pdfs.corrupt_pdf())) == (
+        DocumentStatus.UNREADABLE, "corrupt PDF (PdfStreamError)", ""
+    )
+
+
+def test_pdf_password_messages(notice: bytes) -> None:
+    """An encrypted PDF: "no password given" without any, "the password given does not open
+    it" with a wrong one, and read with the right one after a wrong one."""
+    locked = pdfs.encrypt_pdf(notice, user_password=PASSWORD, owner_password="own", seed="t")
+    assert seen(read_pdf(locked)) == (DocumentStatus.ENCRYPTED, "encrypted; no password given", "")
+    assert seen(read_pdf(locked, ["Pw-2025"])) == (
+        DocumentStatus.ENCRYPTED, "encrypted; the password given does not open it", ""
+    )
+    opened = read_pdf(locked, ["Pw-2025", PASSWORD])
+    assert seen(opened) == (DocumentStatus.TEXT, "", "pypdf")
+    assert opened.text == read_pdf(notice).text
+
+
+def test_pdf_with_only_an_owner_password_opens_without_one(notice: bytes) -> None:
+    """A PDF encrypted with only an owner (permissions) password opens with none given."""
+    restricted = pdfs.encrypt_pdf(notice, user_password="", owner_password="own", seed="t")
+    result = read_pdf(restricted)
+    assert seen(result) == (DocumentStatus.TEXT, "", "pypdf")
+    assert result.text == read_pdf(notice).text
+
+
+def test_pdfium_tries_the_passwords_in_turn(notice_without_tounicode: bytes) -> None:
+    """An encrypted PDF only PDFium reads: PDFium tries the passwords in turn (a wrong one
+    first) and its Japanese text is what is read."""
+    locked = pdfs.encrypt_pdf(
+        notice_without_tounicode, user_password=PASSWORD, owner_password="own", seed="t"
+    )
+    result = read_pdf(locked, ["Pw-2025", PASSWORD])
+    assert seen(result) == (DocumentStatus.TEXT, "", "pdfium")
+    assert result.text == read_pdf(notice_without_tounicode).text
+    assert "保証契約番号" in result.text
+
+
+def test_pages_are_read_in_order_each_on_new_lines(
+    notice: bytes, notice_without_tounicode: bytes
+) -> None:
+    """A two-page PDF reads as its first page, a line break, then its second page, with
+    pypdf and with PDFium alike."""
+    other = pdfs.key_notice_pdf(**{**NOTICE, "contract_number": "2604012399"})
+    both = read_pdf(joined(notice, other))
+    assert both.extractor == "pypdf"
+    assert both.text == read_pdf(notice).text + "\n" + read_pdf(other).text
+    other = pdfs.key_notice_pdf_without_tounicode(**{**NOTICE, "contract_number": "2604012399"})
+    both = read_pdf(joined(notice_without_tounicode, other))
+    assert both.extractor == "pdfium"
+    assert both.text == read_pdf(notice_without_tounicode).text + "\n" + read_pdf(other).text
+
+
+def test_only_the_first_max_pages_are_read(
+    monkeypatch: pytest.MonkeyPatch, notice: bytes, notice_without_tounicode: bytes
+) -> None:
+    """A long PDF is read from its start: pages past MAX_PAGES are left out, by pypdf and by
+    PDFium. (The limit is lowered from 10 to 1 to keep the PDF small.)"""
+    assert documents.MAX_PAGES == 10
+    first = {"pypdf": read_pdf(notice).text, "pdfium": read_pdf(notice_without_tounicode).text}
+    monkeypatch.setattr(documents, "MAX_PAGES", 1)
+    for page, extractor in ((notice, "pypdf"), (notice_without_tounicode, "pdfium")):
+        result = read_pdf(joined(page, english_pdf("page two")))
+        assert (result.extractor, result.text) == (extractor, first[extractor])
+
+
+class _BrokenReader:
+    """A pypdf that fails on every document, as it does on some malformed ones."""
+
+    def __init__(self, *_args: object, **_kwargs: object) -> None:
+        from pypdf.errors import PdfReadError  # noqa: PLC0415
+
+        raise PdfReadError("Invalid Elementary Object starting with b'x'")
+
+
+def test_when_pypdf_fails_pdfium_reads_it(
+    monkeypatch: pytest.MonkeyPatch, notice: bytes
+) -> None:
+    """A PDF pypdf cannot parse is read by PDFium (trying the passwords in turn); one that
+    PDFium cannot read either is "corrupt PDF" with pypdf's error."""
+    locked = pdfs.encrypt_pdf(notice, user_password=PASSWORD, owner_password="own", seed="t")
+    scan = pdfs.scan_pdf()
+    monkeypatch.setattr(documents, "PdfReader", _BrokenReader)
+    result = read_pdf(notice)
+    assert seen(result) == (DocumentStatus.TEXT, "", "pdfium")
+    assert result.text.splitlines()[:3] == [
+        "発行日:令和8年4月6日", "受注者", "株式会社山田建設 様 東日本建設業保証株式会社"
+    ]
+    assert read_pdf(locked, ["Pw-2025", PASSWORD]).text == result.text
+    assert seen(read_pdf(scan)) == (DocumentStatus.UNREADABLE, "corrupt PDF (PdfReadError)", "")
+    assert seen(read_pdf(locked, ["Pw-2025"])) == (
+        DocumentStatus.UNREADABLE, "corrupt PDF (PdfReadError)", ""
+    )
