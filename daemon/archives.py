@@ -291,7 +291,10 @@ def _central_entries(data: bytes) -> int:
     if eocd < 0 or len(data) - eocd < 22:
         return 0  # no end record: pyzipper says it is not a zip
     (directory_size,) = struct.unpack_from("<I", data, eocd + 12)
-    start = 0 if directory_size == 0xFFFFFFFF else max(0, eocd - directory_size - 76)
+    # 76: a zip64 end record and locator may sit between the directory and the end record.
+    # The zip64 marker 0xFFFFFFFF needs no case of its own: it reaches back past the start
+    # of any attachment (they are capped far below 4 GiB), so everything is counted.
+    start = max(0, eocd - directory_size - 76)
     return data.count(b"PK\x01\x02", start, eocd)
 
 
@@ -322,5 +325,5 @@ def _decode_name(info: Any) -> str:
             name = raw.decode("utf-8")
         except UnicodeDecodeError:
             name = raw.decode("cp932", errors="replace")
-    name = name.split("\x00", 1)[0]
+    name = name.partition("\x00")[0]  # a NUL ends the name (a trick to hide an extension)
     return unicodedata.normalize("NFC", name)  # macOS writes names decomposed

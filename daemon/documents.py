@@ -51,18 +51,15 @@ def has_japanese(text: str) -> bool:
 
 def read_pdf(data: bytes, passwords: Iterable[str] = ()) -> Extracted:
     """Open a PDF (decrypting with the first password that works) and extract its text."""
-    if not data.lstrip()[:5].startswith(b"%PDF"):
+    if not data.lstrip().startswith(b"%PDF"):
         return Extracted(DocumentStatus.UNREADABLE, detail="not a PDF file")
     tried = ["", *passwords]
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        password: str | None = None
-        if reader.is_encrypted:
-            password = _decrypt(reader, tried)
-            if password is None:
-                detail = "encrypted; the password given does not open it" if len(tried) > 1 else (
-                    "encrypted; no password given")
-                return Extracted(DocumentStatus.ENCRYPTED, detail=detail)
+        reader = PdfReader(io.BytesIO(data))  # not strict (the default): real PDFs have flaws
+        if reader.is_encrypted and _decrypt(reader, tried) is None:
+            detail = "encrypted; the password given does not open it" if len(tried) > 1 else (
+                "encrypted; no password given")
+            return Extracted(DocumentStatus.ENCRYPTED, detail=detail)
         pages = reader.pages[:MAX_PAGES]
         text = "\n".join(page.extract_text() or "" for page in pages)
     except (PyPdfError, DependencyError, DeprecationError, ValueError, KeyError, TypeError,
@@ -72,13 +69,13 @@ def read_pdf(data: bytes, passwords: Iterable[str] = ()) -> Extracted:
         # filters) and even AssertionError on malformed files.
         # pypdf failed to parse: PDFium is stricter in different places; try it.
         fallback = _read_pdfium(data, tried)
-        if fallback.status is DocumentStatus.TEXT:
+        if fallback is not None:
             return fallback
         return Extracted(DocumentStatus.UNREADABLE, detail=f"corrupt PDF ({type(err).__name__})")
     if has_japanese(text):
         return Extracted(DocumentStatus.TEXT, normalize(text), extractor="pypdf")
-    fallback = _read_pdfium(data, [password or ""])
-    if fallback.status is DocumentStatus.TEXT and (has_japanese(fallback.text) or not text.strip()):
+    fallback = _read_pdfium(data, tried)
+    if fallback is not None and (has_japanese(fallback.text) or not text.strip()):
         return fallback
     if text.strip():
         return Extracted(DocumentStatus.TEXT, normalize(text), extractor="pypdf")
@@ -95,14 +92,16 @@ def _decrypt(reader: PdfReader, passwords: list[str]) -> str | None:
     return None
 
 
-def _read_pdfium(data: bytes, passwords: list[str]) -> Extracted:
+def _read_pdfium(data: bytes, passwords: list[str]) -> Extracted | None:
+    """PDFium's text (the passwords tried in turn), or None when it gives none: the callers
+    only ever use PDFium's text, so why it gave none is pypdf's to say."""
     for password in passwords:
         try:
             doc = pypdfium2.PdfDocument(data, password=password or None)
         except pypdfium2.PdfiumError as err:
             if "password" in str(err).lower():
                 continue
-            return Extracted(DocumentStatus.UNREADABLE, detail="corrupt PDF (PDFium)")
+            return None
         try:
             parts = []
             for index in range(min(len(doc), MAX_PAGES)):
@@ -112,14 +111,14 @@ def _read_pdfium(data: bytes, passwords: list[str]) -> Extracted:
                 textpage.close()
                 page.close()
         except pypdfium2.PdfiumError:
-            return Extracted(DocumentStatus.UNREADABLE, detail="corrupt PDF (PDFium)")
+            return None
         finally:
             doc.close()
         text = "\n".join(parts)
         if text.strip():
             return Extracted(DocumentStatus.TEXT, normalize(text), extractor="pdfium")
-        return Extracted(DocumentStatus.NO_TEXT, detail="no text layer (a scan?)")
-    return Extracted(DocumentStatus.ENCRYPTED, detail="encrypted; no password opens it")
+        return None
+    return None
 
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML is an OLE file
@@ -130,10 +129,10 @@ MAX_CELLS = 20_000
 def read_office(data: bytes, filename: str, passwords: Iterable[str] = ()) -> Extracted:
     """Text of an .xlsx or .docx, decrypting an Office open password if one is given."""
     if data[:8] == _OLE_MAGIC:
-        plain = _decrypt_office(data, list(passwords))
+        candidates = list(passwords)  # once: a generator given would be empty the second time
+        plain = _decrypt_office(data, candidates)
         if plain is None:
-            given = bool(list(passwords))
-            detail = "encrypted; the password given does not open it" if given else (
+            detail = "encrypted; the password given does not open it" if candidates else (
                 "encrypted; no password given")
             return Extracted(DocumentStatus.ENCRYPTED, detail=detail)
         data = plain
@@ -169,6 +168,9 @@ def _xlsx_text(data: bytes) -> str:
     cells = 0
     try:
         for sheet in book.worksheets:
+            # Read-only mode trusts the sheet's declared dimension, which some writers leave
+            # at A1 however far the cells go; forget it and read every row there is.
+            sheet.reset_dimensions()
             for row in sheet.iter_rows(values_only=True):
                 values = [str(v).strip() for v in row if v is not None and str(v).strip()]
                 cells += len(row)
