@@ -79,7 +79,8 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
         return [v for k, v in raw_headers if k.lower() == name]
 
     from_name, from_addr = _first_address(raw_all("from"))
-    arrival = received_at or arrival_from_headers(msg) or now or datetime.now(UTC)
+    arrival = (received_at or arrival_from_headers(raw_all("received"), raw_all("date"))
+               or now or datetime.now(UTC))
     declared_mime = "mime-version" in hdr or "content-type" in hdr
     has_8bit = any(b >= 0x80 for b in raw)
     return Mail(
@@ -143,14 +144,14 @@ def synthetic_message_id(raw: bytes) -> str:
     return f"<{hashlib.sha256(raw).hexdigest()[:32]}@surety-intake.invalid>"
 
 
-def arrival_from_headers(msg: Message) -> datetime | None:
-    """The newest Received header's date, else the Date header; timezone-aware."""
-    for value in msg.get_all("Received", []):
-        _, _, stamp = str(value).rpartition(";")
-        when = _parse_date(stamp)
+def arrival_from_headers(received: Iterable[str], dates: Iterable[str]) -> datetime | None:
+    """The newest readable Received header's date (they are listed newest first), else the
+    first Date header's; timezone-aware."""
+    for value in received:
+        when = _parse_date(value.rpartition(";")[2])
         if when:
             return when
-    return _parse_date(str(msg.get("Date", "")))
+    return next((_parse_date(value) for value in dates), None)
 
 
 def _parse_date(value: str) -> datetime | None:
@@ -223,7 +224,7 @@ def _walk(part: Message, body: list[str], attachments: list[tuple[str, str, byte
         return
     if ctype.startswith("multipart/"):
         return
-    attachments.append((filename or _default_name(ctype), ctype, data))
+    attachments.append((filename or _default_name(part.get_content_subtype()), ctype, data))
 
 
 def _payload_bytes(part: Message) -> bytes:
@@ -264,9 +265,8 @@ def _raw_8bit_name(part: Message) -> str:
     return ""
 
 
-def _default_name(ctype: str) -> str:
-    # get_content_type() always gives maintype/subtype: one slash.
-    return "attachment." + re.sub(r"[^a-z0-9]+", "-", ctype.partition("/")[2])
+def _default_name(subtype: str) -> str:
+    return "attachment." + re.sub(r"[^a-z0-9]+", "-", subtype)
 
 
 def _read_attachments(name: str, ctype: str, data: bytes, passwords: list[str],
@@ -301,7 +301,7 @@ def _read_attachment(name: str, ctype: str, data: bytes, passwords: list[str]) -
         return Attachment(name, ctype, data, got.status, got.text, got.detail)
     if ctype.startswith("text/") or name.lower().endswith(".txt"):
         return Attachment(name, ctype, data, DocumentStatus.TEXT, decode_text(data, None))
-    return Attachment(name, ctype, data, DocumentStatus.SKIPPED, detail="format not read")
+    return Attachment(name, ctype, data, detail="format not read")  # status: skipped
 
 
 class _TextOnly(HTMLParser):

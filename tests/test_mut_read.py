@@ -164,7 +164,7 @@ def test_line_ends_end_a_jis_run_but_not_katakana() -> None:
 
 
 @pytest.mark.parametrize(("data", "start", "end", "reason"), [
-    (b"ab\x1b$(DXY", 2, 6, "JIS X 0212 not supported"),
+    (b"No.\x1b$(D!!\x1b(B", 3, 7, "JIS X 0212 not supported"),
     (b"\x1b$B$3$", 5, 6, "truncated JIS character"),
     (b"ab\x80", 2, 3, "8-bit byte in 7-bit text"),
     (b"\x1b(I1\xb1", 4, 5, "8-bit byte in 7-bit text"),
@@ -196,6 +196,7 @@ def test_a_declared_charset_is_read_the_windows_way() -> None:
     assert decode_text(outlook, ' "iso-2022-jp" ') == text
     strict = "工期：4月\u301c5月".encode("iso2022_jp")  # JIS 0x2141, as Thunderbird writes it
     assert decode_text(strict, "iso-2022-jp") == "工期：4月\uff5e5月"
+    assert decode_text(strict, '"ISO-2022-JP"') == "工期：4月\uff5e5月"
     assert decode_text(text.encode("cp932"), "Shift_JIS") == text
     assert decode_text("～".encode("cp932"), "sjis") == "\uff5e"
 
@@ -207,8 +208,9 @@ def test_a_label_outside_the_table_is_used_as_python_names_it() -> None:
 
 
 def test_euc_labels_are_read_as_euc() -> None:
-    """EUC-JP, also as X-EUC-JP (old Unix mailers), is read as EUC, not guessed."""
-    text = "保証契約番号：2604012345"
+    """EUC-JP, also as X-EUC-JP (old Unix mailers), is read as EUC (with JIS X 0213's ①),
+    not guessed."""
+    text = "保証契約番号①：2604012345"
     data = text.encode("euc_jis_2004")
     assert decode_text(data, "X-EUC-JP") == text
     assert decode_text(data, "euc-jp") == text
@@ -321,8 +323,10 @@ def test_encoded_words_in_every_charset_the_label_names() -> None:
 
 
 def test_a_broken_encoded_word_is_left_as_it_came() -> None:
-    """An encoded word whose base64 cannot be decoded is kept, blanks folded."""
+    """An encoded word whose base64 cannot be decoded is kept, blanks folded; so is text
+    with =? that is no encoded word."""
     assert decode_words("=?UTF-8?B?a?=   x") == "=?UTF-8?B?a?= x"
+    assert decode_words("a  =? b") == "a =? b"
 
 
 def test_raw_8bit_and_raw_jis_headers_are_decoded() -> None:
@@ -701,6 +705,16 @@ def test_office_files_are_opened_by_name() -> None:
         detail="encrypted; no password given")
 
 
+def test_an_encrypted_office_file_opens_with_the_password_from_the_body() -> None:
+    """A password-protected Word form opens with the password written in the mail."""
+    docx = offices.form_docx(insurer="sompo", policy_number="SJ26-0412345",
+                             view_password="Vw9xQ2mL")
+    locked = offices.encrypt_ooxml(docx, "Pw4docx9")
+    got = _read("form.docx", locked, "application/octet-stream", body="パスワード：Pw4docx9")
+    assert got.status is DocumentStatus.TEXT
+    assert "SJ26-0412345" in got.text
+
+
 def test_text_files_are_read_by_label_or_name() -> None:
     """A text/* attachment or a .txt file (any label, any case) is read as text, decoded
     by guessing; other files are skipped."""
@@ -776,6 +790,13 @@ def test_headers_only_takes_the_given_times() -> None:
     assert read_headers_only(raw, now=now, **kw).received_at == now  # type: ignore[arg-type]
     dated = _message(f"From: {SENDER}", f"Date: {DATE}", body=b"x")
     assert read_headers_only(dated, now=now, **kw).received_at == DATE_AT  # type: ignore[arg-type]
+
+
+def test_headers_only_has_no_body_even_without_known_headers() -> None:
+    """Without From, Subject, Date or To the header lines are not taken for a body."""
+    raw = _message("X-Mailer: scanner", "X-Note: x", body=b"content")
+    mail = read_headers_only(raw, status=DocumentStatus.TOO_LARGE, detail="memory")
+    assert (mail.body, mail.headers) == ("", (("X-Mailer", "scanner"), ("X-Note", "x")))
 
 
 def test_headers_only_message_id_is_the_same_as_a_full_read() -> None:
