@@ -54,7 +54,7 @@ def decode_iso2022jp(data: bytes) -> str:
     n = len(data)
     while i < n:
         b = data[i]
-        if b == _ESC and i + 2 < n:
+        if b == _ESC:  # a sequence cut short by the end matches none below
             seq = data[i + 1 : i + 3]
             if seq in (b"$B", b"$@"):
                 mode, i = "jis", i + 3
@@ -130,26 +130,25 @@ def decode_text(data: bytes, charset: str | None) -> str:
     """Decode a text part by its declared charset, Japanese labels done right.
 
     ``Shift_JIS`` is read as CP932 (what every Windows client writes), ``ISO-2022-JP`` with
-    :func:`decode_iso2022jp`. An unknown or wrong label falls back to a guess among UTF-8,
-    the JIS escape form and CP932; only when none fits strictly is text replaced, and then
-    the caller sees the replacement character, never a silently different digit.
+    :func:`decode_iso2022jp`. An unknown or wrong label, or none, falls back to a guess
+    among the JIS escape form (text with ESC sequences, as pre-MIME Japanese mail is),
+    UTF-8, CP932 and EUC-JP; only when none fits strictly is text replaced, and then the
+    caller sees the replacement character, never a silently different digit.
     """
-    label = (charset or "").strip().strip('"').lower()
-    codec = _CHARSET_ALIASES.get(label, label)
-    candidates: list[str] = []
-    if codec:
-        candidates.append(codec)
-    candidates += ["utf-8", "iso2022jp-ms", "cp932", "euc_jis_2004"]
-    for name in candidates:
+    declared: list[str] = []
+    if charset:
+        label = charset.strip().strip('"').lower()
+        declared.append(_CHARSET_ALIASES.get(label, label))
+    for name in [*declared, "iso2022jp-ms", "utf-8", "cp932", "euc_jis_2004"]:
         try:
             if name == "iso2022jp-ms":
-                if b"\x1b" not in data and any(c >= 0x80 for c in data):
-                    continue
+                if b"\x1b" not in data:
+                    continue  # no escape sequence: the same as ASCII, read as UTF-8
                 return decode_iso2022jp(data)
             return data.decode(name)
         except (UnicodeDecodeError, LookupError, ValueError):  # ValueError: a NUL in the label
             continue
-    return data.decode("utf-8", errors="replace")
+    return data.decode(errors="replace")
 
 
 # --- dates -------------------------------------------------------------------------------

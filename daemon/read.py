@@ -1,10 +1,11 @@
 """Raw message bytes -> :class:`~daemon.model.Mail`: headers, text and documents decoded.
 
-mail-parser parses the structure and the address headers; the text of every part and
-every encoded header word is decoded here by its charset (mail-parser 4.8 returns 7-bit
-ISO-2022-JP bodies undecoded, and Python's codecs reject what Outlook writes). Attachment
-names come right whether encoded per RFC 2231, as RFC 2047 words inside quotes (Outlook,
-Becky!) or as raw 8-bit bytes.
+The standard library's parser gives the structure and the address headers (mail-parser,
+which wraps it, adds nothing here: it returns 7-bit ISO-2022-JP bodies undecoded); the text
+of every part and every header is decoded here by its charset (Python's codecs reject what
+Outlook writes), raw JIS escapes and raw 8-bit bytes included. Attachment names come right
+whether encoded per RFC 2231, as RFC 2047 words inside quotes (Outlook, Becky!) or as raw
+8-bit bytes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import email
 import email.utils
 import hashlib
-import logging
 import mimetypes
 import re
 from collections.abc import Callable, Iterable
@@ -23,16 +23,11 @@ from email.header import decode_header
 from email.message import Message
 from html.parser import HTMLParser
 
-import mailparser
-
 from daemon.archives import is_zip, unpack_zip
 from daemon.documents import OFFICE_SUFFIXES, read_office, read_pdf
 from daemon.extract import document_passwords
 from daemon.japanese import decode_text
 from daemon.model import Attachment, DocumentStatus, Mail
-
-# mail-parser logs every part it does not model (delivery reports...) at error level.
-logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 MAX_DEPTH = 8  # nested message/rfc822 and multipart levels we follow
 
@@ -59,7 +54,7 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     if len(raw) > limits.message_bytes:
         return read_headers_only(raw, received_at, now=now, status=DocumentStatus.TOO_LARGE,
                                  detail=f"message over {limits.message_bytes} bytes")
-    msg = _parse(raw)
+    msg = email.message_from_bytes(raw)
     # raw_items: compat32 turns 8-bit header bytes into U+FFFD on the way out of get().
     raw_headers = [(k, str(v)) for k, v in msg.raw_items()]
     headers = tuple((k, decode_words(v)) for k, v in raw_headers)
@@ -84,7 +79,8 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
         return [v for k, v in raw_headers if k.lower() == name]
 
     from_name, from_addr = _first_address(raw_all("from"))
-    arrival = received_at or arrival_from_headers(msg) or now or datetime.now(UTC)
+    arrival = (received_at or arrival_from_headers(raw_all("received"), raw_all("date"))
+               or now or datetime.now(UTC))
     declared_mime = "mime-version" in hdr or "content-type" in hdr
     has_8bit = any(b >= 0x80 for b in raw)
     return Mail(
@@ -128,9 +124,9 @@ def read_headers_only(raw: bytes, received_at: datetime | None = None, *,
                       detail: str) -> Mail:
     """A message whose content must not be opened (too big, or its reading failed):
     only its header block is parsed, and one placeholder part says why."""
-    end = raw.find(b"\r\n\r\n")
-    end = raw.find(b"\n\n") if end < 0 else end
-    head = raw[: end if 0 <= end < _HEADER_LIMIT else _HEADER_LIMIT]
+    head = raw[:_HEADER_LIMIT]
+    for blank_line in (b"\r\n\r\n", b"\n\n"):  # the first blank line ends the header block
+        head = head.partition(blank_line)[0]
     mail = read_message(head + b"\r\n\r\n", received_at, now=now)
     placeholder = Attachment("(message content)", "application/octet-stream", b"", status,
                              detail=detail)
@@ -148,21 +144,14 @@ def synthetic_message_id(raw: bytes) -> str:
     return f"<{hashlib.sha256(raw).hexdigest()[:32]}@surety-intake.invalid>"
 
 
-def _parse(raw: bytes) -> Message:
-    try:
-        return mailparser.parse_from_bytes(raw).message  # type: ignore[no-any-return]
-    except Exception:  # noqa: BLE001 - mail-parser raises anything on hostile input
-        return email.message_from_bytes(raw)
-
-
-def arrival_from_headers(msg: Message) -> datetime | None:
-    """The newest Received header's date, else the Date header; timezone-aware."""
-    for value in msg.get_all("Received", []) or []:
-        _, _, stamp = str(value).rpartition(";")
-        when = _parse_date(stamp)
+def arrival_from_headers(received: Iterable[str], dates: Iterable[str]) -> datetime | None:
+    """The newest readable Received header's date (they are listed newest first), else the
+    first Date header's; timezone-aware."""
+    for value in received:
+        when = _parse_date(value.rpartition(";")[2])
         if when:
             return when
-    return _parse_date(str(msg.get("Date", "")))
+    return next((_parse_date(value) for value in dates), None)
 
 
 def _parse_date(value: str) -> datetime | None:
@@ -176,9 +165,13 @@ def _parse_date(value: str) -> datetime | None:
 
 
 def decode_words(value: str) -> str:
-    """Decode RFC 2047 encoded words (and raw 8-bit bytes) in a header value."""
-    if any("\udc80" <= c <= "\udcff" for c in value):
-        value = decode_text(value.encode("utf-8", "surrogateescape"), None)
+    """Decode RFC 2047 encoded words, raw 8-bit bytes and raw JIS escapes in a header value.
+
+    compat32 hands raw 8-bit header bytes over as surrogate escapes; they, and the ESC
+    sequences of JIS text sent without encoded words, are decoded by guessing (text that
+    is neither reads back unchanged).
+    """
+    value = decode_text(value.encode("utf-8", "surrogateescape"), None)
     if "=?" not in value:
         return " ".join(value.split())
     try:
@@ -188,7 +181,7 @@ def decode_words(value: str) -> str:
     out = []
     for chunk, charset in chunks:
         if isinstance(chunk, bytes):
-            out.append(decode_text(chunk, charset or "us-ascii"))
+            out.append(decode_text(chunk, charset))
         else:
             out.append(chunk)
     return " ".join("".join(out).split())
@@ -220,43 +213,37 @@ def _walk(part: Message, body: list[str], attachments: list[tuple[str, str, byte
                 if isinstance(sub, Message):
                     _walk(sub, body, attachments, depth + 1)
         return
+    # A forwarded message (message/rfc822) is multipart to the parser: its one part is
+    # followed above.
     filename = attachment_name(part)
-    disposition = (part.get_content_disposition() or "").lower()
-    if ctype == "message/rfc822":
-        inner = part.get_payload()
-        if isinstance(inner, list) and inner and isinstance(inner[0], Message):
-            _walk(inner[0], body, attachments, depth + 1)
-            return
     data = _payload_bytes(part)
-    if ctype in ("text/plain", "text/html") and not filename and disposition != "attachment":
+    inline = part.get_content_disposition() != "attachment"  # lower-cased by the parser
+    if ctype in ("text/plain", "text/html") and not filename and inline:
         text = decode_text(data, part.get_content_charset())
         body.append(_html_to_text(text) if ctype == "text/html" else text)
         return
     if ctype.startswith("multipart/"):
         return
-    attachments.append((filename or _default_name(ctype), ctype, data))
+    attachments.append((filename or _default_name(part.get_content_subtype()), ctype, data))
 
 
 def _payload_bytes(part: Message) -> bytes:
-    try:
-        data = part.get_payload(decode=True)
-    except (ValueError, TypeError, AssertionError):
-        data = None
-    if isinstance(data, bytes):
-        return data
-    raw = part.get_payload()
-    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    """A leaf part's content with its transfer encoding undone. compat32 gives bytes for
+    every part that is not multipart (undecodable base64 or quoted-printable as it came,
+    with a defect noted) and does not raise."""
+    data: bytes = part.get_payload(decode=True)
+    return data
 
 
 def attachment_name(part: Message) -> str:
     """The attachment's file name, decoded however the sender's client encoded it."""
     try:
         name = part.get_filename() or part.get_param("name") or ""
+        if isinstance(name, tuple):  # an RFC 2231 value email could not collapse
+            charset, _, text = name  # text: the %-decoded bytes as Latin-1, raw bytes lost
+            name = decode_text(str(text).encode("latin-1"), charset)
     except (ValueError, LookupError, UnicodeError):
         name = ""
-    if isinstance(name, tuple):  # an RFC 2231 value email could not collapse
-        charset, _, text = name
-        name = decode_text(str(text).encode("latin-1", "surrogateescape"), charset)
     name = str(name)
     if not name or "\ufffd" in name:
         name = _raw_8bit_name(part) or name
@@ -278,8 +265,8 @@ def _raw_8bit_name(part: Message) -> str:
     return ""
 
 
-def _default_name(ctype: str) -> str:
-    return "attachment." + re.sub(r"[^a-z0-9]+", "-", ctype.rsplit("/", maxsplit=1)[-1])
+def _default_name(subtype: str) -> str:
+    return "attachment." + re.sub(r"[^a-z0-9]+", "-", subtype)
 
 
 def _read_attachments(name: str, ctype: str, data: bytes, passwords: list[str],
@@ -314,7 +301,7 @@ def _read_attachment(name: str, ctype: str, data: bytes, passwords: list[str]) -
         return Attachment(name, ctype, data, got.status, got.text, got.detail)
     if ctype.startswith("text/") or name.lower().endswith(".txt"):
         return Attachment(name, ctype, data, DocumentStatus.TEXT, decode_text(data, None))
-    return Attachment(name, ctype, data, DocumentStatus.SKIPPED, detail="format not read")
+    return Attachment(name, ctype, data, detail="format not read")  # status: skipped
 
 
 class _TextOnly(HTMLParser):
