@@ -1,9 +1,10 @@
 """Raw message bytes -> :class:`~daemon.model.Mail`: headers, text and documents decoded.
 
-The standard library's parser gives the structure and the address headers (mail-parser,
-which wraps it, adds nothing here: it returns 7-bit ISO-2022-JP bodies undecoded); the text
-of every part and every header is decoded here by its charset (Python's codecs reject what
-Outlook writes), raw JIS escapes and raw 8-bit bytes included. Attachment names come right
+mail-parser parses the structure and the address headers (the standard library's parser
+alone where mail-parser gives up on hostile input); the text of every part and every header
+is decoded here by its charset (mail-parser 4.8 returns 7-bit ISO-2022-JP bodies undecoded,
+and Python's codecs reject what Outlook writes), raw JIS escapes and raw 8-bit bytes
+included. Attachment names come right
 whether encoded per RFC 2231, as RFC 2047 words inside quotes (Outlook, Becky!) or as raw
 8-bit bytes.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import email
 import email.utils
 import hashlib
+import logging
 import mimetypes
 import re
 from collections.abc import Callable, Iterable
@@ -22,12 +24,18 @@ from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 from html.parser import HTMLParser
+from typing import cast
+
+import mailparser
 
 from daemon.archives import is_zip, unpack_zip
 from daemon.documents import OFFICE_SUFFIXES, read_office, read_pdf
 from daemon.extract import document_passwords
 from daemon.japanese import decode_text
 from daemon.model import Attachment, DocumentStatus, Mail
+
+# mail-parser logs every part it does not model (delivery reports...) at error level.
+logging.getLogger("mailparser").setLevel(logging.CRITICAL)
 
 MAX_DEPTH = 8  # nested message/rfc822 and multipart levels we follow
 
@@ -54,7 +62,7 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     if len(raw) > limits.message_bytes:
         return read_headers_only(raw, received_at, now=now, status=DocumentStatus.TOO_LARGE,
                                  detail=f"message over {limits.message_bytes} bytes")
-    msg = email.message_from_bytes(raw)
+    msg = _parse(raw)
     # raw_items: compat32 turns 8-bit header bytes into U+FFFD on the way out of get().
     raw_headers = [(k, str(v)) for k, v in msg.raw_items()]
     headers = tuple((k, decode_words(v)) for k, v in raw_headers)
@@ -144,6 +152,13 @@ def synthetic_message_id(raw: bytes) -> str:
     return f"<{hashlib.sha256(raw).hexdigest()[:32]}@surety-intake.invalid>"
 
 
+def _parse(raw: bytes) -> Message:
+    try:
+        return cast(Message, mailparser.parse_from_bytes(raw).message)
+    except Exception:  # noqa: BLE001 - mail-parser raises anything on hostile input
+        return email.message_from_bytes(raw)
+
+
 def arrival_from_headers(received: Iterable[str], dates: Iterable[str]) -> datetime | None:
     """The newest readable Received header's date (they are listed newest first), else the
     first Date header's; timezone-aware."""
@@ -231,8 +246,7 @@ def _payload_bytes(part: Message) -> bytes:
     """A leaf part's content with its transfer encoding undone. compat32 gives bytes for
     every part that is not multipart (undecodable base64 or quoted-printable as it came,
     with a defect noted) and does not raise."""
-    data: bytes = part.get_payload(decode=True)
-    return data
+    return cast(bytes, part.get_payload(decode=True))
 
 
 def attachment_name(part: Message) -> str:

@@ -192,3 +192,20 @@ def test_japanese_corpus_pdfs_yield_japanese() -> None:
         ):
             got += 1
     assert got >= 23
+
+
+def test_a_message_mail_parser_gives_up_on_is_still_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where mail-parser raises on hostile input, the standard library's parser reads the
+    message: the same subject, body and attachments come out."""
+    raw = mails.dsure_key_mail()
+    expected = read_message(raw)
+
+    def gives_up(_raw: bytes) -> None:
+        raise ValueError("mail-parser could not model this message")
+
+    monkeypatch.setattr(mailparser, "parse_from_bytes", gives_up)
+    mail = read_message(raw)
+    assert (mail.subject, mail.body, mail.from_addr) == (
+        expected.subject, expected.body, expected.from_addr)
+    assert [(a.filename, a.status) for a in mail.attachments] == [
+        (a.filename, a.status) for a in expected.attachments]
