@@ -41,6 +41,13 @@ _AUTO_SUBJECT = re.compile(
     re.I,
 )
 _BOUNCE_SENDERS = ("mailer-daemon@", "postmaster@")
+# Auto-responders that set no Auto-Submitted: Exchange's X-Autoreply, others'
+# X-Autorespond, and vacation programs' Precedence: auto_reply.
+_AUTO_REPLY_HEADERS = ("X-Autoreply", "X-Autorespond")
+_PRECEDENCE = "Precedence"
+# How an auto-reply opens ("このメールは自動応答です", "ただいま不在にしております").
+_AUTO_REPLY_OPENING = re.compile(r"自動応答|自動返信|不在にしております")
+_OPENING_LINES = 3
 
 WAITING_FOR_PASSWORD = "waiting-for-password"  # noqa: S105 - a reason, not a secret
 WAITING_FOR_REST = "waiting-for-rest"
@@ -70,7 +77,21 @@ def ignore_reason(mail: Mail, settings: Settings) -> str | None:
         return "mailing-list"
     if _AUTO_SUBJECT.search(mail.subject):
         return "auto-reply-subject"
+    if _auto_reply(mail):
+        return "auto-reply"
     return None
+
+
+def _auto_reply(mail: Mail) -> bool:
+    """An auto-responder's mail: a header says so, or, for a mail with nothing attached,
+    its first lines do (a person's submission that mentions an auto-reply further down, or
+    carries documents, is not one)."""
+    if any(mail.header(name) is not None for name in _AUTO_REPLY_HEADERS):
+        return True
+    if _header_value(mail, _PRECEDENCE) == "auto_reply":
+        return True
+    opening = [line for line in mail.body.splitlines() if line.strip()][:_OPENING_LINES]
+    return not mail.attachments and bool(_AUTO_REPLY_OPENING.search("\n".join(opening)))
 
 
 def _header_value(mail: Mail, name: str) -> str:

@@ -435,3 +435,45 @@ def test_precedence_header(precedence: str, verdict: str, settings: Settings) ->
     raw = b"Precedence: " + precedence.encode() + b"\r\n" + mails.dsure_key_mail()
     decision = decide(read_message(raw), settings)
     assert decision.verdict.value == verdict
+
+
+def _plain(body: str, headers: dict[str, str] | None = None,
+           subject: str = "Re: 【電子保証】提出について") -> Mail:
+    return read_message(mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS, subject=subject,
+                                    body=body, headers=headers))
+
+
+@pytest.mark.parametrize("header", [("X-Autoreply", "yes"), ("X-Autorespond", "vacation"),
+                                    ("Precedence", "auto_reply"), ("Precedence", "Auto_Reply")])
+def test_auto_responder_headers_are_machine_mail(header: tuple[str, str],
+                                                 settings: Settings) -> None:
+    """Headers auto-responders set without Auto-Submitted mark the mail as machine mail,
+    even when it quotes a submission's values."""
+    body = "保証契約番号：2604012345\n認証キー：Xq7Rt2Lm9Pz4\n"
+    decision = decide(_plain(body, {header[0]: header[1]}), settings)
+    assert (decision.verdict.value, decision.reason) == ("ignored", "auto-reply")
+
+
+@pytest.mark.parametrize("opening", [
+    "このメールは自動応答です。", "【自動返信】お問い合わせありがとうございます。",
+    "ただいま不在にしております。4月10日に戻ります。",
+])
+def test_an_auto_reply_by_its_opening_words(opening: str, settings: Settings) -> None:
+    """A mail whose first lines say it is an auto-reply gets no answer."""
+    body = f"\n\n{opening}\n\n山田建設 工事部 山田\n"
+    decision = decide(_plain(body, subject="Re: 電子保証"), settings)
+    assert (decision.verdict.value, decision.reason) == ("ignored", "auto-reply")
+
+
+def test_a_persons_mail_mentioning_an_auto_reply_further_down(settings: Settings) -> None:
+    """Auto-reply words below the opening lines, or beside attached documents, are a
+    person's words: the mail is decided as usual."""
+    body = ("契約課 御中\n\n株式会社山田建設の山田です。\n下記のとおり提出いたします。\n"
+            "保証契約番号：2604012345\n認証キー：Xq7Rt2Lm9Pz4\n契約保証\n"
+            "※担当者が不在にしております場合は、工事部までご連絡ください。\n")
+    assert decide(_plain(body), settings).verdict.value == "routed"
+    mail = read_message(mails.dsure_key_mail())
+    top = mail.__class__(**{**mail.__dict__, "body": "不在にしております\n" + mail.body})
+    assert decide(top, settings).verdict.value == "routed"
+    other = _plain(body, {"X-Autoreply-Note": "x", "Precedence": "first-class"})
+    assert decide(other, settings).verdict.value == "routed"
