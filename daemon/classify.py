@@ -184,13 +184,21 @@ def _blocks(text: str) -> list[str]:
 
 
 def _from_mail(mail: Mail, own: str, subject: str, settings: Settings) -> Submission:
-    """No document recognised: the mail's own text says what it is, if anything."""
+    """No document recognised: the mail's own text says what it is, if anything.
+
+    Values typed beside their labels make it a submission (a 保証契約番号 or 認証キー, a
+    閲覧用URL or 閲覧用パスワード), and so does naming the route beside an attachment that
+    could not be read (it may be the document named). A mail that merely names them (a
+    question, a notice that the papers went by post) is not one, and is never answered
+    with a correction.
+    """
     kind = Kind.OTHER
-    if "認証キー" in own or extract.contract_number(own):
+    unread = any(a.status is not DocumentStatus.TEXT for a in mail.attachments)
+    if extract.contract_number(own) or extract.auth_key(own) or (unread and "認証キー" in own):
         kind = Kind.DSURE_KEY
-    elif any(s in own for s in _CONFIRMATION_SIGNS) or extract.view_url(
+    elif extract.view_password(own) or extract.view_url(
         own, settings.policy.confirmation_system_domains
-    ):
+    ) or (unread and any(s in own for s in _CONFIRMATION_SIGNS)):
         kind = Kind.CONFIRMATION_SYSTEM
     elif _policy_mail(mail, own):
         kind = Kind.LEGACY_PDF

@@ -108,9 +108,8 @@ CASES: dict[str, Case] = {
     "mailing list": (mails.mailing_list, "other", "ignored", None, ()),
     "a question about a tender":
         (mails.unrelated, "other", "review", None, ("not-a-submission",)),
-    "a message that is not MIME (raw Shift_JIS)":
-        (mails.not_mime, "dsure-key", "review", None,
-         ("not-mime", "contract-number-missing", "auth-key-missing")),
+    "a message that is not MIME (raw Shift_JIS), saying the notice went by post":
+        (mails.not_mime, "other", "review", None, ("not-mime", "not-a-submission")),
     "the system's URL notice sent to the office directly":
         (mails.system_url_notice, "confirmation-system", "review", "contract",
          ("system-notice",)),

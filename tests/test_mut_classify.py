@@ -719,10 +719,26 @@ def test_typed_block_without_a_type_takes_the_subjects_then_the_mails(
 
 
 def test_subject_type_before_the_bodys_for_the_mail_alone(settings: Settings) -> None:
-    """With nothing but the mail, the subject's type wins over a word in the body."""
-    mail = _mail("認証キーは後日お送りします。前払金の請求書は別途提出します。",
-                 subject="【電子保証】契約保証")
+    """With nothing read but the mail (the notice attached could not be opened), the
+    subject's type wins over a word in the body."""
+    unread = _doc("認証キー等のお知らせ.pdf", "", status=DocumentStatus.UNREADABLE)
+    mail = _mail("認証キー等のお知らせを添付します。前払金の請求書は別途提出します。",
+                 subject="【電子保証】契約保証", docs=(unread,))
     assert _subs(mail, settings) == [("dsure-key", "contract", None)]
+
+
+@pytest.mark.parametrize("status", [DocumentStatus.ENCRYPTED, DocumentStatus.NO_TEXT,
+                                    DocumentStatus.SKIPPED])
+def test_naming_the_route_beside_an_unread_attachment_is_a_submission(
+        status: DocumentStatus, settings: Settings) -> None:
+    """An attachment that could not be read may be the document the mail names: the mail
+    is that route's submission; the same words with everything read are not."""
+    unread = _doc("発注者提出用フォーマット.pdf", "", status=status)
+    words = "発注者提出用フォーマットを送付します。"
+    assert _subs(_mail(words, docs=(unread,)), settings) == [
+        ("confirmation-system", "contract", None)]
+    read = _doc("案内.pdf", "工事のご案内")
+    assert _subs(_mail(words, docs=(read,)), settings) == [("other", None, None)]
 
 
 def test_subject_opening_with_the_type_belongs_to_the_first_block(settings: Settings) -> None:
@@ -861,17 +877,23 @@ def test_notice_does_not_take_the_policy_number_in_the_mail(settings: Settings) 
 # --- the mail alone --------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("body", "kind", "gtype"), [
-    ("認証キーは後ほどお送りします。前払金保証分です。", "dsure-key", "advance-payment"),
-    ("閲覧用URLは別途お知らせします。", "confirmation-system", "contract"),
-    ("閲覧用パスワードは別途お知らせします。", "confirmation-system", "contract"),
-    ("発注者提出用フォーマットは別途お送りします。", "confirmation-system", "contract"),
-    ("保証証券等確認システムに登録済みです。", "confirmation-system", "contract"),
+    (f"認証キー：{KEY}\n前払金保証分です。", "dsure-key", "advance-payment"),
+    (f"保証契約番号：{NUMBER}\n認証キーは後ほどお送りします。", "dsure-key", None),
+    ("閲覧用パスワード：Zz9876543210\n", "confirmation-system", "contract"),
     (f"こちらからご確認ください。\n{SYSTEM_URL}", "confirmation-system", "contract"),
+    # Words alone are no submission: a question, a notice that the rest follows.
+    ("認証キーは後ほどお送りします。前払金保証分です。", "other", None),
+    ("保証契約番号と認証キーはどこに書けばよいでしょうか。", "other", None),
+    ("閲覧用URLは別途お知らせします。", "other", None),
+    ("閲覧用パスワードは別途お知らせします。", "other", None),
+    ("発注者提出用フォーマットは別途お送りします。", "other", None),
+    ("保証証券等確認システムに登録済みです。", "other", None),
     ("入札参加資格についてお尋ねします。", "other", None),
 ])
 def test_mail_without_documents(body: str, kind: str, gtype: str | None,
                                 settings: Settings) -> None:
-    """With nothing attached the mail's own words say what it is."""
+    """With nothing attached, values typed beside their labels make a submission; the words
+    alone (a question, a promise of the rest) do not."""
     mail = _mail(body, subject="お問い合わせ")
     assert _subs(mail, settings) == [(kind, gtype, None)]
 
