@@ -187,6 +187,9 @@ def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Sett
         found.insert(0, "not-mime")
     if not (mail.reply_to or mail.from_addr) and _needs_reply(found):
         found.append("no-reply-address")
+    if _needs_reply(found):
+        # A correction lists only what to fix: warnings are for staff, on routed mail.
+        found = [c for c in found if catalogue.effect(c) is not Effect.WARNING]
     return _outcome(mail, sub, tuple(found), settings)
 
 

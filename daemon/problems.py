@@ -170,6 +170,7 @@ _ALL = (
     Problem(
         "issue-date-unreadable", Effect.REVIEW,
         "証券の発行日を読み取れず、提出期限（発行日基準）を確認できませんでした。",
+        field_missing=True,  # a sealed policy's date is unread, not missing
     ),
     Problem(
         "unpaired-password", Effect.REVIEW,

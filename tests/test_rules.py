@@ -477,3 +477,35 @@ def test_a_persons_mail_mentioning_an_auto_reply_further_down(settings: Settings
     assert decide(top, settings).verdict.value == "routed"
     other = _plain(body, {"X-Autoreply-Note": "x", "Precedence": "first-class"})
     assert decide(other, settings).verdict.value == "routed"
+
+
+# --- one cause, one code; a correction lists only what to fix --------------------------------
+
+def _with_policy(settings: Settings, **changes: object) -> Settings:
+    return settings.model_copy(update={"policy": settings.policy.model_copy(update=changes)})
+
+
+def test_a_subject_warning_goes_on_routed_mail_not_on_a_correction(settings: Settings) -> None:
+    """subject-format is shown to staff on a routed submission, and left off a correction
+    (the contractor fixes what is missing, not the subject)."""
+    office = _with_policy(settings, subject_patterns={"contract": "^【契約保証】"})
+    routed = decide(read_message(mails.dsure_key_mail()), office)
+    assert (routed.verdict.value, routed.problems) == ("routed", ("subject-format",))
+    fix = decide(read_message(mails.dsure_key_mail(in_body=True, omit=("auth_key",))), office)
+    assert (fix.verdict.value, fix.problems) == ("correction", ("auth-key-missing",))
+    right = mails.dsure_key_mail(in_body=True, omit=("auth_key",))
+    right = right.replace(b"Subject: ", b"Subject: =?UTF-8?B?44CQ5aWR57SE5L+d6Ki844CR?= ", 1)
+    assert decide(read_message(right), office).problems == ("auth-key-missing",)
+
+
+@pytest.mark.parametrize("basis", ["received", "issued"])
+def test_a_sealed_policy_whose_password_never_came(basis: str, settings: Settings) -> None:
+    """Once the wait is over, a password-protected PDF policy asks for its password, also
+    where the cut-off counts by issue date (the date is unread, not missing); a readable
+    policy with no date still goes to review under that basis."""
+    office = _with_policy(settings, legacy_pdf_basis=basis)
+    sealed = read_message(mails.legacy_pdf_mail(password_in_body=False, date=BEFORE_CUTOFF))
+    decision = decide(sealed, office, can_wait=False)
+    assert (decision.verdict.value, decision.problems) == (
+        "correction", ("attachment-password-missing",))
+    assert decide(sealed, office).verdict.value == "held"
