@@ -91,7 +91,7 @@ def _auto_reply(mail: Mail) -> bool:
     if _header_value(mail, _PRECEDENCE) == "auto_reply":
         return True
     opening = [line for line in mail.body.splitlines() if line.strip()][:_OPENING_LINES]
-    return not mail.attachments and bool(_AUTO_REPLY_OPENING.search("\n".join(opening)))
+    return not mail.attachments and any(_AUTO_REPLY_OPENING.search(line) for line in opening)
 
 
 def _header_value(mail: Mail, name: str) -> str:

@@ -460,7 +460,7 @@ def test_auto_responder_headers_are_machine_mail(header: tuple[str, str],
 ])
 def test_an_auto_reply_by_its_opening_words(opening: str, settings: Settings) -> None:
     """A mail whose first lines say it is an auto-reply gets no answer."""
-    body = f"\n\n{opening}\n\n山田建設 工事部 山田\n"
+    body = f"\n\n \n\u3000\n{opening}\n\n山田建設 工事部 山田\n"  # blank lines do not count
     decision = decide(_plain(body, subject="Re: 電子保証"), settings)
     assert (decision.verdict.value, decision.reason) == ("ignored", "auto-reply")
 
