@@ -24,7 +24,6 @@ from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 from html.parser import HTMLParser
-from typing import cast
 
 import mailparser
 
@@ -154,7 +153,8 @@ def synthetic_message_id(raw: bytes) -> str:
 
 def _parse(raw: bytes) -> Message:
     try:
-        return cast(Message, mailparser.parse_from_bytes(raw).message)
+        message: Message = mailparser.parse_from_bytes(raw).message
+        return message
     except Exception:  # noqa: BLE001 - mail-parser raises anything on hostile input
         return email.message_from_bytes(raw)
 
@@ -246,7 +246,9 @@ def _payload_bytes(part: Message) -> bytes:
     """A leaf part's content with its transfer encoding undone. compat32 gives bytes for
     every part that is not multipart (undecodable base64 or quoted-printable as it came,
     with a defect noted) and does not raise."""
-    return cast(bytes, part.get_payload(decode=True))
+    # typeshed's union also covers multipart parts, which never come here.
+    data: bytes = part.get_payload(decode=True)  # type: ignore[assignment]
+    return data
 
 
 def attachment_name(part: Message) -> str:

@@ -209,3 +209,21 @@ def test_a_message_mail_parser_gives_up_on_is_still_read(monkeypatch: pytest.Mon
         expected.subject, expected.body, expected.from_addr)
     assert [(a.filename, a.status) for a in mail.attachments] == [
         (a.filename, a.status) for a in expected.attachments]
+
+
+def test_the_structure_comes_from_mail_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """mail-parser parses each message once, and what it gives is what is read."""
+    raw = mails.dsure_key_mail()
+    other = mails.build(from_="other@contractor.example.jp", to="keiyaku@city.example.jp",
+                        subject="別のメール", body="本文")
+    real = mailparser.parse_from_bytes
+    seen: list[bytes] = []
+
+    def spy(given: bytes) -> object:
+        seen.append(given)
+        return real(other)
+
+    monkeypatch.setattr(mailparser, "parse_from_bytes", spy)
+    mail = read_message(raw)
+    assert seen == [raw]
+    assert (mail.subject, mail.from_addr) == ("別のメール", "other@contractor.example.jp")
