@@ -68,6 +68,7 @@ class Office:
         )
         events = []
         if args and args[0] == "run":  # the daemon logs one JSON object per line
+            stack.wait_for_delivery()  # what it sent is in the mailboxes before they are read
             events = [json.loads(line) for line in proc.stdout.splitlines()]
             assert_no_secrets(proc.stdout + proc.stderr)
         return DaemonRun(proc.returncode, events, proc.stdout, proc.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email
 import email.policy
 import imaplib
+import json
 import os
 import re
 import smtplib
@@ -18,6 +19,7 @@ import ssl
 import subprocess
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
@@ -142,15 +144,29 @@ def append(raw: bytes, *, arrived: datetime, user: str = INTAKE, folder: str = "
 
 def wait_for_queue(timeout: float = 20.0) -> None:
     """Wait until Postfix has delivered everything it holds."""
+    if not _wait_for_postfix(lambda queue: True, timeout):
+        raise AssertionError("Postfix queue did not drain")
+
+
+def wait_for_delivery(timeout: float = 20.0) -> bool:
+    """Wait until Postfix has passed on every mail it is working on now (what the daemon
+    just sent), leaving alone mail put on hold or deferred by a test; False on timeout."""
+    return _wait_for_postfix(lambda queue: queue in ("maildrop", "incoming", "active"),
+                             timeout)
+
+
+def _wait_for_postfix(counts: Callable[[str], bool], timeout: float) -> bool:
     import time  # noqa: PLC0415
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         out = subprocess.run(["postqueue", "-j"], capture_output=True, text=True, check=False)
-        if not out.stdout.strip():
-            return
+        queues = [json.loads(line).get("queue_name", "") for line in out.stdout.splitlines()
+                  if line.strip()]
+        if not any(counts(queue) for queue in queues):
+            return True
         time.sleep(0.1)
-    raise AssertionError("Postfix queue did not drain")
+    return False
 
 
 @dataclass
