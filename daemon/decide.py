@@ -21,7 +21,8 @@ from daemon import problems as catalogue
 from daemon.checks import run_checks
 from daemon.classify import classify
 from daemon.config import Settings
-from daemon.extract import document_passwords, host_in
+from daemon.extract import auth_key, contract_number, document_passwords, host_in, view_password
+from daemon.japanese import normalize
 from daemon.model import (
     Classification,
     Decision,
@@ -83,15 +84,24 @@ def ignore_reason(mail: Mail, settings: Settings) -> str | None:
 
 
 def _auto_reply(mail: Mail) -> bool:
-    """An auto-responder's mail: a header says so, or, for a mail with nothing attached,
-    its first lines do (a person's submission that mentions an auto-reply further down, or
-    carries documents, is not one)."""
+    """An auto-responder's mail: a header says so, or, for a mail with nothing attached
+    and no value typed, its first lines do (a person's submission that mentions an
+    auto-reply, or carries documents or typed values, is not one)."""
     if any(mail.header(name) is not None for name in _AUTO_REPLY_HEADERS):
         return True
     if _header_value(mail, _PRECEDENCE) == "auto_reply":
         return True
     opening = [line for line in mail.body.splitlines() if line.strip()][:_OPENING_LINES]
-    return not mail.attachments and any(_AUTO_REPLY_OPENING.search(line) for line in opening)
+    if mail.attachments or _typed_values(mail):
+        return False  # a person writing "担当者が不在にしておりますので代理で..." submits
+    return any(_AUTO_REPLY_OPENING.search(line) for line in opening)
+
+
+def _typed_values(mail: Mail) -> bool:
+    """The mail types a value beside its label: a number, a key, a URL, a password."""
+    text = normalize(mail.body)
+    readers = (contract_number, auth_key, view_password, document_passwords)
+    return any(read(text) for read in readers) or bool(re.search(r"閲覧用?URL", text))
 
 
 def _header_value(mail: Mail, name: str) -> str:

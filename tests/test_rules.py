@@ -509,3 +509,17 @@ def test_a_sealed_policy_whose_password_never_came(basis: str, settings: Setting
     assert (decision.verdict.value, decision.problems) == (
         "correction", ("attachment-password-missing",))
     assert decide(sealed, office).verdict.value == "held"
+
+
+@pytest.mark.parametrize("body", [
+    "担当の山田は本日不在にしておりますので、代理で送付します。\n保証契約番号：2604012345\n"
+    "認証キー：Xq7Rt2Lm9Pz4\n契約保証\n",
+    "担当者が不在にしておりますため代理でお送りします。\n閲覧用パスワード：Zz9876543210\n",
+    "担当者が不在にしておりますため代理でお送りします。\n閲覧用URL：https://www.sonpo-hosyou-syouken.jp/v\n",
+    "担当者が不在にしておりますため代理でお送りします。\nパスワード：Kk2604#tot\n",
+])
+def test_a_person_away_who_types_values_is_not_an_auto_reply(body: str,
+                                                             settings: Settings) -> None:
+    """"不在にしております" opening a mail that types a number, key, URL or password is a
+    colleague submitting on someone's behalf, never machine mail."""
+    assert decide(_plain(body, subject="電子保証"), settings).reason != "auto-reply"
