@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import pytest
 import pyzipper
 from samples import offices, pdfs
+from test_archives import deflated
 
 from daemon import documents
 from daemon.archives import (
@@ -42,15 +43,6 @@ def stored(entries: Iterable[tuple[str | zipfile.ZipInfo, bytes]], comment: byte
         for name, data in entries:
             archive.writestr(name, data)
         archive.comment = comment
-    return out.getvalue()
-
-
-def deflated(entries: Iterable[tuple[str, bytes]]) -> bytes:
-    """A zip with every entry deflated, written by the standard library."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries:
-            archive.writestr(name, data)
     return out.getvalue()
 
 
