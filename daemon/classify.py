@@ -101,28 +101,52 @@ def classify(mail: Mail, settings: Settings) -> Classification:
     submissions = _add_typed(submissions, own, subject, mail, settings)
     if not submissions:
         submissions = [_from_mail(mail, own, subject, settings)]
-    password_given = bool(extract.document_passwords(mail.body))
+    password_given = bool(mail.passwords)
     encrypted = any(a.status is DocumentStatus.ENCRYPTED for a in mail.attachments)
     return Classification(
         submissions=tuple(submissions),
-        unreadable=unreadable_problems(mail),
+        unreadable=unreadable_problems(mail, password_given=password_given),
         sealed=encrypted and not password_given,
         has_invoice=has_invoice,
         password_given=password_given,
     )
 
 
-def unreadable_problems(mail: Mail) -> tuple[str, ...]:
-    """Problem codes for attachments that could not be read."""
+def unreadable_problems(mail: Mail, *, password_given: bool = False) -> tuple[str, ...]:
+    """Problem codes for attachments that could not be read: an encrypted one that the
+    password given does not open is ``attachment-password-wrong``."""
     codes: list[str] = []
     for att in mail.attachments:
-        if att.status in (DocumentStatus.ENCRYPTED, DocumentStatus.UNREADABLE):
+        if att.status is DocumentStatus.ENCRYPTED and password_given:
+            codes.append("attachment-password-wrong")
+        elif att.status in (DocumentStatus.ENCRYPTED, DocumentStatus.UNREADABLE):
             codes.append("attachment-unreadable")
         elif att.status is DocumentStatus.NO_TEXT:
             codes.append("text-unreadable")
         elif att.status is DocumentStatus.TOO_LARGE:
             codes.append("too-large")
     return tuple(dict.fromkeys(codes))
+
+
+# A line holding one token and nothing else: maybe a password sent without its label.
+# No colon, dot, slash or @ (a "TEL:..." line, a host, a URL, an address is not one).
+_LONE_TOKEN = re.compile(r"^[ \t]*[「『\"]?([A-Za-z0-9!#$%&*+\-_=?^~]{4,32})[」』\"]?[ \t]*$", re.M)
+_PHONE = re.compile(r"[0-9]+(?:-[0-9]+){2,}")
+MAX_PASSWORD_CANDIDATES = 8
+
+
+def password_candidates(mail: Mail) -> list[str]:
+    """The values that may be a password for an attached document: those given beside
+    a label (in the subject or the body), then tokens alone on a line. Only trying them
+    proves which (if any) is one; at most MAX_PASSWORD_CANDIDATES."""
+    text = normalize(f"{mail.subject}\n{mail.body}")
+    found = [*mail.passwords, *extract.document_passwords(text)]
+    for m in _LONE_TOKEN.finditer(text):
+        token = m.group(1)
+        if not _PHONE.fullmatch(token) and token.strip("-_=*#~^+") and re.search(
+                r"[A-Za-z0-9]", token):
+            found.append(token)
+    return list(dict.fromkeys(found))[:MAX_PASSWORD_CANDIDATES]
 
 
 def _from_document(kind: str, att: Attachment, own: str, subject: str, mail: Mail,
@@ -155,9 +179,13 @@ def _add_typed(found: list[Submission], own: str, subject: str, mail: Mail,
     if "認証キー" not in own and "保証契約番号" not in own and "保証番号" not in own:
         return found
     out = list(found)
+    orphan_keys: list[str] = []  # keys typed in a block with no number of its own
     for block in _blocks(own):
         number = extract.contract_number(block)
         if number is None:
+            key = extract.auth_key(block)
+            if key:
+                orphan_keys.append(key)
             continue
         same = next((i for i, s in enumerate(out)
                      if s.kind is Kind.DSURE_KEY and s.fields.contract_number == number), None)
@@ -171,6 +199,13 @@ def _add_typed(found: list[Submission], own: str, subject: str, mail: Mail,
             continue  # a number quoted in the mail about an attached notice
         fields = _fields(block, own, mail, settings)
         out.append(Submission(Kind.DSURE_KEY, _guarantee_type(block, subject, own), fields))
+    keyless = [i for i, s in enumerate(out) if s.kind is Kind.DSURE_KEY and not s.source
+               and s.fields.auth_key is None]
+    if len(keyless) == 1 and len(orphan_keys) == 1:
+        # The key typed apart from its number (before it, or in a mail of its own sent
+        # with the number's): one number, one key.
+        sub = out[keyless[0]]
+        out[keyless[0]] = replace(sub, fields=replace(sub.fields, auth_key=orphan_keys[0]))
     return out
 
 

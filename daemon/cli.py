@@ -14,7 +14,7 @@ import structlog
 
 from daemon import config, log
 from daemon.config import ConfigError, Settings
-from daemon.decide import decide
+from daemon.decide import History, decide
 from daemon.mailbox import MailboxError
 from daemon.read import read_message
 
@@ -36,10 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def classify_file(settings: Settings, path: Path) -> dict[str, object]:
-    """The JSON ``classify`` prints for one message file."""
-    mail = read_message(path.read_bytes(), now=datetime.now(UTC))
-    result = decide(mail, settings).to_json()
+def classify_file(settings: Settings, path: Path, *, history: History | None = None,
+                  now: datetime | None = None) -> dict[str, object]:
+    """The JSON ``classify`` prints for one message file: what ``run`` would do with it
+    now (``held`` only while its wait runs), with the reply cap and what it replaces
+    when the state file (``history``) is given."""
+    now = now or datetime.now(UTC)
+    mail = read_message(path.read_bytes(), now=now)
+    result = decide(mail, settings, now=now, history=history).to_json()
     result["message_id"] = mail.message_id
     result["received_at"] = mail.received_at.isoformat()
     return result
@@ -57,15 +61,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("config ok")
         return 0
     if args.command == "classify":
-        path = Path(args.message)
-        try:
-            result = classify_file(settings, path)
-        except OSError as err:
-            print(f"surety-intake: cannot read {path}: {err.strerror}", file=sys.stderr)
-            return 1
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-        return 0
+        return _classify(settings, Path(args.message))
     return _run(settings, once=args.once)
+
+
+def _classify(settings: Settings, path: Path) -> int:
+    """Print what ``run`` would do with one message file, reading (never writing) the
+    state file when there is one."""
+    from daemon.store import StateVersionError, Store  # noqa: PLC0415
+
+    store = None
+    state = Path(settings.state.path)
+    try:
+        if state.exists():
+            store = Store(state, busy_timeout=settings.state.busy_timeout_seconds,
+                          read_only=True)
+        result = classify_file(settings, path, history=store)
+    except OSError as err:
+        print(f"surety-intake: cannot read {path}: {err.strerror}", file=sys.stderr)
+        return 1
+    except (StateVersionError, sqlite3.Error) as err:
+        print(f"surety-intake: cannot read the state file {state}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if store is not None:
+            store.close()
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
 
 
 def _run(settings: Settings, *, once: bool) -> int:

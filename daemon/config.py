@@ -141,6 +141,7 @@ class Policy(_Section):
     confirmation_system_domains: list[str] = Field(min_length=1)
     advance_payment_needs_invoice: bool
     password_wait_hours: float = Field(ge=0, le=24 * 14)
+    rest_wait_minutes: float = Field(ge=0, le=24 * 60)
     subject_patterns: dict[GuaranteeTypes, Annotated[str, AfterValidator(_check_pattern)]] = {}
 
     @model_validator(mode="after")

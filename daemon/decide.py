@@ -1,28 +1,37 @@
 """The verdict on a message: routed, correction, review, ignored or held, and to whom.
 
-Pure: the message and settings in, a :class:`~daemon.model.Decision` out. Mail that is not
-a person's submission (auto-replies, receipts, bounces, lists, our own mail) is ignored
-before anything else, so the daemon never answers a machine. Each submission in a
-message gets its own outcome; the message's verdict is the most serious of them.
+Pure: the message, the settings, the time and the state file's history in, a
+:class:`~daemon.model.Decision` out. Mail that is not a person's submission
+(auto-replies, receipts, bounces, lists, our own mail) is ignored before anything else,
+so the daemon never answers a machine. Each submission in a message gets its own
+outcome; the message's verdict is the most serious of them.
 
-A message can also wait (``held``) for its follow-up from the same sender: the password
-of an encrypted attachment, or the other half of a confirmation-system submission (the
-form in one mail, the 閲覧用URL in the next). :func:`pairs_with` says whether a new mail is
-that follow-up; the two are then decided together as one message (``decide`` on
-:func:`daemon.read.combine`), or the first alone once the wait is over (``can_wait=False``).
+A message can also wait (``held``) for its follow-up: the password of an encrypted
+attachment, the other part of a submission sent in two mails (a form and its 閲覧用URL,
+a 保証契約番号 and its 認証キー), or the encrypted attachment a password-only mail is for.
+How long is :func:`wait_for`, counted from the message's arrival; once that time has
+passed the message is decided alone. :mod:`daemon.pairing` says which held message a new
+mail completes; the two are then decided together (``can_wait=False``).
+
+With a :class:`History` (the state file), the decision is final: the reply cap is
+applied and routed submissions name the earlier ones they replace, so ``classify`` with
+the state file says exactly what ``run`` does.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from daemon import problems as catalogue
 from daemon.checks import run_checks
-from daemon.classify import classify
+from daemon.classify import classify, password_candidates
 from daemon.config import Settings
 from daemon.extract import auth_key, contract_number, document_passwords, host_in, view_password
 from daemon.japanese import normalize
+from daemon.lifecycle import ReplyHistory, limit_replies
 from daemon.model import (
     Classification,
     Decision,
@@ -52,6 +61,24 @@ _OPENING_LINES = 3
 
 WAITING_FOR_PASSWORD = "waiting-for-password"  # noqa: S105 - a reason, not a secret
 WAITING_FOR_REST = "waiting-for-rest"
+WAITING_FOR_DOCUMENT = "waiting-for-document"  # a password mail, for what it opens
+
+# The mail says the rest of the submission follows in another mail.
+_REST_FOLLOWS = re.compile(
+    r"(?:別途|追って|追而|後ほど|後程|のちほど|改めて|あらためて|次の?メール|別メール|別便|"
+    r"続けて|引き続き)[^。\n]{0,20}?(?:お?送り|送信|送付|お知らせ|ご?連絡|ご案内|ご?提出|"
+    r"お届け)|別送"
+)
+
+
+class History(ReplyHistory, Protocol):
+    """What a final decision needs from the state file: earlier replies (the cap) and
+    earlier submissions (what a re-sent one replaces)."""
+
+    def earlier_submission(self, *, sender: str, outcome: Outcome, source: str,
+                           before: datetime) -> str | None:
+        """The Message-ID of an earlier submission this one replaces, if any."""
+        ...  # pragma: no cover
 
 
 def ignore_reason(mail: Mail, settings: Settings) -> str | None:
@@ -139,8 +166,24 @@ def is_system_notice(mail: Mail, settings: Settings) -> bool:
 
 
 def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
-           sources: tuple[str, ...] = ()) -> Decision:
-    """Classify, check and give the verdict for one message (or a combined pair)."""
+           sources: tuple[str, ...] = (), now: datetime | None = None,
+           history: History | None = None) -> Decision:
+    """Classify, check and give the verdict for one message (or a combined pair).
+
+    ``now`` (None: the wait has not begun) ends a wait that is over; ``history`` makes the
+    decision final (the reply cap, what a routed submission replaces).
+    """
+    decision = _verdict(mail, settings, can_wait=can_wait, sources=sources, now=now)
+    if history is None or decision.verdict in (Verdict.HELD, Verdict.IGNORED):
+        return decision
+    decided_at = now or mail.received_at
+    decision = limit_replies(decision, history, sources=decision.sources,
+                             decided_at=decided_at, settings=settings).decision
+    return _link(decision, mail, history, decided_at)
+
+
+def _verdict(mail: Mail, settings: Settings, *, can_wait: bool, sources: tuple[str, ...],
+             now: datetime | None) -> Decision:
     sources = sources or (mail.message_id,)
     if is_system_notice(mail, settings):
         # The system's own URL notice, sent to the office directly: half a submission
@@ -157,13 +200,16 @@ def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
         outcomes = [_review(sub, "sender-not-authenticated", settings)
                     for sub in cls.submissions]
         return Decision(Verdict.REVIEW, tuple(outcomes), "sender-not-authenticated", sources)
-    wait = settings.policy.password_wait_hours > 0 and can_wait
-    outcomes = [_decide_one(mail, sub, cls, settings, can_wait=wait) for sub in cls.submissions]
-    if wait:
-        held = _held_reason(cls, outcomes)
-        if held:
+    outcomes = [_decide_one(mail, sub, cls, settings, can_wait=True) for sub in cls.submissions]
+    held = _held_reason(mail, cls, outcomes) if can_wait else None
+    if held:
+        until = mail.received_at + wait_for(held, mail, settings)
+        if until > mail.received_at and (now is None or now < until):
             outcomes = [replace(o, verdict=Verdict.HELD, route_to=()) for o in outcomes]
-            return Decision(Verdict.HELD, tuple(outcomes), held, sources)
+            return Decision(Verdict.HELD, tuple(outcomes), held, sources, held_until=until)
+    if cls.sealed:  # the wait is over, or there is none: decided without the password
+        outcomes = [_decide_one(mail, sub, cls, settings, can_wait=False)
+                    for sub in cls.submissions]
     if _unpaired_password(mail, cls):
         outcomes = [replace(outcomes[0], problems=("unpaired-password",),
                             verdict=Verdict.REVIEW, route_to=tuple(settings.routing.review))]
@@ -171,6 +217,38 @@ def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
     reason = ",".join(dict.fromkeys(
         c for o in outcomes for c in o.problems if catalogue.effect(c) is Effect.REVIEW))
     return Decision(verdict, tuple(outcomes), reason, sources)
+
+
+def wait_for(reason: str, mail: Mail, settings: Settings) -> timedelta:
+    """How long a message held for ``reason`` waits, from its arrival: an encrypted
+    attachment, or a part the mail says follows, policy.password_wait_hours; any other
+    part (a follow-up sent right after, or none), policy.rest_wait_minutes."""
+    policy = settings.policy
+    long_wait = timedelta(hours=policy.password_wait_hours)
+    if reason == WAITING_FOR_PASSWORD:
+        return long_wait
+    if reason == WAITING_FOR_REST and rest_follows(mail):
+        return long_wait
+    return min(timedelta(minutes=policy.rest_wait_minutes), long_wait)
+
+
+def rest_follows(mail: Mail) -> bool:
+    """The mail says the rest of the submission comes in another mail."""
+    return bool(_REST_FOLLOWS.search(normalize(f"{mail.subject}\n{mail.body}")))
+
+
+def _link(decision: Decision, mail: Mail, history: History, decided_at: datetime) -> Decision:
+    """Mark routed submissions that replace an earlier one (a corrected re-send, a new
+    閲覧用パスワード after an additional upload)."""
+    outcomes = []
+    for outcome in decision.outcomes:
+        earlier = None
+        if outcome.verdict is Verdict.ROUTED:
+            earlier = history.earlier_submission(
+                sender=mail.from_addr, outcome=outcome, source=decision.sources[0],
+                before=decided_at)
+        outcomes.append(replace(outcome, replaces=earlier) if earlier else outcome)
+    return replace(decision, outcomes=tuple(outcomes))
 
 
 def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Settings, *,
@@ -203,16 +281,28 @@ def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Sett
     return _outcome(mail, sub, tuple(found), settings)
 
 
-def _held_reason(cls: Classification, outcomes: list[Outcome]) -> str | None:
+def _held_reason(mail: Mail, cls: Classification, outcomes: list[Outcome]) -> str | None:
+    """What the message could wait for, if anything."""
     if cls.sealed:
         return WAITING_FOR_PASSWORD
-    if len(outcomes) == 1 and outcomes[0].kind is Kind.CONFIRMATION_SYSTEM:
-        sub = cls.submissions[0]
-        codes = set(outcomes[0].problems)
+    if not mail.attachments and (cls.password_given or (
+            all(o.kind is Kind.OTHER for o in outcomes) and password_candidates(mail))):
+        return WAITING_FOR_DOCUMENT  # a password, maybe for an attachment sent next
+    if len(outcomes) != 1:
+        return None
+    sub = cls.submissions[0]
+    codes = set(outcomes[0].problems)
+    if outcomes[0].kind is Kind.CONFIRMATION_SYSTEM:
         form_without_url = bool(sub.source) and "view-url-missing" in codes
         url_without_form = not sub.source and sub.fields.view_url is not None and (
             "view-password-missing" in codes)
         if form_without_url or url_without_form:
+            return WAITING_FOR_REST
+    if outcomes[0].kind is Kind.DSURE_KEY and not sub.source and not cls.unreadable:
+        # A key notice typed in two mails: the 保証契約番号 now, the 認証キー next (or the
+        # other way round).
+        number, key = sub.fields.contract_number, sub.fields.auth_key
+        if (number is None) != (key is None):
             return WAITING_FOR_REST
     return None
 
@@ -221,18 +311,6 @@ def _unpaired_password(mail: Mail, cls: Classification) -> bool:
     """A mail that gives a password and nothing it could open (its partner not found,
     or long gone)."""
     return cls.password_given and not mail.attachments
-
-
-def pairs_with(held_reason: str, held_mail: Mail, mail: Mail, settings: Settings) -> bool:
-    """Whether ``mail`` is the follow-up the held message waits for (same sender assumed)."""
-    if ignore_reason(mail, settings):
-        return False
-    if held_reason == WAITING_FOR_PASSWORD:
-        return bool(document_passwords(mail.body))
-    if held_reason == WAITING_FOR_REST:
-        cls = classify(mail, settings)
-        return any(s.kind is Kind.CONFIRMATION_SYSTEM for s in cls.submissions)
-    return False
 
 
 def _field_missing(code: str) -> bool:

@@ -6,7 +6,6 @@ them touches the network or the disk (what they need from the state file comes i
 
 - is this mail the daemon's own copy of something it sent? (:func:`is_own_copy`)
 - has this message failed often enough to be set aside? (:func:`quarantine_due`)
-- may this new mail be the follow-up a held message waits for? (:func:`may_complete`)
 - may this correction still go, or has its address had enough replies? (:func:`limit_replies`)
 - which values must never appear in the log? (:func:`secrets_of`)
 """
@@ -18,8 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from daemon.classify import password_candidates
 from daemon.config import Settings
-from daemon.extract import document_passwords
 from daemon.model import Decision, Mail, Verdict, overall
 
 REPLY_WINDOW = timedelta(hours=24)
@@ -38,20 +37,13 @@ def quarantine_due(failed_attempts: int, settings: Settings) -> bool:
     return failed_attempts >= settings.limits.max_attempts
 
 
-def may_complete(held_sender: str, held_until: datetime | None, mail: Mail) -> bool:
-    """Whether ``mail`` may be the follow-up of a held message: from the same address
-    (never an unknown one), and arrived before the held message's wait was over."""
-    if not mail.from_addr or held_until is None:
-        return False
-    return held_sender.lower() == mail.from_addr.lower() and mail.received_at <= held_until
-
-
 class ReplyHistory(Protocol):
     """What the reply cap needs to know of earlier replies (the state file answers)."""
 
     def replies_between(self, address: str, start: datetime, end: datetime, *,
-                        exclude_message: int) -> int:
-        """Replies to ``address`` queued in [start, end), by other messages than this one."""
+                        exclude_sources: tuple[str, ...]) -> int:
+        """Replies to ``address`` queued in [start, end), for other messages than these
+        (by Message-ID)."""
         ...  # pragma: no cover
 
 
@@ -63,7 +55,7 @@ class Capped:
     limited: tuple[str, ...] = ()
 
 
-def limit_replies(decision: Decision, history: ReplyHistory, *, message: int,
+def limit_replies(decision: Decision, history: ReplyHistory, *, sources: tuple[str, ...],
                   decided_at: datetime, settings: Settings) -> Capped:
     """At most replies.per_sender_per_day replies to one address in 24 hours: a correction
     beyond that goes to review instead (an auto-responder loop must not flood anybody)."""
@@ -77,7 +69,7 @@ def limit_replies(decision: Decision, history: ReplyHistory, *, message: int,
             continue
         to = outcome.route_to[0]
         sent = history.replies_between(to, decided_at - REPLY_WINDOW, decided_at,
-                                       exclude_message=message)
+                                       exclude_sources=sources)
         if sent + counted[to] >= limit:
             limited.append(to)
             outcomes.append(replace(outcome, verdict=Verdict.REVIEW,
@@ -94,9 +86,10 @@ def limit_replies(decision: Decision, history: ReplyHistory, *, message: int,
 
 def secrets_of(mail: Mail, decision: Decision) -> list[str]:
     """Every secret value this message carries: the 認証キー and 閲覧用パスワード of each of
-    its submissions, and the passwords it gives for attached documents."""
+    its submissions, and everything that may be a password it gives for an attached
+    document (labelled, in the subject or the body, or alone on a line)."""
     found: list[str] = []
     for outcome in decision.outcomes:
         found += [v for v in (outcome.fields.auth_key, outcome.fields.view_password) if v]
-    found += document_passwords(mail.body)
+    found += password_candidates(mail)
     return list(dict.fromkeys(found))

@@ -84,8 +84,11 @@ class Mail:
     raw: bytes = field(default=b"", repr=False)
     defects: tuple[str, ...] = ()
     # Follow-up messages decided together with this one (a password mail, the other half
-    # of a submission), as they arrived; see daemon.read.combine.
+    # of a submission), as they arrived; see daemon.pairing.combined.
     companions: tuple[bytes, ...] = field(default=(), repr=False)
+    # The passwords tried on its encrypted attachments: those its text gives, and those
+    # of a follow-up it was read again with.
+    passwords: tuple[str, ...] = field(default=(), repr=False)
 
     def header(self, name: str) -> str | None:
         """The first header of that name (case-insensitive), decoded, or None."""
@@ -231,6 +234,7 @@ class Decision:
     outcomes: tuple[Outcome, ...] = ()
     reason: str = ""  # for ignored, held and review: a short English reason for the log
     sources: tuple[str, ...] = ()  # Message-IDs decided together (first: the submission)
+    held_until: datetime | None = None  # for held: when its wait is over
 
     @property
     def kind(self) -> Kind:
@@ -262,6 +266,7 @@ class Decision:
         return {
             **_verdict_json(self),
             "reason": self.reason,
+            **({"held_until": self.held_until.isoformat()} if self.held_until else {}),
             "submissions": [o.to_json() for o in self.outcomes],
         }
 

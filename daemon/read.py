@@ -17,7 +17,7 @@ import hashlib
 import logging
 import mimetypes
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
@@ -73,7 +73,9 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     body = "\n".join(p for p in body_parts if p.strip())
     if not has_headers:
         body = decode_text(raw, None)
-    tried = [*document_passwords(body), *passwords]
+    # A password may be given in the subject too ("パスワード：Ab12Cd34" as the subject).
+    given = document_passwords(f"{hdr.get('subject', '')}\n{body}")
+    tried = list(dict.fromkeys([*given, *passwords]))
     attachments = tuple(
         att for n, t, d in raw_attachments[: limits.attachments]
         for att in _read_attachments(n, t, d, tried, limits)
@@ -105,24 +107,7 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
         is_mime=has_headers and (declared_mime or not has_8bit),
         raw=raw,
         defects=tuple(sorted({type(d).__name__ for d in msg.defects})),
-    )
-
-
-def combine(first: Mail, follow_up: Mail, *,
-            reader: Callable[..., Mail] = read_message) -> Mail:
-    """A held message and its follow-up (same sender) read as one submission.
-
-    The first message's attachments are opened again (with ``reader``, e.g. in the
-    sandbox) with the passwords the follow-up gives; the texts and attachments of both
-    count; the first message's identity and arrival time stand (the deadline is the
-    first mail's).
-    """
-    again = reader(first.raw, first.received_at, passwords=document_passwords(follow_up.body))
-    return replace(
-        again,
-        body=f"{again.body}\n{follow_up.body}",
-        attachments=(*again.attachments, *follow_up.attachments),
-        companions=(*first.companions, follow_up.raw),
+        passwords=tuple(tried),
     )
 
 

@@ -27,7 +27,7 @@ import structlog
 from apscheduler.schedulers.blocking import BlockingScheduler
 from imapclient.exceptions import IMAPClientError
 
-from daemon import config
+from daemon import config, pairing
 from daemon.compose import (
     Outgoing,
     about,
@@ -37,19 +37,13 @@ from daemon.compose import (
     undeliverable_notice,
 )
 from daemon.config import Settings
-from daemon.decide import decide, pairs_with
-from daemon.lifecycle import (
-    is_own_copy,
-    limit_replies,
-    may_complete,
-    quarantine_due,
-    secrets_of,
-)
+from daemon.decide import decide
+from daemon.lifecycle import is_own_copy, quarantine_due, secrets_of
 from daemon.log import register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
 from daemon.model import Decision, DocumentStatus, Mail, Verdict
 from daemon.outbox import Outbox, SendError
-from daemon.read import ReadLimits, combine, read_headers_only, read_message
+from daemon.read import ReadLimits, read_headers_only, read_message
 from daemon.sandbox import Limits as SandboxLimits
 from daemon.sandbox import SandboxError, run_limited
 from daemon.store import MessageRow, PendingMail, Store
@@ -198,22 +192,34 @@ class Intake:
             return "held"
         if row.paired_with is not None:  # decided with a held message; finish that
             return self._finish_pair(box, row, mail, fetched.uid)
-        partner = self._partner(box, mail)
-        if partner is not None:
-            first_row, where, first = partner
-            return self._pair(box, first_row, where, first, row, mail, fetched.uid)
+        if row.state == "seen":
+            partner = self._partner(box, mail)
+            if partner is not None:
+                first_row, where, first = partner
+                return self._pair(box, first_row, where, first, row, mail, fetched.uid)
         # Decided before anything about the message is logged, so that its secrets are
         # registered with the redactor first.
-        decision = decide(mail, self.settings)
+        decision = self._decide(row, mail)
         log_read(mail, decision, fetched.uid)
-        if decision.verdict is Verdict.HELD:
-            wait = timedelta(hours=self.settings.policy.password_wait_hours)
-            self.store.hold(row.id, decision.reason, mail.received_at + wait)
+        if decision.verdict is Verdict.HELD and decision.held_until is not None:
+            self.store.hold(row.id, decision.reason, decision.held_until)
             box.file(fetched.uid, folders.held)
             log.info("message.held", reason=decision.reason,
-                     until=(mail.received_at + wait).isoformat())
+                     until=decision.held_until.isoformat())
             return "held"
         return self._act(box, row, mail, decision, [(row.id, None, fetched.uid)])
+
+    def _decide(self, row: MessageRow, mail: Mail, *, can_wait: bool = True,
+                sources: tuple[str, ...] = ()) -> Decision:
+        """The final decision on a message (or a pair), as of when it was first decided
+        (a run that stopped half-way decides again, the same way)."""
+        now = row.decided_at if row.state == "decided" and row.decided_at else self.clock()
+        return decide(mail, self.settings, can_wait=can_wait, sources=sources, now=now,
+                      history=self.store)
+
+    def _reopen(self, mail: Mail, passwords: tuple[str, ...]) -> Mail:
+        """A message read again, trying these passwords on its encrypted attachments."""
+        return self._read(mail.raw, mail.received_at, passwords)
 
     def _read(self, raw: bytes, received_at: datetime | None,
               passwords: Iterable[str] = ()) -> Mail:
@@ -234,30 +240,40 @@ class Intake:
             return read_headers_only(raw, received_at, status=status, detail=str(err)[:200])
 
     def _partner(self, box: Mailbox, mail: Mail) -> tuple[MessageRow, str, Mail] | None:
-        """The held message, from the same sender and still waiting, this mail completes."""
+        """The held message this mail provably completes (see daemon.pairing), if any."""
         if not mail.from_addr:
             return None
-        for held in self.store.held(sender=mail.from_addr):
-            if not may_complete(held.sender, held.held_until, mail):
+        rows: dict[int, tuple[MessageRow, str]] = {}
+        waiting: list[pairing.Waiting] = []
+        held_folder = self.settings.imap.folders.held
+        for held in self.store.held(domain=mail.from_addr.rpartition("@")[2]):
+            candidate = pairing.Waiting(held.id, held.sender, held.held_reason or "",
+                                        held.held_until, mail)
+            if not pairing.eligible(candidate, mail) or len(waiting) >= pairing.MAX_WAITING:
                 continue
-            found = box.find(held.message_id, [self.settings.imap.folders.held])
+            found = box.find(held.message_id, [held_folder])
             if found is None:
                 log.warning("held.missing", held_message_id=held.message_id)
                 continue
             where, fetched = found
             first = self._read(fetched.raw, held.received_at)
-            if pairs_with(held.held_reason or "", first, mail, self.settings):
-                return held, where, first
-        return None
+            rows[held.id] = (held, where)
+            waiting.append(replace(candidate, mail=first))
+        match = pairing.partner(waiting, mail, self.settings, self._reopen)
+        if match is None:
+            return None
+        held, where = rows[match.key]
+        return held, where, match.mail
 
     def _pair(self, box: Mailbox, first_row: MessageRow, where: str, first: Mail,
               row: MessageRow, mail: Mail, uid: int) -> str:
-        """Decide a held message and its follow-up together, act, file both."""
-        combined = combine(first, mail, reader=self._read)
-        decision = decide(combined, self.settings, can_wait=False,
-                          sources=(first.message_id, mail.message_id))
+        """Decide a held message and the mail that completes it together, act, file both."""
+        combined = pairing.combined(first, mail, self._reopen)
+        decision = self._decide(first_row, combined, can_wait=False,
+                                sources=(combined.message_id, _other(combined, first, mail)))
         log_read(combined, decision)
-        log.info("message.paired", first=first.message_id, follow_up=mail.message_id)
+        log.info("message.paired", held=first.message_id, follow_up=mail.message_id,
+                 reason=first_row.held_reason)
         found = box.find(first.message_id, [where])
         placements: list[tuple[int, str | None, int]] = [(row.id, None, uid)]
         if found is not None:
@@ -274,9 +290,9 @@ class Intake:
             raise LookupError(f"held message {first_row.message_id} not found")
         where, fetched = found
         first = self._read(fetched.raw, first_row.received_at)
-        combined = combine(first, mail, reader=self._read)
-        decision = decide(combined, self.settings, can_wait=False,
-                          sources=(first.message_id, mail.message_id))
+        combined = pairing.combined(first, mail, self._reopen)
+        decision = self._decide(first_row, combined, can_wait=False,
+                                sources=(combined.message_id, _other(combined, first, mail)))
         protect_secrets(combined, decision)
         placements: list[tuple[int, str | None, int]] = [(row.id, None, uid)]
         if first_row.state != "done":
@@ -297,7 +313,7 @@ class Intake:
         self._current = held.id
         if quarantine_due(failures, self.settings):
             return self._quarantine(box, held, fetched, mail, failures, folder=held_folder)
-        decision = decide(mail, self.settings, can_wait=False)
+        decision = self._decide(held, mail, can_wait=False)
         log_read(mail, decision)
         log.info("message.wait_over", reason=held.held_reason)
         return self._act(box, held, mail, decision, [(held.id, held_folder, fetched.uid)])
@@ -308,13 +324,12 @@ class Intake:
         """Record the decision, send its mails (those not sent yet), file the message(s)."""
         decided_at = row.decided_at if row.state == "decided" and row.decided_at else (
             self.clock())
-        decision = self._link(decision, mail, decided_at)
-        capped = limit_replies(decision, self.store, message=row.id, decided_at=decided_at,
-                               settings=self.settings)
-        for to in capped.limited:
-            log.warning("reply.limit_reached", to=to,
-                        limit=self.settings.replies.per_sender_per_day)
-        decision = capped.decision
+        if "reply-limit-reached" in decision.problems:
+            log.warning("reply.limit_reached", to=mail.reply_to[0] if mail.reply_to
+                        else mail.from_addr, limit=self.settings.replies.per_sender_per_day)
+        for outcome in decision.outcomes:
+            if outcome.replaces:
+                log.info("submission.replaces", earlier=outcome.replaces)
         mails = compose(decision, mail, self.settings, decided_at)
         planned = [(m.action, m.message_id, m.recipients) for m in mails]
         if follow_up is not None:
@@ -445,21 +460,6 @@ class Intake:
         self.store.mark_done(row.id)
         return "quarantined"
 
-    def _link(self, decision: Decision, mail: Mail, decided_at: datetime) -> Decision:
-        """Mark routed submissions that replace an earlier one (a corrected re-send, a new
-        閲覧用パスワード after an additional upload)."""
-        outcomes = []
-        for outcome in decision.outcomes:
-            earlier = None
-            if outcome.verdict is Verdict.ROUTED:
-                earlier = self.store.earlier_submission(
-                    sender=mail.from_addr, outcome=outcome, source=decision.sources[0],
-                    before=decided_at)
-            outcomes.append(replace(outcome, replaces=earlier) if earlier else outcome)
-            if earlier:
-                log.info("submission.replaces", earlier=earlier)
-        return replace(decision, outcomes=tuple(outcomes))
-
     def _file(self, box: Mailbox, placements: list[tuple[int, str | None, int]],
               verdict: Verdict) -> None:
         """Move each message to its verdict's folder, then mark it done."""
@@ -470,6 +470,11 @@ class Intake:
             else:
                 box.file_from(folder, uid, target)
             self.store.mark_done(row_id)
+
+
+def _other(combined: Mail, first: Mail, mail: Mail) -> str:
+    """The Message-ID of a pair's message that is not the combined message's own."""
+    return mail.message_id if combined.message_id == first.message_id else first.message_id
 
 
 def run_forever(intake: Intake) -> None:

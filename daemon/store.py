@@ -135,8 +135,20 @@ def _now() -> str:
 class Store:
     """The daemon's SQLite state file."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0,
+                 read_only: bool = False) -> None:
         path = Path(path)
+        if read_only:  # classify: look, never write (the daemon may be running)
+            self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                       timeout=busy_timeout, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            if version != SCHEMA_VERSION:
+                self._db.close()
+                raise StateVersionError(
+                    f"{path}: state file version {version}, this surety-intake reads"
+                    f" version {SCHEMA_VERSION} (run the daemon once to bring it up to date)")
+            return
         if str(path) != ":memory:":
             path.parent.mkdir(parents=True, exist_ok=True)
         # The scheduler polls from its worker thread, one poll at a time (max_instances=1),
@@ -324,14 +336,16 @@ class Store:
             )
 
     def replies_between(self, address: str, start: datetime, end: datetime, *,
-                        exclude_message: int) -> int:
-        """How many replies to this address were queued in [start, end), other messages'."""
+                        exclude_sources: tuple[str, ...]) -> int:
+        """How many replies to this address were queued in [start, end), for other
+        messages than ``exclude_sources`` (Message-IDs)."""
         row = self._db.execute(
             "SELECT COUNT(*) FROM outgoing WHERE action LIKE 'reply%' AND state<>'failed'"
-            " AND queued_at>=? AND queued_at<? AND recipients=? AND message<>?",
+            " AND queued_at>=? AND queued_at<? AND recipients=? AND message NOT IN"
+            " (SELECT id FROM messages WHERE message_id IN (SELECT value FROM json_each(?)))",
             (start.astimezone(UTC).isoformat(timespec="microseconds"),
              end.astimezone(UTC).isoformat(timespec="microseconds"),
-             json.dumps([address.lower()]), exclude_message),
+             json.dumps([address.lower()]), json.dumps(list(exclude_sources))),
         ).fetchone()
         return int(row[0])
 
@@ -405,20 +419,21 @@ class Store:
             db.execute(
                 "UPDATE messages SET state='held', verdict='held', held_reason=?, held_until=?"
                 " WHERE id=?",
-                (reason, until.isoformat(), message),
+                (reason, until.astimezone(UTC).isoformat(timespec="microseconds"), message),
             )
 
-    def held(self, *, sender: str | None = None, due: datetime | None = None
+    def held(self, *, domain: str | None = None, due: datetime | None = None
              ) -> list[MessageRow]:
-        """Held messages, oldest first: from one sender, or those whose wait is over."""
+        """Held messages, oldest first: from one mail domain, or those whose wait is over."""
         query = "SELECT * FROM messages WHERE state='held'"
         args: list[str] = []
-        if sender is not None:
-            query += " AND sender=?"
-            args.append(sender.lower())
+        if domain is not None:
+            query += " AND sender LIKE ? ESCAPE '\\'"
+            escaped = domain.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            args.append(f"%@{escaped}")
         if due is not None:
-            query += " AND held_until<=?"
-            args.append(due.isoformat())
+            query += " AND julianday(held_until)<=julianday(?)"  # any UTC offset
+            args.append(due.astimezone(UTC).isoformat(timespec="microseconds"))
         rows = self._db.execute(query + " ORDER BY received_at, id", args).fetchall()
         return [_row(r) for r in rows]
 

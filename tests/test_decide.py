@@ -51,10 +51,10 @@ CASES: dict[str, Case] = {
     "key typed in the body, 4 layouts": (lambda: b"", "", "", None, ()),  # expanded below
     "key notice without 認証キー (typed in body)":
         (lambda: mails.dsure_key_mail(in_body=True, omit=("auth_key",)),
-         "dsure-key", "correction", "contract", ("auth-key-missing",)),
+         "dsure-key", "held", "contract", ("auth-key-missing",)),
     "key notice without 保証契約番号 (typed in body)":
         (lambda: mails.dsure_key_mail(in_body=True, omit=("contract_number",)),
-         "dsure-key", "correction", "contract", ("contract-number-missing",)),
+         "dsure-key", "held", "contract", ("contract-number-missing",)),
     "confirmation form PDF, complete":
         (mails.confirmation_mail, "confirmation-system", "routed", "contract", ()),
     "confirmation form as xlsx":
@@ -183,7 +183,7 @@ def test_correction_goes_to_reply_to(settings: Settings) -> None:
                       reply_to="keiri@yamada-kensetsu.example.co.jp",
                       to="keiyaku@city.example.jp", subject="【電子保証】契約保証",
                       body=f"契約保証の認証キーです。\n保証契約番号：{NUMBER}\n")
-    decision = _decide(raw, settings)
+    decision = decide(read_message(raw), settings, can_wait=False)
     assert decision.problems == ("auth-key-missing",)
     assert decision.route_to == ("keiri@yamada-kensetsu.example.co.jp",)
 
@@ -307,7 +307,7 @@ def test_no_reply_address_goes_to_review(settings: Settings) -> None:
         "Content-Transfer-Encoding: 8bit\r\n\r\n"
         f"契約保証の認証キーです。\r\n保証契約番号：{NUMBER}\r\n"
     ).encode()
-    decision = _decide(raw, settings)
+    decision = decide(read_message(raw), settings, can_wait=False)
     assert decision.verdict.value == "review"
     assert decision.problems == ("auth-key-missing", "no-reply-address")
 
@@ -332,6 +332,6 @@ def test_reply_never_goes_to_an_address_in_the_text(settings: Settings) -> None:
                       to="keiyaku@city.example.jp", subject="【電子保証】契約保証",
                       body=f"契約保証です。返信は victim@elsewhere.example.jp へ。\n"
                            f"保証契約番号：{NUMBER}\n")
-    decision = _decide(raw, settings)
+    decision = decide(read_message(raw), settings, can_wait=False)
     assert decision.verdict.value == "correction"
     assert decision.route_to == ("t-yamada@yamada-kensetsu.example.co.jp",)

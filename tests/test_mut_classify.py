@@ -105,7 +105,8 @@ def _needs_invoice(settings: Settings) -> Settings:
 
 
 def _verdict(mail: Mail, settings: Settings) -> tuple[str, tuple[str, ...]]:
-    decision = decide(mail, settings)
+    """The verdict on the mail alone (as once any wait for a follow-up is over)."""
+    decision = decide(mail, settings, can_wait=False)
     return decision.verdict.value, decision.problems
 
 

@@ -444,9 +444,9 @@ def test_a_missing_field_is_not_asked_for_while_an_attachment_was_unreadable(
     """A key typed without its 認証キー asks for it; with an unreadable attachment (which
     may hold it) a person looks instead."""
     body = "保証契約番号：2604012345\n契約保証\n"
-    assert _seen(_decide(_typed(body), settings)) == (
+    assert _seen(_decide(_typed(body), settings, can_wait=False)) == (
         "correction", ("auth-key-missing",), (YAMADA,), "")
-    assert _seen(_decide(_typed(body, BROKEN), settings)) == (
+    assert _seen(_decide(_typed(body, BROKEN), settings, can_wait=False)) == (
         "review", ("attachment-unreadable",), REVIEW, "attachment-unreadable")
 
 
@@ -490,7 +490,7 @@ def test_the_guarantee_type_matters_only_when_nothing_is_to_be_corrected(
     assert _seen(_decide(_typed("保証契約番号：2604012345\n認証キー：Xq7Rt2Lm9Pz4\n"),
                          settings)) == (
         "review", ("guarantee-type-unknown",), REVIEW, "guarantee-type-unknown")
-    assert _seen(_decide(_typed("保証契約番号：2604012345\n"), settings)) == (
+    assert _seen(_decide(_typed("保証契約番号：2604012345\n"), settings, can_wait=False)) == (
         "correction", ("auth-key-missing",), (YAMADA,), "")
 
 
@@ -498,7 +498,7 @@ def test_a_correction_goes_to_the_reply_to_address(settings: Settings) -> None:
     """The first Reply-To address gets the correction; without one, the sender."""
     body = "保証契約番号：2604012345\n契約保証\n"
     raw = _typed(body, reply_to="jimu@yamada-kensetsu.example.co.jp")
-    assert _seen(_decide(raw, settings)) == (
+    assert _seen(_decide(raw, settings, can_wait=False)) == (
         "correction", ("auth-key-missing",), ("jimu@yamada-kensetsu.example.co.jp",), "")
 
 
@@ -515,11 +515,11 @@ def test_a_correction_with_nobody_to_reply_to_goes_to_review(settings: Settings)
     """No From and no Reply-To: a correction cannot be sent, so a person looks; a complete
     submission is routed all the same, and a Reply-To alone is enough to reply."""
     body = "保証契約番号：2604012345\n契約保証\n"
-    assert _seen(_decide(_no_from(body), settings)) == (
+    assert _seen(_decide(_no_from(body), settings, can_wait=False)) == (
         "review", ("auth-key-missing", "no-reply-address"), REVIEW, "no-reply-address")
-    assert _seen(_decide(_no_from(KEY_BODY), settings)) == TRUSTED
+    assert _seen(_decide(_no_from(KEY_BODY), settings, can_wait=False)) == TRUSTED
     raw = _no_from(body, "Reply-To: jimu@yamada-kensetsu.example.co.jp")
-    assert _seen(_decide(raw, settings)) == (
+    assert _seen(_decide(raw, settings, can_wait=False)) == (
         "correction", ("auth-key-missing",), ("jimu@yamada-kensetsu.example.co.jp",), "")
 
 
@@ -527,7 +527,7 @@ def test_a_mail_already_for_review_gets_no_no_reply_address(settings: Settings) 
     """Not MIME and no sender: review for the encoding; no-reply-address is not added to
     a message no reply was going to be sent for."""
     raw = _no_from("保証契約番号：2604012345\n契約保証\n", mime=False)
-    assert _seen(_decide(raw, settings)) == (
+    assert _seen(_decide(raw, settings, can_wait=False)) == (
         "review", ("not-mime", "auth-key-missing"), REVIEW, "not-mime")
 
 
@@ -604,7 +604,7 @@ def test_a_form_waits_for_its_url_only_when_it_is_the_message_s_one_submission(
 def test_a_password_alone_goes_to_review(settings: Settings) -> None:
     """A password mail decided on its own (its partner not found) is set aside for a
     person, with that reason only."""
-    decision = _decide(mails.password_followup(), settings)
+    decision = _decide(mails.password_followup(), settings, can_wait=False)
     assert _seen(decision) == ("review", ("unpaired-password",), REVIEW, "unpaired-password")
     assert len(decision.outcomes) == 1
 
@@ -657,7 +657,7 @@ class _History:
         self.sent = sent
 
     def replies_between(self, address: str, start: datetime, end: datetime, *,
-                        exclude_message: int) -> int:
+                        exclude_sources: tuple[str, ...]) -> int:
         return self.sent.get(address, 0)
 
 
@@ -672,7 +672,7 @@ def test_the_reply_cap_counts_each_reply_of_the_message(settings: Settings) -> N
     decision = Decision(Verdict.CORRECTION, (
         _outcome(Verdict.ROUTED, "staff@city.example.jp"),
         *[_outcome(Verdict.CORRECTION, YAMADA)] * 3))
-    capped = limit_replies(decision, _History({YAMADA: 3}), message=1,
+    capped = limit_replies(decision, _History({YAMADA: 3}), sources=("<m@x>",),
                            decided_at=datetime(2026, 4, 6, tzinfo=UTC), settings=settings)
     assert [(o.verdict.value, o.route_to) for o in capped.decision.outcomes] == [
         ("routed", ("staff@city.example.jp",)), ("correction", (YAMADA,)),

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 
@@ -22,7 +21,6 @@ from daemon.japanese import decode_iso2022jp, decode_text, normalize, normalize_
 from daemon.model import Attachment, DocumentStatus
 from daemon.read import (
     ReadLimits,
-    combine,
     decode_words,
     read_headers_only,
     read_message,
@@ -809,25 +807,3 @@ def test_headers_only_message_id_is_the_same_as_a_full_read() -> None:
         "@surety-intake.invalid>")
 
 
-# --- combine ---------------------------------------------------------------------------------
-
-def test_a_held_message_and_its_password_mail_are_read_as_one() -> None:
-    """The first message is read again with the follow-up's password, keeps its arrival
-    time and identity; bodies and attachments of both count; the follow-up is kept as a
-    companion after the earlier ones."""
-    locked = _blank_pdf("Kk2604tot")
-    first_raw = _mixed(_text("保険証券を送ります"), _file("policy.pdf", locked, "application/pdf"),
-                       top=("Message-ID: <first@yamada.example.jp>",))
-    at = datetime(2026, 4, 6, 0, 31, tzinfo=UTC)
-    first = read_message(first_raw, at)
-    assert _only(first.attachments).status is DocumentStatus.ENCRYPTED
-    first = replace(first, companions=(b"earlier",))
-    follow = read_message(_mixed(_text("パスワード：Kk2604tot"), _file("note.bin", b"n"),
-                                 top=("Message-ID: <second@yamada.example.jp>",)),
-                          datetime(2026, 4, 6, 1, 0, tzinfo=UTC))
-    both = combine(first, follow)
-    assert (both.message_id, both.received_at) == ("<first@yamada.example.jp>", at)
-    assert both.body == "保険証券を送ります\nパスワード：Kk2604tot"
-    assert [(a.filename, a.status) for a in both.attachments] == [
-        ("policy.pdf", DocumentStatus.NO_TEXT), ("note.bin", DocumentStatus.SKIPPED)]
-    assert both.companions == (b"earlier", follow.raw)

@@ -13,11 +13,11 @@ import docx
 import pytest
 from samples import mails, parties, pdfs
 
-from daemon import config
+from daemon import config, pairing
 from daemon.config import Settings
-from daemon.decide import decide, pairs_with
-from daemon.model import Decision
-from daemon.read import combine, read_message
+from daemon.decide import decide
+from daemon.model import Decision, Mail
+from daemon.read import read_message
 
 JST = timezone(timedelta(hours=9))
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,6 +32,15 @@ def _policy(settings: Settings, **changes: Any) -> Settings:
 
 def _decide(raw: bytes, settings: Settings, **kwargs: Any) -> Decision:
     return decide(read_message(raw), settings, **kwargs)
+
+
+def _open(mail: Mail, passwords: tuple[str, ...]) -> Mail:
+    return read_message(mail.raw, mail.received_at, passwords=passwords)
+
+
+def combine(first: Mail, follow: Mail) -> Mail:
+    """A held message and its follow-up read as one, as the daemon reads them."""
+    return pairing.combined(first, follow, _open)
 
 
 def _verdict(decision: Decision) -> tuple[str, tuple[str, ...]]:
@@ -221,7 +230,8 @@ def test_encrypted_form_waits_then_pairs_with_the_password(encrypt: str,
     held = decide(first, settings)
     assert (held.verdict.value, held.reason) == ("held", "waiting-for-password")
     follow = read_message(mails.password_followup())
-    assert pairs_with(held.reason, first, follow, settings)
+    waiting = pairing.Waiting(1, first.from_addr, held.reason, held.held_until, first)
+    assert pairing.proof(waiting, follow, settings, _open) is pairing.Proof.OPENED
     both = decide(combine(first, follow), settings, can_wait=False,
                   sources=(first.message_id, follow.message_id))
     assert _verdict(both) == ("routed", ())
@@ -239,13 +249,13 @@ def test_encrypted_office_form_pairs_too(settings: Settings) -> None:
 
 
 def test_wrong_password_in_the_follow_up(settings: Settings) -> None:
-    """A password that does not open the form: a person looks (attachment-unreadable)."""
+    """A password that does not open the form: the sender is asked for the right one."""
     first = read_message(mails.confirmation_mail(encrypt="zip-aes"))
     wrong = read_message(mails.build(from_=YAMADA, to="keiyaku@city.example.jp",
                                      subject="パスワードのお知らせ",
                                      body="先ほどのファイルのパスワード：Nope12345\n"))
     both = decide(combine(first, wrong), settings, can_wait=False)
-    assert _verdict(both) == ("review", ("attachment-unreadable",))
+    assert _verdict(both) == ("correction", ("attachment-password-wrong",))
 
 
 def test_no_password_in_time(settings: Settings) -> None:
@@ -256,8 +266,10 @@ def test_no_password_in_time(settings: Settings) -> None:
 
 
 def test_password_mail_alone_goes_to_review(settings: Settings) -> None:
-    """A password mail with nothing to pair with goes to a person."""
-    decision = _decide(mails.password_followup(), settings)
+    """A password mail with nothing to pair with waits briefly for what it opens, then
+    goes to a person."""
+    assert _decide(mails.password_followup(), settings).verdict.value == "held"
+    decision = _decide(mails.password_followup(), settings, can_wait=False)
     assert _verdict(decision) == ("review", ("unpaired-password",))
 
 
@@ -267,7 +279,8 @@ def test_form_and_url_in_two_mails(settings: Settings) -> None:
     held = decide(form, settings)
     assert (held.verdict.value, held.reason) == ("held", "waiting-for-rest")
     url = read_message(mails.system_url_notice(forwarded=True))
-    assert pairs_with(held.reason, form, url, settings)
+    waiting = pairing.Waiting(1, form.from_addr, held.reason, held.held_until, form)
+    assert pairing.proof(waiting, url, settings, _open) is pairing.Proof.NAMED
     both = decide(combine(form, url), settings, can_wait=False)
     assert _verdict(both) == ("routed", ())
     assert both.fields.view_url == parties.viewing_url("SJ26-0412345")
@@ -401,7 +414,8 @@ def test_examples_are_valid_and_complete() -> None:
 
 def test_classify_on_a_held_message_alone(tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    """classify on the first mail of an encrypted submission prints held, and sends nothing."""
+    """classify on the first mail of an encrypted submission prints held while its wait
+    runs, what run would do once it is over, and writes nothing."""
     import json  # noqa: PLC0415
 
     import stack  # noqa: PLC0415
@@ -411,10 +425,18 @@ def test_classify_on_a_held_message_alone(tmp_path: Path,
     path = tmp_path / "office.toml"
     path.write_text(stack.office_config(tmp_path / "state.sqlite3"), encoding="utf-8")
     message = tmp_path / "form.eml"
-    message.write_bytes(mails.confirmation_mail(encrypt="zip-aes"))
+    sent = (datetime.now(JST) - timedelta(hours=2)).replace(microsecond=0)
+    message.write_bytes(mails.confirmation_mail(encrypt="zip-aes", date=sent))
     assert main(["--config", str(path), "classify", str(message)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["verdict"], result["reason"]) == ("held", "waiting-for-password")
+    assert result["held_until"] == (sent + timedelta(hours=24)).isoformat()
+    message.write_bytes(mails.confirmation_mail(encrypt="zip-aes",
+                                                date=sent - timedelta(hours=23)))
+    assert main(["--config", str(path), "classify", str(message)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["verdict"], result["problems"]) == (
+        "correction", ["attachment-password-missing"])
     assert not (tmp_path / "state.sqlite3").exists()
 
 

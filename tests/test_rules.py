@@ -17,13 +17,12 @@ from samples import mails, parties
 
 from daemon import log
 from daemon.config import Settings
-from daemon.decide import WAITING_FOR_PASSWORD, WAITING_FOR_REST, decide, pairs_with
+from daemon.decide import decide
 from daemon.extract import host_in, url_on_hosts
 from daemon.japanese import decode_iso2022jp, decode_text
 from daemon.lifecycle import (
     is_own_copy,
     limit_replies,
-    may_complete,
     quarantine_due,
     secrets_of,
 )
@@ -201,11 +200,12 @@ class History:
     """Earlier replies per address, as the state file would count them."""
 
     sent: dict[str, int] = field(default_factory=dict)
-    asked: list[tuple[str, datetime, datetime, int]] = field(default_factory=list)
+    asked: list[tuple[str, datetime, datetime, tuple[str, ...]]] = field(
+        default_factory=list)
 
     def replies_between(self, address: str, start: datetime, end: datetime, *,
-                        exclude_message: int) -> int:
-        self.asked.append((address, start, end, exclude_message))
+                        exclude_sources: tuple[str, ...]) -> int:
+        self.asked.append((address, start, end, exclude_sources))
         return self.sent.get(address, 0)
 
 
@@ -227,10 +227,10 @@ def test_reply_cap_counts_the_last_24_hours(earlier: int, verdict: str,
     """Five replies a day to one address (the test office's cap), the sixth goes to review."""
     assert settings.replies.per_sender_per_day == 5
     history = History({YAMADA: earlier})
-    capped = limit_replies(_decision(_correction(YAMADA)), history, message=3, decided_at=NOW,
-                           settings=settings)
+    capped = limit_replies(_decision(_correction(YAMADA)), history, sources=("<m@x>",),
+                           decided_at=NOW, settings=settings)
     assert capped.decision.verdict.value == verdict
-    assert history.asked == [(YAMADA, NOW - timedelta(hours=24), NOW, 3)]
+    assert history.asked == [(YAMADA, NOW - timedelta(hours=24), NOW, ("<m@x>",))]
     if verdict == "review":
         (outcome,) = capped.decision.outcomes
         assert outcome.problems == ("auth-key-missing", "reply-limit-reached")
@@ -248,7 +248,7 @@ def test_reply_cap_counts_replies_within_one_message(settings: Settings) -> None
     history = History({YAMADA: 4})
     decision = _decision(_correction(YAMADA), _correction(YAMADA, "view-url-missing"),
                          _correction(other))
-    capped = limit_replies(decision, history, message=1, decided_at=NOW, settings=settings)
+    capped = limit_replies(decision, history, sources=("<m@x>",), decided_at=NOW, settings=settings)
     assert [o.verdict.value for o in capped.decision.outcomes] == [
         "correction", "review", "correction"]
     assert capped.decision.verdict is Verdict.REVIEW
@@ -259,7 +259,7 @@ def test_reply_cap_of_zero_sends_no_reply(settings: Settings) -> None:
     """replies.per_sender_per_day = 0: every correction goes to review."""
     office = settings.model_copy(update={"replies": settings.replies.model_copy(
         update={"per_sender_per_day": 0})})
-    capped = limit_replies(_decision(_correction(YAMADA)), History(), message=1,
+    capped = limit_replies(_decision(_correction(YAMADA)), History(), sources=("<m@x>",),
                            decided_at=NOW, settings=office)
     assert capped.decision.verdict is Verdict.REVIEW
 
@@ -268,12 +268,12 @@ def test_reply_cap_leaves_other_verdicts_alone(settings: Settings) -> None:
     """A routed submission and a message with no submission are not capped."""
     routed = Outcome(Verdict.ROUTED, Kind.DSURE_KEY, None, (), ("staff@x.jp",), Fields())
     history = History({YAMADA: 99})
-    capped = limit_replies(Decision(Verdict.ROUTED, (routed,)), history, message=1,
+    capped = limit_replies(Decision(Verdict.ROUTED, (routed,)), history, sources=("<m@x>",),
                            decided_at=NOW, settings=settings)
     assert capped.decision.verdict is Verdict.ROUTED
     assert history.asked == []
     empty = Decision(Verdict.IGNORED, (), "bounce")
-    assert limit_replies(empty, history, message=1, decided_at=NOW,
+    assert limit_replies(empty, history, sources=("<m@x>",), decided_at=NOW,
                          settings=settings).decision == empty
 
 
@@ -302,75 +302,8 @@ def test_a_form_pointing_elsewhere_gets_view_url_invalid(settings: Settings) -> 
     assert _codes(raw, settings) == ("correction", ("view-url-invalid",))
 
 
-# --- pairing a held message with its follow-up -----------------------------------------------
-
 def _mail(raw: bytes) -> Mail:
     return read_message(raw)
-
-
-def test_a_follow_up_from_the_same_address_in_time_may_complete() -> None:
-    """Same address (in any case), before the wait is over."""
-    follow = _mail(mails.password_followup())
-    until = follow.received_at + timedelta(hours=1)
-    assert may_complete(YAMADA, until, follow)
-    assert may_complete(YAMADA.upper(), until, follow)
-    assert may_complete(YAMADA, follow.received_at, follow)  # arrived at the last moment
-
-
-@pytest.mark.parametrize("case", ["other sender", "same domain, other person", "late",
-                                  "no deadline", "no sender"])
-def test_a_follow_up_that_must_not_complete(case: str) -> None:
-    """Another address, a mail after the wait, a held row without deadline, no sender."""
-    follow = _mail(mails.password_followup())
-    until = follow.received_at + timedelta(hours=1)
-    sender, deadline = YAMADA, until
-    if case == "other sender":
-        sender = "someone@elsewhere.example.jp"
-    elif case == "same domain, other person":
-        sender = "h-suzuki@yamada-kensetsu.example.co.jp"
-    elif case == "late":
-        deadline = follow.received_at - timedelta(seconds=1)
-    elif case == "no deadline":
-        deadline = None
-    else:
-        follow = follow.__class__(**{**follow.__dict__, "from_addr": ""})
-        sender = ""
-    assert not may_complete(sender, deadline, follow)
-
-
-def test_a_password_mail_pairs_with_a_held_encrypted_form(settings: Settings) -> None:
-    """The follow-up that gives a password pairs with a message waiting for one."""
-    first = _mail(mails.confirmation_mail(encrypt="zip-aes"))
-    assert pairs_with(WAITING_FOR_PASSWORD, first, _mail(mails.password_followup()), settings)
-
-
-@pytest.mark.parametrize("follow_up", ["no password", "unrelated", "auto-reply", "read receipt"])
-def test_mails_that_must_not_pair_with_a_held_encrypted_form(follow_up: str,
-                                                             settings: Settings) -> None:
-    """A mail without a password, an unrelated question, an auto-reply quoting a password,
-    a read receipt: none of them is the password the held message waits for."""
-    first = _mail(mails.confirmation_mail(encrypt="zip-aes"))
-    raw = {
-        "no password": lambda: mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS,
-                                           subject="Re: 電子保証", body="よろしくお願いします。"),
-        "unrelated": mails.unrelated,
-        "auto-reply": lambda: mails.build(
-            from_=YAMADA, to=mails.OFFICE_ADDRESS, subject="自動応答: 電子保証",
-            body="不在にしております。\nパスワード：Kk2604#tot",
-            headers={"Auto-Submitted": "auto-replied"}),
-        "read receipt": mails.read_receipt,
-    }[follow_up]()
-    assert not pairs_with(WAITING_FOR_PASSWORD, first, _mail(raw), settings)
-
-
-def test_the_rest_of_a_form_pairs_and_other_mail_does_not(settings: Settings) -> None:
-    """A form waiting for its URL pairs with the forwarded URL notice, not with a question,
-    and a reason the daemon does not know pairs with nothing."""
-    form = _mail(mails.confirmation_mail(omit=("view_url",)))
-    url = _mail(mails.system_url_notice(forwarded=True))
-    assert pairs_with(WAITING_FOR_REST, form, url, settings)
-    assert not pairs_with(WAITING_FOR_REST, form, _mail(mails.unrelated()), settings)
-    assert not pairs_with("waiting-for-something-else", form, url, settings)
 
 
 # --- the loop's own decisions -----------------------------------------------------------------
@@ -491,11 +424,13 @@ def test_a_subject_warning_goes_on_routed_mail_not_on_a_correction(settings: Set
     office = _with_policy(settings, subject_patterns={"contract": "^【契約保証】"})
     routed = decide(read_message(mails.dsure_key_mail()), office)
     assert (routed.verdict.value, routed.problems) == ("routed", ("subject-format",))
-    fix = decide(read_message(mails.dsure_key_mail(in_body=True, omit=("auth_key",))), office)
+    fix = decide(read_message(mails.dsure_key_mail(in_body=True, omit=("auth_key",))), office,
+                 can_wait=False)
     assert (fix.verdict.value, fix.problems) == ("correction", ("auth-key-missing",))
     right = mails.dsure_key_mail(in_body=True, omit=("auth_key",))
     right = right.replace(b"Subject: ", b"Subject: =?UTF-8?B?44CQ5aWR57SE5L+d6Ki844CR?= ", 1)
-    assert decide(read_message(right), office).problems == ("auth-key-missing",)
+    assert decide(read_message(right), office, can_wait=False).problems == (
+        "auth-key-missing",)
 
 
 @pytest.mark.parametrize("basis", ["received", "issued"])

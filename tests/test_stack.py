@@ -25,6 +25,7 @@ pytestmark = pytest.mark.stack
 JST = timezone(timedelta(hours=9))
 IN_TIME = datetime(2026, 3, 10, 10, 0, tzinfo=JST)
 LATE = datetime(2026, 4, 10, 10, 0, tzinfo=JST)
+PAST = datetime.now(JST) - timedelta(hours=2)
 CONTRACTOR = "t-yamada@yamada-kensetsu.example.co.jp"
 
 
@@ -66,9 +67,6 @@ DELIVERED = {
     "confirmation without password and 受注者名": (
         lambda: mails.confirmation_mail(omit=("view_password", "contractor")), "capture",
         ("view-password-missing", "contractor-name-missing")),
-    "dsure without key": (
-        lambda: mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8"),
-        "capture", ("auth-key-missing",)),
     "unrelated question": (mails.unrelated, stack.REVIEW, ("not-a-submission",)),
     "not MIME": (mails.not_mime, stack.REVIEW, ("not-mime", "not-a-submission")),
     "corrupt PDF": (_broken_pdf_mail, stack.REVIEW, ("attachment-unreadable",)),
@@ -84,8 +82,13 @@ APPENDED = {
                                       IN_TIME, "capture", ("insurer-cc-missing",)),
     "legacy PDF after the cut-off": (lambda: mails.legacy_pdf_mail(date=LATE), LATE, "capture",
                                      ("legacy-deadline-passed",)),
-    "legacy PDF with a wrong password": (_wrong_password_mail, IN_TIME, stack.REVIEW,
-                                         ("attachment-unreadable",)),
+    "legacy PDF with a wrong password": (_wrong_password_mail, IN_TIME, "capture",
+                                         ("attachment-password-wrong",)),
+    # Typed without its 認証キー, it waits policy.rest_wait_minutes for the key; it came
+    # earlier than that, so it is decided at once.
+    "dsure without key": (
+        lambda: mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8"),
+        PAST, "capture", ("auth-key-missing",)),
 }
 
 

@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,12 @@ def _id(raw: bytes) -> str:
     return str(email.message_from_bytes(raw, policy=email.policy.default)["Message-ID"])
 
 
+def _past() -> datetime:
+    """An arrival time past every wait: a typed 保証契約番号 without its 認証キー waits
+    policy.rest_wait_minutes for the key; one that arrived longer ago is decided at once."""
+    return datetime.now(UTC) - timedelta(hours=2)
+
+
 def _broken(n: int, sender: str = YAMADA) -> bytes:
     return mails.build(from_=f"山田 太郎 <{sender}>", to=stack.INTAKE,
                        subject=f"【電子保証】契約保証 {n}",
@@ -44,7 +50,7 @@ def _broken(n: int, sender: str = YAMADA) -> bytes:
 def test_reply_limit_per_sender(office: Office) -> None:
     """At most per_sender_per_day replies to one address; the next goes to review."""
     for n in range(3):
-        stack.deliver(_broken(n))
+        stack.append(_broken(n), arrived=_past())
     stack.wait_for_queue()
     run = office.run("run", "--once")
     assert run.returncode == 0, run.stderr
@@ -58,8 +64,7 @@ def test_reply_limit_per_sender(office: Office) -> None:
 def test_refused_reply_is_reported_to_review(office: Office) -> None:
     """A reply the server refuses for good (5xx) is not retried; staff are told, once."""
     raw = _broken(1, sender=f"nobody@{stack.DOMAIN}")  # no such mailbox: 550 at RCPT
-    stack.deliver(raw, sender=f"nobody@{stack.DOMAIN}")
-    stack.wait_for_queue()
+    stack.append(raw, arrived=_past())
     run = office.run("run", "--once")
     assert run.returncode == 0, run.stderr
     [event] = run.named("mail.undeliverable")

@@ -68,6 +68,19 @@ def _no_sender() -> bytes:
     ).encode()
 
 
+def _wrong_password() -> bytes:
+    """A PDF policy with, in the same mail, a password that does not open it."""
+    policy = pdfs.policy_pdf(insurer="sompo", policy_number="SJ26-0499999",
+                             project_name="令和8年度 市道中央線道路改良工事",
+                             contractor="株式会社山田建設", orderer="東都市",
+                             issued=IN_TIME.date(), password="Rk7v2Lm9")
+    return mails.build(from_=YAMADA, to=stack.INTAKE, date=IN_TIME,
+                       cc=parties.INSURERS["sompo"].designated_address,
+                       subject="【契約保証】履行保証保険証券の送付",
+                       body="履行保証保険証券を送付します。\nPDFのパスワード：Xx9999zz\n",
+                       attachments=[("履行保証保険証券.pdf", policy, "application/pdf")])
+
+
 def _two_days_ago() -> datetime:
     return datetime.now(JST) - timedelta(days=2)
 
@@ -97,17 +110,18 @@ CASES: dict[str, Case] = {
                        stack.CONTRACT_STAFF),
     "issue-date-unreadable": (_nameless_policy, lambda: IN_TIME, 'legacy_pdf_basis = "issued"',
                               stack.REVIEW),
-    "unpaired-password": (mails.password_followup, None, "", stack.REVIEW),
+    "unpaired-password": (mails.password_followup, _two_days_ago, "", stack.REVIEW),
+    "attachment-password-wrong": (_wrong_password, lambda: IN_TIME, "", "capture"),
     "insurer-unknown": (_nameless_insurer_policy, lambda: IN_TIME, "", stack.REVIEW),
     "view-url-missing": (lambda: mails.confirmation_mail(omit=("view_url",)), _two_days_ago,
                          "", "capture"),
     "project-name-missing": (lambda: mails.confirmation_mail(omit=("project_name",)), None,
                              "", "capture"),
     "contract-number-missing": (
-        lambda: mails.dsure_key_mail(in_body=True, omit=("contract_number",)), None, "",
-        "capture"),
+        lambda: mails.dsure_key_mail(in_body=True, omit=("contract_number",)), _two_days_ago,
+        "", "capture"),
     # Appended: Postfix adds a From header (the envelope sender) to what it receives.
-    "no-reply-address": (_no_sender, lambda: datetime.now(JST), "", stack.REVIEW),
+    "no-reply-address": (_no_sender, _two_days_ago, "", stack.REVIEW),
     "text-unreadable": (_scan_key_notice, None, "", stack.REVIEW),
     "guarantee-type-unknown": (
         lambda: mails.build(from_=YAMADA, to=stack.INTAKE, subject="【電子保証】",

@@ -1,0 +1,227 @@
+"""Which held message a new mail completes, by proof, and the two read as one.
+
+Pure: the held messages (already read), the new mail and a way to read a message again
+with passwords come in; the answer is the one held message the mail provably completes,
+or none. A held message and a later mail are one submission only when:
+
+- *a password*: a password the one gives (beside a label, in the subject, or alone on a
+  line) opens an encrypted attachment of the other. It is tried, not guessed. This works
+  both ways: a password mail that came first waits for the attachment it opens. The two
+  may come from different addresses of the same organisation (the same domain).
+- *the rest of a submission*: from the same address, the mail supplies exactly what the
+  held one lacks (the 閲覧用URL of a form, the form of a URL, the 認証キー of a
+  保証契約番号 or the other way round), and where both name the works (工事名, 工事番号,
+  保証契約番号, 証券番号) they name the same.
+
+A mail that could complete several held messages pairs with the one it completes with
+the strongest proof (opened, then the same works named, then only fitting); a tie pairs
+with none. A password mail whose password opens nothing pairs only when it is the one
+held message from that very address it could be for: the pair then asks for the right
+password. Whatever the fetch order, the same two messages make the same combined message
+(see :func:`combined`), so the outcome does not depend on which came first.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from daemon.classify import classify, password_candidates
+from daemon.config import Settings
+from daemon.decide import (
+    WAITING_FOR_DOCUMENT,
+    WAITING_FOR_PASSWORD,
+    WAITING_FOR_REST,
+    ignore_reason,
+)
+from daemon.japanese import normalize
+from daemon.model import DocumentStatus, Fields, Kind, Mail, Submission
+
+# Reads a message again, trying these passwords on its encrypted attachments.
+Opener = Callable[[Mail, tuple[str, ...]], Mail]
+
+# At most this many held messages are looked at for one new mail (bounded work).
+MAX_WAITING = 12
+
+_BY_PASSWORD = (WAITING_FOR_PASSWORD, WAITING_FOR_DOCUMENT)
+
+
+class Proof(enum.IntEnum):
+    """How sure it is that a mail completes a held message."""
+
+    NONE = 0
+    FITS = 1  # it supplies what is missing, and nothing says otherwise
+    NAMED = 2  # it also names the same works
+    OPENED = 3  # its password opens the held attachment (or the other way round)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A held message, read, as pairing sees it."""
+
+    key: int  # the caller's handle (the state file's row id)
+    sender: str
+    reason: str
+    until: datetime | None
+    mail: Mail
+
+
+def eligible(waiting: Waiting, mail: Mail) -> bool:
+    """Whether ``mail`` may complete ``waiting`` at all: it came before the wait was over,
+    from the same address, or (for a password, whose proof is that it opens) from
+    another address of the same domain. An unknown sender completes nothing."""
+    if not mail.from_addr or waiting.until is None or mail.received_at > waiting.until:
+        return False
+    held, new = waiting.sender.lower(), mail.from_addr.lower()
+    if held == new:
+        return True
+    return waiting.reason in _BY_PASSWORD and _domain(held) == _domain(new) != ""
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def sealed(mail: Mail) -> bool:
+    """It has an attachment still encrypted."""
+    return any(a.status is DocumentStatus.ENCRYPTED for a in mail.attachments)
+
+
+def opens(passwords: Sequence[str], mail: Mail, opener: Opener) -> bool:
+    """One of ``passwords`` opens an encrypted attachment of ``mail`` (tried)."""
+    if not passwords or not sealed(mail):
+        return False
+    again = opener(mail, tuple(passwords))
+    return any(before.status is DocumentStatus.ENCRYPTED
+               and after.status is not DocumentStatus.ENCRYPTED
+               for before, after in zip(mail.attachments, again.attachments, strict=False))
+
+
+def proof(waiting: Waiting, mail: Mail, settings: Settings, opener: Opener) -> Proof:
+    """How surely ``mail`` completes ``waiting`` (NONE: it does not)."""
+    if not eligible(waiting, mail) or ignore_reason(mail, settings):
+        return Proof.NONE
+    if waiting.reason == WAITING_FOR_PASSWORD:
+        return _password_proof(waiting.mail, mail, settings, opener)
+    if waiting.reason == WAITING_FOR_DOCUMENT:
+        return _password_proof(mail, waiting.mail, settings, opener)
+    if waiting.reason == WAITING_FOR_REST and waiting.sender.lower() == mail.from_addr.lower():
+        return _rest_proof(waiting.mail, mail, settings)
+    return Proof.NONE
+
+
+def _password_proof(locked: Mail, key: Mail, settings: Settings, opener: Opener) -> Proof:
+    """``key`` gives a password for ``locked``'s encrypted attachment: OPENED when it
+    opens it; FITS when it opens nothing but ``key`` is a password mail and nothing
+    else, from the same address (the contractor gets asked for the right password)."""
+    if not sealed(locked):
+        return Proof.NONE
+    candidates = password_candidates(key)
+    if not candidates:
+        return Proof.NONE
+    if opens(candidates, locked, opener):
+        return Proof.OPENED
+    same_address = locked.from_addr.lower() == key.from_addr.lower()
+    if same_address and _only_a_password(key, settings) and not locked.passwords:
+        return Proof.FITS
+    return Proof.NONE
+
+
+def _only_a_password(mail: Mail, settings: Settings) -> bool:
+    """A mail with nothing but (maybe) a password: no attachment, no submission."""
+    if mail.attachments:
+        return False
+    return all(s.kind is Kind.OTHER for s in classify(mail, settings).submissions)
+
+
+def _rest_proof(held: Mail, mail: Mail, settings: Settings) -> Proof:
+    """``mail`` supplies what the held submission lacks, for the same works."""
+    before = classify(held, settings).submissions
+    if len(before) != 1:
+        return Proof.NONE
+    best = Proof.NONE
+    for sub in classify(mail, settings).submissions:
+        if not _supplies(before[0], sub):
+            continue
+        best = max(best, _same_works(before[0].fields, sub.fields))
+    return best
+
+
+def _supplies(held: Submission, new: Submission) -> bool:
+    """``new`` is the missing part of ``held``, and not a whole submission of its own."""
+    if held.kind is not new.kind:
+        return False
+    h, n = held.fields, new.fields
+    if held.kind is Kind.CONFIRMATION_SYSTEM:
+        if held.source and h.view_url is None:  # a form: its URL follows
+            return not new.source and n.view_url is not None
+        if not held.source and h.view_url is not None:  # a URL: its form follows
+            return bool(new.source) and n.view_url in (None, h.view_url)
+        return False
+    if held.kind is Kind.DSURE_KEY and not held.source and not new.source:
+        if h.contract_number and not h.auth_key:  # the key follows
+            return n.auth_key is not None
+        if h.auth_key and not h.contract_number:  # the number follows
+            return n.contract_number is not None and n.auth_key in (None, h.auth_key)
+    return False
+
+
+_WORKS = ("contract_number", "policy_number", "project_number", "project_name")
+
+
+def _same_works(held: Fields, new: Fields) -> Proof:
+    """NAMED when both name the works alike, NONE when they name different works,
+    FITS when they do not both name them."""
+    named = False
+    for name in _WORKS:
+        a, b = getattr(held, name), getattr(new, name)
+        if a and b:
+            if _plain(a) != _plain(b):
+                return Proof.NONE
+            named = True
+    return Proof.NAMED if named else Proof.FITS
+
+
+def _plain(value: str) -> str:
+    return "".join(normalize(value).split()).lower()
+
+
+def partner(waiting: Sequence[Waiting], mail: Mail, settings: Settings,
+            opener: Opener) -> Waiting | None:
+    """The held message ``mail`` completes: the one with the strongest proof, none on a
+    tie (a mail that could complete two is matched by a person's eye or not at all)."""
+    scored = [(proof(w, mail, settings, opener), w) for w in waiting[:MAX_WAITING]]
+    best = max((p for p, _ in scored), default=Proof.NONE)
+    if best is Proof.NONE:
+        return None
+    top = [w for p, w in scored if p is best]
+    return top[0] if len(top) == 1 else None
+
+
+def order(one: Mail, other: Mail) -> tuple[Mail, Mail]:
+    """The two messages of a pair, the submission first: the one with more attachments
+    (the document), else by Message-ID; never by which arrived first, so that a pair
+    is the same whatever the order it was fetched in."""
+    first, second = sorted((one, other), key=lambda m: (-len(m.attachments), m.message_id))
+    return first, second
+
+
+def combined(held: Mail, mail: Mail, opener: Opener) -> Mail:
+    """A held message and the mail that completes it, read as one message.
+
+    Each is read again with every password either gives; the texts and attachments of
+    both count; the submission's (see :func:`order`) identity and arrival time stand.
+    """
+    passwords = tuple(dict.fromkeys([*password_candidates(held), *password_candidates(mail)]))
+    first, second = (opener(m, passwords) if sealed(m) else m for m in order(held, mail))
+    return replace(
+        first,
+        body=f"{first.body}\n{second.body}",
+        attachments=(*first.attachments, *second.attachments),
+        companions=(*first.companions, second.raw),
+        # Only passwords tried on an attachment count as given (a key alone on its line
+        # in a typed submission is no password).
+        passwords=tuple(dict.fromkeys([*first.passwords, *second.passwords])),
+    )

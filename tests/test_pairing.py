@@ -1,0 +1,338 @@
+"""Pairing by proof: which held message a new mail completes, and what the pair becomes.
+
+Pure (no server): the held messages are read as the daemon reads them, a password is
+tried by reading the held message again, and the pair is decided as ``run`` decides it.
+Each rule is shown with the case that must pair beside the one that must not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from samples import mails, parties
+
+from daemon import pairing
+from daemon.config import Settings
+from daemon.decide import (
+    WAITING_FOR_DOCUMENT,
+    WAITING_FOR_PASSWORD,
+    WAITING_FOR_REST,
+    decide,
+    wait_for,
+)
+from daemon.model import Decision, DocumentStatus, Mail
+from daemon.pairing import Proof, Waiting
+from daemon.read import read_message
+
+YAMADA = "t-yamada@yamada-kensetsu.example.co.jp"
+SUZUKI = "h-suzuki@yamada-kensetsu.example.co.jp"  # a colleague: same organisation
+OTHER = "k-sato@sato-gumi.example.co.jp"
+OFFICE = mails.OFFICE_ADDRESS
+ZIP_PASSWORD = "Kk2604#tot"
+LATER = datetime(2030, 1, 1).astimezone()
+
+
+def _read(raw: bytes) -> Mail:
+    return read_message(raw)
+
+
+def _open(mail: Mail, passwords: tuple[str, ...]) -> Mail:
+    """Read a message again with passwords, as the daemon does (here without a sandbox)."""
+    return read_message(mail.raw, mail.received_at, passwords=passwords)
+
+
+def _held(mail: Mail, reason: str, *, key: int = 1, until: datetime = LATER) -> Waiting:
+    return Waiting(key, mail.from_addr, reason, until, mail)
+
+
+def _plain(body: str, *, sender: str = YAMADA, subject: str = "Re: 電子保証の送付",
+           minutes: int = 5) -> Mail:
+    return _read(mails.build(from_=sender, to=OFFICE, subject=subject, body=body,
+                             date=mails.DEFAULT_DATE + timedelta(minutes=minutes)))
+
+
+def _pair(held: Mail, follow: Mail, settings: Settings) -> Decision:
+    both = pairing.combined(held, follow, _open)
+    return decide(both, settings, can_wait=False)
+
+
+def _verdict(decision: Decision) -> tuple[str, tuple[str, ...]]:
+    return decision.verdict.value, decision.problems
+
+
+@pytest.fixture
+def locked() -> Mail:
+    """A confirmation-system form in a password zip (the password follows)."""
+    mail = _read(mails.confirmation_mail(encrypt="zip-aes"))
+    assert [a.status for a in mail.attachments] == [DocumentStatus.ENCRYPTED]
+    return mail
+
+
+# --- a password, in every way people write it -------------------------------------------
+
+PASSWORD_WORDINGS = {
+    "label and colon": f"パスワード：{ZIP_PASSWORD}",
+    "PW": f"PW: {ZIP_PASSWORD}",
+    "Pass": f"Pass {ZIP_PASSWORD}",
+    "解凍パスワード": f"解凍パスワード：{ZIP_PASSWORD}",
+    "開封パスワード in brackets": f"開封パスワードは「{ZIP_PASSWORD}」です。",
+    "full-width": "パスワード：Ｋｋ２６０４＃ｔｏｔ",
+    "next line": f"添付ファイルのパスワード\n{ZIP_PASSWORD}",
+    "alone on a line": f"先ほどのファイルの件です。\n\n{ZIP_PASSWORD}\n\nよろしくお願いします。",
+    "no colon": f"ZIPパスワード {ZIP_PASSWORD}",
+}
+
+
+@pytest.mark.parametrize("wording", PASSWORD_WORDINGS)
+def test_a_password_in_any_wording_opens_the_held_zip(wording: str, locked: Mail,
+                                                      settings: Settings) -> None:
+    follow = _plain(f"山田建設の山田です。\n{PASSWORD_WORDINGS[wording]}\n")
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), follow, settings,
+                         _open) is Proof.OPENED
+    assert _verdict(_pair(locked, follow, settings)) == ("routed", ())
+
+
+def test_a_password_in_the_subject_opens_it(locked: Mail, settings: Settings) -> None:
+    follow = _plain("よろしくお願いいたします。", subject=f"パスワード：{ZIP_PASSWORD}")
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), follow, settings,
+                         _open) is Proof.OPENED
+
+
+def test_a_password_in_an_html_only_mail_opens_it(locked: Mail, settings: Settings) -> None:
+    raw = (f"From: {YAMADA}\r\nTo: {OFFICE}\r\nSubject: =?UTF-8?B?44OR44K544Ov44O844OJ?=\r\n"
+           "Date: Mon, 06 Apr 2026 09:40:00 +0900\r\nMessage-ID: <html-pw@example.co.jp>\r\n"
+           "MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
+           "Content-Transfer-Encoding: 8bit\r\n\r\n"
+           f"<html><body><p>お世話になります。</p><table><tr><td>パスワード</td>"
+           f"<td>{ZIP_PASSWORD.replace('#', '&#35;')}</td></tr></table></body></html>\r\n")
+    follow = _read(raw.encode())
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), follow, settings,
+                         _open) is Proof.OPENED
+
+
+def test_a_colleague_at_the_same_domain_may_send_the_password(locked: Mail,
+                                                              settings: Settings) -> None:
+    follow = _plain(f"山田の代わりにお送りします。\nパスワード：{ZIP_PASSWORD}", sender=SUZUKI)
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), follow, settings,
+                         _open) is Proof.OPENED
+
+
+def test_another_organisation_never_completes(locked: Mail, settings: Settings) -> None:
+    follow = _plain(f"パスワード：{ZIP_PASSWORD}", sender=OTHER)
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), follow, settings,
+                         _open) is Proof.NONE
+
+
+def test_a_late_password_completes_nothing(locked: Mail, settings: Settings) -> None:
+    follow = _plain(f"パスワード：{ZIP_PASSWORD}")
+    held = _held(locked, WAITING_FOR_PASSWORD, until=follow.received_at - timedelta(seconds=1))
+    assert pairing.proof(held, follow, settings, _open) is Proof.NONE
+    on_time = replace(held, until=follow.received_at)
+    assert pairing.proof(on_time, follow, settings, _open) is Proof.OPENED
+
+
+@pytest.mark.parametrize("follow_up", ["no password", "question", "auto-reply"])
+def test_mails_that_open_nothing_pair_with_nothing(follow_up: str, locked: Mail,
+                                                   settings: Settings) -> None:
+    """A mail with no password, a question with a stray token, an auto-reply quoting the
+    password: none completes the held zip."""
+    raw = {
+        "no password": mails.build(from_=YAMADA, to=OFFICE, subject="Re: 電子保証",
+                                   body="よろしくお願いします。"),
+        "question": mails.build(from_=YAMADA, to=OFFICE, subject="電子保証について",
+                                body="保証契約番号と認証キーはどこに書けばよいですか。\n"
+                                     "TEL:03-1234-5678\n03-1234-5678"),
+        "auto-reply": mails.build(from_=YAMADA, to=OFFICE, subject="自動応答: 電子保証",
+                                  body=f"不在にしております。\nパスワード：{ZIP_PASSWORD}",
+                                  headers={"Auto-Submitted": "auto-replied"}),
+    }[follow_up]
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), _read(raw), settings,
+                         _open) is Proof.NONE
+
+
+def test_a_wrong_password_from_the_same_address_asks_for_the_right_one(
+        locked: Mail, settings: Settings) -> None:
+    wrong = _plain("先ほどのファイルのパスワード：Nope12345\n")
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), wrong, settings,
+                         _open) is Proof.FITS
+    assert _verdict(_pair(locked, wrong, settings)) == (
+        "correction", ("attachment-password-wrong",))
+
+
+def test_a_wrong_password_from_a_colleague_pairs_with_nothing(locked: Mail,
+                                                              settings: Settings) -> None:
+    wrong = _plain("パスワード：Nope12345\n", sender=SUZUKI)
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), wrong, settings,
+                         _open) is Proof.NONE
+
+
+def test_a_complete_submission_with_a_stray_token_is_no_wrong_password(
+        locked: Mail, settings: Settings) -> None:
+    """A typed key notice whose key sits alone on its line is its own submission, not a
+    (wrong) password for the held zip."""
+    typed = _plain("保証契約番号：2604019999\n認証キー\nZx9Yw8Vu7Ts6\n工事名：市道改良工事\n")
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), typed, settings,
+                         _open) is Proof.NONE
+
+
+def test_two_zips_of_one_company_each_pair_with_their_own_password(
+        settings: Settings) -> None:
+    road = _read(mails.confirmation_mail(encrypt="zip-aes", archive_password="Road2604a"))
+    bridge = _read(mails.confirmation_mail(
+        encrypt="zip-aes", archive_password="Brdg2604b", project="bridge",
+        policy_number="SJ26-0412399"))
+    waiting = [_held(road, WAITING_FOR_PASSWORD, key=1),
+               _held(bridge, WAITING_FOR_PASSWORD, key=2)]
+    for password, key in (("Brdg2604b", 2), ("Road2604a", 1)):
+        match = pairing.partner(waiting, _plain(f"パスワード：{password}"), settings, _open)
+        assert match is not None and match.key == key
+    # A wrong password could be for either: it pairs with neither.
+    assert pairing.partner(waiting, _plain("パスワード：Nope12345"), settings, _open) is None
+
+
+# --- the password first, the attachment next ---------------------------------------------
+
+def test_a_password_mail_alone_waits_briefly_for_what_it_opens(settings: Settings) -> None:
+    password = _read(mails.password_followup())
+    held = decide(password, settings)
+    assert (held.verdict.value, held.reason) == ("held", WAITING_FOR_DOCUMENT)
+    assert held.held_until == password.received_at + timedelta(minutes=60)
+    alone = decide(password, settings, can_wait=False)
+    assert _verdict(alone) == ("review", ("unpaired-password",))
+
+
+def test_the_order_does_not_change_the_pair(locked: Mail, settings: Settings) -> None:
+    password = _read(mails.password_followup())
+    assert pairing.proof(_held(password, WAITING_FOR_DOCUMENT), locked, settings,
+                         _open) is Proof.OPENED
+    one = pairing.combined(locked, password, _open)
+    other = pairing.combined(password, locked, _open)
+    assert one.message_id == other.message_id == locked.message_id
+    assert (one.body, one.attachments, one.received_at) == (
+        other.body, other.attachments, other.received_at)
+    assert _verdict(decide(other, settings, can_wait=False)) == ("routed", ())
+
+
+# --- the rest of a submission ---------------------------------------------------------------
+
+@pytest.fixture
+def form_without_url() -> Mail:
+    return _read(mails.confirmation_mail(omit=("view_url",)))
+
+
+def test_the_url_for_the_same_works_completes_the_form(form_without_url: Mail,
+                                                       settings: Settings) -> None:
+    url = parties.viewing_url("SJ26-0412345")
+    follow = _plain(f"閲覧用URLをお送りします。\n証券番号：SJ26-0412345\n閲覧用URL：{url}\n")
+    assert pairing.proof(_held(form_without_url, WAITING_FOR_REST), follow, settings,
+                         _open) is Proof.NAMED
+    both = _pair(form_without_url, follow, settings)
+    assert _verdict(both) == ("routed", ())
+    assert both.fields.view_url == url
+
+
+def test_a_url_naming_other_works_does_not_complete_it(form_without_url: Mail,
+                                                       settings: Settings) -> None:
+    url = parties.viewing_url("SJ26-0477777")
+    follow = _plain(f"証券番号：SJ26-0477777\n閲覧用URL：{url}\n")
+    assert pairing.proof(_held(form_without_url, WAITING_FOR_REST), follow, settings,
+                         _open) is Proof.NONE
+
+
+def test_a_whole_submission_is_never_the_rest_of_another(form_without_url: Mail,
+                                                         settings: Settings) -> None:
+    """An unrelated complete submission from the same sender is decided on its own."""
+    whole = _read(mails.confirmation_mail(project="bridge", policy_number="SJ26-0412399"))
+    assert pairing.proof(_held(form_without_url, WAITING_FOR_REST), whole, settings,
+                         _open) is Proof.NONE
+    assert pairing.proof(_held(form_without_url, WAITING_FOR_REST), _read(mails.unrelated()),
+                         settings, _open) is Proof.NONE
+
+
+def test_the_rest_must_come_from_the_same_address(form_without_url: Mail,
+                                                  settings: Settings) -> None:
+    url = parties.viewing_url("SJ26-0412345")
+    follow = _plain(f"閲覧用URL：{url}\n", sender=SUZUKI)
+    assert pairing.proof(_held(form_without_url, WAITING_FOR_REST), follow, settings,
+                         _open) is Proof.NONE
+
+
+def test_a_url_that_fits_two_held_forms_pairs_with_neither(settings: Settings) -> None:
+    road = _read(mails.confirmation_mail(omit=("view_url",)))
+    bridge = _read(mails.confirmation_mail(omit=("view_url",), project="bridge",
+                                           policy_number="SJ26-0412399"))
+    waiting = [_held(road, WAITING_FOR_REST, key=1), _held(bridge, WAITING_FOR_REST, key=2)]
+    bare = _plain(f"閲覧用URL：{parties.viewing_url('SJ26-0412345')}\n")
+    assert pairing.partner(waiting, bare, settings, _open) is None
+    named = _plain(f"証券番号：SJ26-0412399\n閲覧用URL：{parties.viewing_url('SJ26-0412399')}\n")
+    match = pairing.partner(waiting, named, settings, _open)
+    assert match is not None and match.key == 2
+
+
+KEY_LATER = ("お世話になっております。下記工事の前払金保証の保証契約番号をお知らせします。\n"
+             "保証契約番号：2604012345\n工事名：令和8年度 市道中央線道路改良工事\n"
+             "認証キーは別途お送りします。\n")
+
+
+@pytest.mark.parametrize(("second", "expected"), [
+    ("保証契約番号：2604012345\n認証キー：AbCd1234EfGh\n", Proof.NAMED),
+    ("先ほどの件、認証キーをお送りします。\n認証キー：AbCd1234EfGh\n", Proof.FITS),
+    ("保証契約番号：2604099999\n認証キー：AbCd1234EfGh\n", Proof.NONE),
+    ("先ほどの件、よろしくお願いします。\n", Proof.NONE),
+])
+def test_a_key_notice_split_over_two_mails(second: str, expected: Proof,
+                                           settings: Settings) -> None:
+    first = _plain(KEY_LATER, minutes=0)
+    held = decide(first, settings)
+    assert (held.verdict.value, held.reason) == ("held", WAITING_FOR_REST)
+    assert held.held_until == first.received_at + timedelta(hours=24)  # "別途お送りします"
+    follow = _plain(second)
+    assert pairing.proof(_held(first, WAITING_FOR_REST), follow, settings, _open) is expected
+    if expected is not Proof.NONE:
+        both = _pair(first, follow, settings)
+        assert _verdict(both) == ("routed", ())
+        assert len(both.outcomes) == 1
+        assert (both.fields.contract_number, both.fields.auth_key) == (
+            "2604012345", "AbCd1234EfGh")
+
+
+# --- waits -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("body", "hours"), [
+    ("フォーマットを送付します。", 1.0),
+    ("閲覧用URLは追ってお送りします。", 24.0),
+    ("URLは別途メールにてご連絡いたします。", 24.0),
+    ("認証キーは別送とさせていただきます。", 24.0),
+])
+def test_the_rest_waits_long_only_when_the_mail_says_it_follows(
+        body: str, hours: float, settings: Settings) -> None:
+    form = _read(mails.build(
+        from_=YAMADA, to=OFFICE, subject="【電子保証】発注者提出用フォーマット", body=body,
+        attachments=[("form.pdf", b"", "application/pdf")]))
+    assert wait_for(WAITING_FOR_REST, form, settings) == timedelta(hours=hours)
+    assert wait_for(WAITING_FOR_PASSWORD, form, settings) == timedelta(hours=24)
+
+
+def test_held_only_while_the_wait_runs(form_without_url: Mail, settings: Settings) -> None:
+    arrived = form_without_url.received_at
+    soon = decide(form_without_url, settings, now=arrived + timedelta(minutes=59))
+    assert (soon.verdict.value, soon.held_until) == ("held", arrived + timedelta(minutes=60))
+    over = decide(form_without_url, settings, now=arrived + timedelta(minutes=60))
+    assert _verdict(over) == ("correction", ("view-url-missing",))
+
+
+def test_a_sealed_policy_past_its_wait_asks_for_the_password(settings: Settings) -> None:
+    sealed = _read(mails.confirmation_mail(encrypt="pdf"))
+    arrived = sealed.received_at
+    assert decide(sealed, settings, now=arrived + timedelta(hours=23)).verdict.value == "held"
+    assert _verdict(decide(sealed, settings, now=arrived + timedelta(hours=24))) == (
+        "correction", ("attachment-password-missing",))
+
+
+def test_no_rest_wait_when_the_office_says_so(form_without_url: Mail,
+                                              settings: Settings) -> None:
+    never = settings.model_copy(update={
+        "policy": settings.policy.model_copy(update={"rest_wait_minutes": 0})})
+    assert _verdict(decide(form_without_url, never)) == ("correction", ("view-url-missing",))
