@@ -1,0 +1,104 @@
+"""The verdict is final in the pure middle: ``decide`` reads the state file's history
+(the reply cap, the earlier submission a re-sent one replaces), so ``classify`` with the
+state file says exactly what ``run`` does, and reads the file without writing it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import stack
+from samples import mails
+
+from daemon import config
+from daemon.cli import classify_file, main
+from daemon.config import Settings
+from daemon.decide import decide
+from daemon.read import read_message
+from daemon.store import Store
+
+YAMADA = "t-yamada@yamada-kensetsu.example.co.jp"
+
+
+def _typed_without_key(n: int) -> bytes:
+    return mails.build(from_=f"山田 太郎 <{YAMADA}>", to=mails.OFFICE_ADDRESS,
+                       subject=f"【電子保証】契約保証 {n}",
+                       message_id=f"<typed-{n}@yamada.example>",
+                       body=f"契約保証の認証キーです。\n保証契約番号：26040{n:05d}\n")
+
+
+def _record(store: Store, settings: Settings, raw: bytes, uid: int, at: datetime) -> None:
+    """What run records for a message it decided alone: its verdict and queued mails."""
+    mail = read_message(raw, at)
+    row = store.seen(folder="INBOX", uidvalidity=1, uid=uid, message_id=mail.message_id,
+                     content_hash=hashlib.sha256(raw).hexdigest(), received_at=at,
+                     sender=mail.from_addr)
+    decision = decide(mail, settings, can_wait=False, now=at, history=store)
+    planned = [(("reply" if o.verdict.value == "correction" else "forward") + f"-{i}",
+                f"<out-{uid}-{i}@x>", o.route_to) for i, o in enumerate(decision.outcomes)]
+    store.record_decision(row.id, decision, at, planned)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> tuple[Settings, Path]:
+    path = tmp_path / "office.toml"
+    path.write_text(stack.office_config(tmp_path / "state.sqlite3"), encoding="utf-8")
+    return config.load(path), path
+
+
+def test_the_reply_cap_is_part_of_the_verdict(state: tuple[Settings, Path],
+                                              tmp_path: Path) -> None:
+    settings, _ = state
+    now = datetime.now(UTC)
+    store = Store(settings.state.path)
+    limit = settings.replies.per_sender_per_day
+    for n in range(limit):
+        _record(store, settings, _typed_without_key(n), n + 1, now - timedelta(hours=3))
+    message = tmp_path / "next.eml"
+    message.write_bytes(_typed_without_key(99))
+    capped = classify_file(settings, message, history=store, now=now + timedelta(hours=20))
+    assert (capped["verdict"], capped["problems"]) == (
+        "review", ["auth-key-missing", "reply-limit-reached"])
+    # A day after those replies the cap is free again; and without the history it is
+    # not applied at all.
+    later = classify_file(settings, message, history=store,
+                          now=now + timedelta(days=1, minutes=5))
+    assert (later["verdict"], later["problems"]) == ("correction", ["auth-key-missing"])
+    alone = classify_file(settings, message, now=now)
+    assert alone["verdict"] == "correction"
+    store.close()
+
+
+def test_a_resent_submission_names_the_one_it_replaces(state: tuple[Settings, Path]) -> None:
+    settings, _ = state
+    now = datetime.now(UTC)
+    store = Store(settings.state.path)
+    first = mails.dsure_key_mail()
+    _record(store, settings, first, 1, now - timedelta(hours=1))
+    again = read_message(mails.dsure_key_mail(subject="【再送】契約保証 認証キー等のお知らせ"))
+    decision = decide(again, settings, now=now, history=store)
+    assert decision.verdict.value == "routed"
+    assert decision.outcomes[0].replaces == read_message(first).message_id
+    assert decide(again, settings, now=now).outcomes[0].replaces is None
+    store.close()
+
+
+def test_classify_reads_the_state_file_without_writing_it(
+        state: tuple[Settings, Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    settings, config_path = state
+    store = Store(settings.state.path)
+    first = mails.dsure_key_mail()
+    _record(store, settings, first, 1, datetime.now(UTC) - timedelta(hours=1))
+    store.close()
+    db_file = Path(settings.state.path)
+    before = db_file.read_bytes()
+    message = tmp_path / "again.eml"
+    message.write_bytes(mails.dsure_key_mail(subject="【再送】契約保証 認証キー等のお知らせ"))
+    assert main(["--config", str(config_path), "classify", str(message)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["submissions"][0]["replaces"] == read_message(first).message_id
+    assert db_file.read_bytes() == before
