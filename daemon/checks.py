@@ -13,11 +13,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from daemon.classify import configured_insurer
 from daemon.config import Settings
-from daemon.extract import url_on_hosts
+from daemon.extract import host_in
 from daemon.model import Classification, GuaranteeType, Kind, Mail, Submission
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -73,7 +74,24 @@ def _view_url(case: Case) -> list[str]:
     if url is None:
         return ["view-url-missing"]
     hosts = case.settings.policy.confirmation_system_domains
-    return [] if url_on_hosts(url, hosts) else ["view-url-invalid"]
+    return [] if view_url_valid(url, hosts) else ["view-url-invalid"]
+
+
+def view_url_valid(url: str, hosts: list[str]) -> bool:
+    """A 閲覧用URL staff may open: https, on the confirmation system's host (or a
+    subdomain), with no user name, no other port and no backslash that a browser would
+    read as another host."""
+    if "\\" in url:
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        return False
+    if parts.scheme.lower() != "https" or "@" in parts.netloc or port not in (None, 443):
+        return False
+    return bool(host) and host_in(host, hosts)
 
 
 def _insurer_on_system(case: Case) -> list[str]:

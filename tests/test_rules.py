@@ -16,6 +16,7 @@ import pytest
 from samples import mails, parties
 
 from daemon import log
+from daemon.checks import view_url_valid
 from daemon.config import Settings
 from daemon.decide import decide
 from daemon.extract import host_in, url_on_hosts
@@ -294,6 +295,27 @@ def test_a_host_that_only_resembles_the_system_does_not_pass(host: str) -> None:
     """No dot boundary, the domain as a prefix, or another host: not the system."""
     assert not host_in(host, [SYSTEM])
     assert not url_on_hosts(f"https://{host}/view?k=abc", [SYSTEM])
+
+
+@pytest.mark.parametrize("url", [
+    f"https://{SYSTEM}/view?k=abc", f"https://www.{SYSTEM}/view", f"HTTPS://{SYSTEM.upper()}/v",
+    f"https://{SYSTEM}:443/view", f"https://{SYSTEM}./view",
+])
+def test_a_system_url_over_https_is_valid(url: str) -> None:
+    assert view_url_valid(url, [SYSTEM])
+
+
+@pytest.mark.parametrize("url", [
+    f"http://{SYSTEM}/view", f"https://user@{SYSTEM}/view", f"https://user:pw@{SYSTEM}/v",
+    f"https://{SYSTEM}:8443/view", f"https://{SYSTEM}\\@evil.example/view",
+    f"https://evil.example\\{SYSTEM}/view", f"https://{SYSTEM}:99999/view",
+    f"https://{SYSTEM}@evil.example/view", f"ftp://{SYSTEM}/view", "https:///view",
+    f"https://evil.example/{SYSTEM}", "https://[::1/view",
+])
+def test_a_url_staff_must_not_open_is_invalid(url: str) -> None:
+    """Plain http, a user name (the host is what follows the @), another port, a
+    backslash, another host: view-url-invalid."""
+    assert not view_url_valid(url, [SYSTEM])
 
 
 def test_a_form_pointing_elsewhere_gets_view_url_invalid(settings: Settings) -> None:
