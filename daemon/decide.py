@@ -25,6 +25,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from publicsuffixlist import PublicSuffixList
+
 from daemon import problems as catalogue
 from daemon.checks import run_checks
 from daemon.classify import classify, password_candidates
@@ -58,6 +60,8 @@ _PRECEDENCE = "Precedence"
 # How an auto-reply opens ("このメールは自動応答です", "ただいま不在にしております").
 _AUTO_REPLY_OPENING = re.compile(r"自動応答|自動返信|不在にしております")
 _OPENING_LINES = 3
+
+_SUFFIXES = PublicSuffixList()
 
 WAITING_FOR_PASSWORD = "waiting-for-password"  # noqa: S105 - a reason, not a secret
 WAITING_FOR_REST = "waiting-for-rest"
@@ -273,7 +277,7 @@ def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Sett
         found = [c for c in found if c != "guarantee-type-unknown"]
     if not mail.is_mime:
         found.insert(0, "not-mime")
-    if not (mail.reply_to or mail.from_addr) and _needs_reply(found):
+    if _needs_reply(found) and reply_address(mail, settings) is None:
         found.append("no-reply-address")
     if _needs_reply(found):
         # A correction lists only what to fix: warnings are for staff, on routed mail.
@@ -313,6 +317,40 @@ def _unpaired_password(mail: Mail, cls: Classification) -> bool:
     return cls.password_given and not mail.attachments
 
 
+def reply_address(mail: Mail, settings: Settings) -> str | None:
+    """The one address a correction may go to: Reply-To when it is a single address of
+    the sender's own organisation (the same registrable domain), else From. Never the
+    office itself (its domains, staff and routing addresses, the intake mailbox, the
+    daemon's sender): None then, and a person looks instead."""
+    sender = mail.from_addr.lower()
+    to = sender
+    if len(mail.reply_to) == 1 and _organisation(mail.reply_to[0]) == _organisation(sender):
+        to = mail.reply_to[0].lower()
+    local, _, domain = to.rpartition("@")
+    if not local or not domain or "." not in domain:
+        return None
+    if to in office_addresses(settings) or _organisation(to) in {
+            _organisation(a) for a in office_addresses(settings)}:
+        return None
+    return to
+
+
+def office_addresses(settings: Settings) -> set[str]:
+    """The office's own addresses: staff, review, the intake mailbox, the daemon's sender
+    and its copy."""
+    routing = settings.routing
+    found = {*routing.contract_guarantee, *routing.advance_payment, *routing.review,
+             settings.smtp.sender, settings.smtp.copy_to, settings.office.intake_address,
+             settings.imap.username}
+    return {a.lower() for a in found if a and "@" in a}
+
+
+def _organisation(address: str) -> str:
+    """The registrable domain of an address (example.co.jp for a@mail.example.co.jp)."""
+    domain = address.rpartition("@")[2].lower().rstrip(".")
+    return _SUFFIXES.privatesuffix(domain) or domain
+
+
 def _field_missing(code: str) -> bool:
     problem = catalogue.CATALOGUE.get(code)
     return problem is not None and problem.field_missing
@@ -335,8 +373,7 @@ def _outcome(mail: Mail, sub: Submission, found: tuple[str, ...],
     if Effect.REVIEW in effects:
         verdict, route = Verdict.REVIEW, tuple(settings.routing.review)
     elif Effect.FIX in effects:
-        verdict, route = Verdict.CORRECTION, (mail.reply_to[0] if mail.reply_to
-                                               else mail.from_addr,)
+        verdict, route = Verdict.CORRECTION, (reply_address(mail, settings) or "",)
     elif sub.guarantee_type is GuaranteeType.CONTRACT:
         verdict, route = Verdict.ROUTED, tuple(settings.routing.contract_guarantee)
     else:

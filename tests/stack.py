@@ -31,6 +31,8 @@ CA_FILE = STACK_DIR / "tls" / "ca.pem"
 CAPTURE_DIR = STACK_DIR / "capture"
 PASSWORD = os.environ.get("MAILSTACK_PASSWORD", "intake-dev-pass")
 DOMAIN = "city.example.jp"
+# A contractor domain whose mailboxes do not exist: the stack answers 550 at RCPT.
+CLOSED_DOMAIN = "closed.example.co.jp"
 INTAKE = f"keiyaku@{DOMAIN}"
 CONTRACT_STAFF = f"keiyaku-hosho@{DOMAIN}"
 ADVANCE_STAFF = f"maebarai@{DOMAIN}"

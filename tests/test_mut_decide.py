@@ -513,14 +513,15 @@ def _no_from(body: str, *headers: str, mime: bool = True) -> bytes:
 
 def test_a_correction_with_nobody_to_reply_to_goes_to_review(settings: Settings) -> None:
     """No From and no Reply-To: a correction cannot be sent, so a person looks; a complete
-    submission is routed all the same, and a Reply-To alone is enough to reply."""
+    submission is routed all the same; a Reply-To alone is not enough (it is trusted only
+    within the From's organisation)."""
     body = "保証契約番号：2604012345\n契約保証\n"
     assert _seen(_decide(_no_from(body), settings, can_wait=False)) == (
         "review", ("auth-key-missing", "no-reply-address"), REVIEW, "no-reply-address")
     assert _seen(_decide(_no_from(KEY_BODY), settings, can_wait=False)) == TRUSTED
     raw = _no_from(body, "Reply-To: jimu@yamada-kensetsu.example.co.jp")
     assert _seen(_decide(raw, settings, can_wait=False)) == (
-        "correction", ("auth-key-missing",), ("jimu@yamada-kensetsu.example.co.jp",), "")
+        "review", ("auth-key-missing", "no-reply-address"), REVIEW, "no-reply-address")
 
 
 def test_a_mail_already_for_review_gets_no_no_reply_address(settings: Settings) -> None:

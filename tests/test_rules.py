@@ -480,3 +480,46 @@ def test_a_person_away_who_types_values_is_not_an_auto_reply(body: str,
     """"不在にしております" opening a mail that types a number, key, URL or password is a
     colleague submitting on someone's behalf, never machine mail."""
     assert decide(_plain(body, subject="電子保証"), settings).reason != "auto-reply"
+
+
+# --- who a correction may go to ---------------------------------------------------------------
+
+def _typed_from(from_: str, reply_to: str | None = None) -> Mail:
+    raw = mails.build(from_=from_, to=mails.OFFICE_ADDRESS, reply_to=reply_to,
+                      subject="【電子保証】契約保証", body="契約保証\n保証契約番号：2604012345\n")
+    return read_message(raw)
+
+
+@pytest.mark.parametrize(("from_", "reply_to", "expected"), [
+    (YAMADA, None, YAMADA),
+    (YAMADA, "jimu@yamada-kensetsu.example.co.jp", "jimu@yamada-kensetsu.example.co.jp"),
+    (YAMADA, "Jimu@Mail.Yamada-Kensetsu.example.co.jp", "jimu@mail.yamada-kensetsu.example.co.jp"),
+    (YAMADA, "someone@attacker.example.com", YAMADA),
+    (YAMADA, "keiyaku-hosho@city.example.jp", YAMADA),
+    (YAMADA, "a@yamada-kensetsu.example.co.jp, b@yamada-kensetsu.example.co.jp", YAMADA),
+    ("yamada@gmail.com", "other@gmail.com", "other@gmail.com"),
+    ("t-yamada@example.co.jp", "x@other.co.jp", "t-yamada@example.co.jp"),
+])
+def test_a_correction_goes_to_the_contractor_only(from_: str, reply_to: str | None,
+                                                  expected: str, settings: Settings) -> None:
+    """Reply-To counts only as one address of the sender's own organisation (the same
+    registrable domain); otherwise the correction goes to From."""
+    decision = decide(_typed_from(from_, reply_to), settings, can_wait=False)
+    assert (decision.verdict.value, decision.route_to) == ("correction", (expected,))
+
+
+@pytest.mark.parametrize("from_", [
+    "keiyaku-hosho@city.example.jp", "review@city.example.jp", "somebody@city.example.jp",
+    "keiyaku@city.example.jp", "KEIYAKU@CITY.EXAMPLE.JP",
+    "staff@sub.city.example.jp", "nobody@localhost", "",
+])
+def test_the_office_never_writes_to_itself(from_: str, settings: Settings) -> None:
+    """A mail from the office's own domain, staff, intake or the daemon's sender, or with
+    no usable address, is never answered: a person looks (no-reply-address)."""
+    mail = _typed_from(from_ or "x", None)
+    if not from_:
+        mail = mail.__class__(**{**mail.__dict__, "from_addr": ""})
+    decision = decide(mail, settings, can_wait=False)
+    assert decision.verdict.value == "review"
+    assert "no-reply-address" in decision.problems
+    assert decision.route_to == tuple(settings.routing.review)

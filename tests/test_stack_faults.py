@@ -63,7 +63,7 @@ def test_reply_limit_per_sender(office: Office) -> None:
 
 def test_refused_reply_is_reported_to_review(office: Office) -> None:
     """A reply the server refuses for good (5xx) is not retried; staff are told, once."""
-    raw = _broken(1, sender=f"nobody@{stack.DOMAIN}")  # no such mailbox: 550 at RCPT
+    raw = _broken(1, sender=f"nobody@{stack.CLOSED_DOMAIN}")  # no such mailbox: 550 at RCPT
     stack.append(raw, arrived=_past())
     run = office.run("run", "--once")
     assert run.returncode == 0, run.stderr

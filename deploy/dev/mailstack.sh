@@ -3,7 +3,9 @@
 # on 127.0.0.1, plus a capture SMTP server standing in for the Internet.
 #
 #   Postfix   127.0.0.1:25   SMTP with STARTTLS, myhostname mail.city.example.jp
-#             city.example.jp -> LMTP to Dovecot; every other domain -> capture server
+#             city.example.jp -> LMTP to Dovecot; every other domain -> capture server;
+#             closed.example.co.jp has no mailbox at all: 550 at RCPT (a contractor's
+#             address that the Internet refuses for good)
 #   Dovecot   127.0.0.1:143  IMAP (STARTTLS, plaintext login allowed)
 #             127.0.0.1:993  IMAPS (implicit TLS)
 #             127.0.0.1:24   LMTP (used by Postfix only)
@@ -34,6 +36,7 @@ SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 CAPTURE_PY="$SCRIPT_DIR/capture.py"
 
 DOMAIN="city.example.jp"
+CLOSED_DOMAIN="closed.example.co.jp"
 MYHOSTNAME="mail.city.example.jp"
 USERS=(
     "keiyaku@$DOMAIN"
@@ -258,7 +261,7 @@ configure_postfix() {
         "relayhost = [127.0.0.1]:$CAPTURE_PORT"
         "smtp_dns_support_level = disabled"
         "disable_dns_lookups = yes"
-        "virtual_mailbox_domains = $DOMAIN"
+        "virtual_mailbox_domains = $DOMAIN $CLOSED_DOMAIN"
         "virtual_mailbox_maps = texthash:$POSTFIX_VMAILBOX"
         "virtual_alias_maps ="
         "virtual_transport = lmtp:inet:127.0.0.1:24"
