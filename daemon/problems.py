@@ -233,7 +233,7 @@ _ALL = (
     ),
     Problem(
         "no-reply-address", Effect.REVIEW,
-        "差出人のアドレスが無いため、修正依頼を返信できませんでした。",
+        "返信先にできる差出人のアドレスが無い（または当課自身のアドレスである）ため、修正依頼を返信できませんでした。",
     ),
     Problem(
         "insurer-unknown", Effect.REVIEW,
