@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"surety-intake: config error: {err}", file=sys.stderr)
         return 2
     if args.command == "check-config":
+        for warning in config.warnings(settings):
+            print(f"surety-intake: warning: {warning}", file=sys.stderr)
         print("config ok")
         return 0
     if args.command == "classify":

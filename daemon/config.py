@@ -268,3 +268,13 @@ def check_for_run(settings: Settings) -> None:
     for key, ca in cas:
         if ca and not Path(ca).is_file():
             raise ConfigError(f"{key}: no such file: {ca}")
+
+
+def warnings(settings: Settings) -> list[str]:
+    """What a valid config leaves open that an operator should know about."""
+    found = []
+    if not settings.security.authserv_id.strip():
+        found.append("security.authserv_id is not set: mail claiming an insurer's or guarantee"
+                     " company's domain is not checked against the office server's"
+                     " Authentication-Results")
+    return found

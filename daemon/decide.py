@@ -141,26 +141,52 @@ def _header_value(mail: Mail, name: str) -> str:
 
 
 def sender_not_authenticated(mail: Mail, settings: Settings) -> bool:
-    """A message claiming an insurer's or guarantee company's domain whose DMARC or DKIM
-    check failed, per the Authentication-Results the office's own server added.
+    """A message claiming an insurer's or guarantee company's domain that the office's
+    own server did not authenticate: it fails closed.
 
-    Only the topmost header with the office server's authserv-id counts (RFC 8601): one
-    with another id may have been written by anybody.
+    Authenticated means the topmost Authentication-Results header with the office
+    server's authserv-id (RFC 8601; one with another id may have been written by anybody)
+    says ``dmarc=pass``, or ``dkim=pass`` for a signature of the From's own organisation.
+    No such header, ``none``, ``fail``, ``permerror``, ``temperror``, a passing signature
+    of another domain only, or more than one From header: not authenticated.
     """
     authserv = settings.security.authserv_id.strip().lower()
     if not authserv:
         return False
     watched = [*settings.security.guarantor_domains,
                *(d for insurer in settings.insurers for d in insurer.domains)]
-    if not host_in(mail.from_addr.rpartition("@")[2], watched):
+    claimed = [mail.from_addr, *(a for v in mail.header_all("From")
+                                 for a in re.findall(r"[^\s<>\",;:]+@[^\s<>\",;:]+", v))]
+    if not any(host_in(a.rpartition("@")[2], watched) for a in claimed if a):
         return False
+    if len(mail.header_all("From")) > 1:
+        return True
     for value in mail.header_all("Authentication-Results"):
         text = value.lower()
         if text.split(";")[0].split()[:1] != [authserv]:
             continue
-        dmarc = re.findall(r"\bdmarc\s*=\s*(\w+)", text)
-        dkim = re.findall(r"\bdkim\s*=\s*(\w+)", text)
-        return "fail" in dmarc or ("fail" in dkim and "pass" not in dkim)
+        return not _authenticated(text, mail.from_addr)
+    return True
+
+
+def _authenticated(results: str, sender: str) -> bool:
+    """DMARC passed, or DKIM passed for a signature of the sender's organisation."""
+    organisation = _organisation(sender)
+    for resinfo in results.split(";")[1:]:
+        words = resinfo.split()
+        if not words or "=" not in resinfo:
+            continue
+        method = re.match(r"\s*([a-z0-9_-]+)\s*=\s*([a-z]+)", resinfo)
+        if method is None:
+            continue
+        name, result = method.groups()
+        if name == "dmarc" and result == "pass":
+            return True
+        if name == "dkim" and result == "pass":
+            signer = re.search(r"header\.[di]\s*=\s*@?([^\s;]+)", resinfo)
+            if signer and _organisation("x@" + signer.group(1).rpartition("@")[2]) == (
+                    organisation):
+                return True
     return False
 
 

@@ -85,3 +85,18 @@ def test_toml_syntax_error_is_reported(tmp_path: Path) -> None:
     """A file that is not TOML says so, with the line."""
     with pytest.raises(ConfigError, match="not valid TOML"):
         config.parse("[imap\nhost = 1")
+
+
+def test_check_config_warns_when_sender_authentication_is_off(tmp_path: Path) -> None:
+    """Without security.authserv_id the config is valid, but check-config says what is
+    left unchecked; with it, no warning."""
+    path = tmp_path / "office.toml"
+    for extra, warned in (("", True), ('\n[security]\nauthserv_id = "mx.city.example.jp"\n',
+                                       False)):
+        path.write_text(_office(tmp_path) + extra, encoding="utf-8")
+        proc = subprocess.run(
+            [sys.executable, "-m", "daemon.cli", "--config", str(path), "check-config"],
+            capture_output=True, text=True, check=False,
+        )
+        assert (proc.returncode, proc.stdout) == (0, "config ok\n")
+        assert ("warning: security.authserv_id is not set" in proc.stderr) is warned

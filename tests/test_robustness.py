@@ -43,14 +43,14 @@ def _form_from(sender: str, results: str | None) -> bytes:
     (INSURER, "mail.city.example.jp; dkim=pass header.d=sompo-japan.example.jp; dmarc=pass",
      "routed"),
     (INSURER, "mail.city.example.jp; dkim=fail header.d=x; dkim=pass header.d=y; dmarc=none",
-     "routed"),
-    (INSURER, "forger.example; dmarc=pass", "routed"),  # not the office's server: not read
+     "review"),  # a passing signature of another domain proves nothing
+    (INSURER, "forger.example; dmarc=pass", "review"),  # not the office's server: not read
     ("t-yamada@yamada-kensetsu.example.co.jp", "mail.city.example.jp; dmarc=fail", "routed"),
-    (INSURER, None, "routed"),
+    (INSURER, None, "review"),  # fails closed
 ])
 def test_authentication_results(sender: str, results: str | None, verdict: str,
                                 settings: Settings) -> None:
-    """Only the office server's own DMARC/DKIM failure on an insurer's domain sends to review."""
+    """An insurer's domain needs the office server's own DMARC (or aligned DKIM) pass."""
     decision = decide(read_message(_form_from(sender, results)), _secured(settings))
     assert decision.verdict.value == verdict
     if verdict == "review":
