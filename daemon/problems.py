@@ -190,7 +190,7 @@ _ALL = (
     Problem(
         "sender-not-authenticated", Effect.REVIEW,
         "保険会社または保証事業会社のドメインを名乗るメールですが、当課のメールサーバーによる"
-        "送信元認証（DMARC/DKIM）が失敗しています。なりすましの可能性があります。",
+        "送信元認証（DMARC/DKIM）で確認できませんでした。なりすましの可能性があります。",
     ),
     Problem(
         "too-large", Effect.REVIEW,
