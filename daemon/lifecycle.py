@@ -22,6 +22,7 @@ from daemon.config import Settings
 from daemon.model import Decision, Mail, Verdict, overall
 
 REPLY_WINDOW = timedelta(hours=24)
+HOUR = timedelta(hours=1)
 
 
 def is_own_copy(mail: Mail, settings: Settings) -> bool:
@@ -40,10 +41,10 @@ def quarantine_due(failed_attempts: int, settings: Settings) -> bool:
 class ReplyHistory(Protocol):
     """What the reply cap needs to know of earlier replies (the state file answers)."""
 
-    def replies_between(self, address: str, start: datetime, end: datetime, *,
+    def replies_between(self, address: str | None, start: datetime, end: datetime, *,
                         exclude_sources: tuple[str, ...]) -> int:
-        """Replies to ``address`` queued in [start, end), for other messages than these
-        (by Message-ID)."""
+        """Replies to ``address`` (None: to anybody) queued in [start, end), for other
+        messages than these (by Message-ID)."""
         ...  # pragma: no cover
 
 
@@ -57,12 +58,15 @@ class Capped:
 
 def limit_replies(decision: Decision, history: ReplyHistory, *, sources: tuple[str, ...],
                   decided_at: datetime, settings: Settings) -> Capped:
-    """At most replies.per_sender_per_day replies to one address in 24 hours: a correction
-    beyond that goes to review instead (an auto-responder loop must not flood anybody)."""
+    """At most replies.per_sender_per_day replies to one address in 24 hours, and
+    replies.per_hour replies in all in an hour: a correction beyond either goes to review
+    instead (an auto-responder loop, or a sender cycling addresses, must not make the
+    office flood anybody)."""
     limit = settings.replies.per_sender_per_day
     counted: Counter[str] = Counter()
     outcomes = []
     limited: list[str] = []
+    hour: int | None = None  # replies to anybody in the last hour, asked once
     for outcome in decision.outcomes:
         if outcome.verdict is not Verdict.CORRECTION:
             outcomes.append(outcome)
@@ -70,7 +74,10 @@ def limit_replies(decision: Decision, history: ReplyHistory, *, sources: tuple[s
         to = outcome.route_to[0]
         sent = history.replies_between(to, decided_at - REPLY_WINDOW, decided_at,
                                        exclude_sources=sources)
-        if sent + counted[to] >= limit:
+        if hour is None:
+            hour = history.replies_between(None, decided_at - HOUR, decided_at,
+                                           exclude_sources=sources)
+        if sent + counted[to] >= limit or hour + counted.total() >= settings.replies.per_hour:
             limited.append(to)
             outcomes.append(replace(outcome, verdict=Verdict.REVIEW,
                                     route_to=tuple(settings.routing.review),

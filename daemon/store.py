@@ -335,17 +335,19 @@ class Store:
                 (message, action, out_message_id, json.dumps(list(recipients)), _now()),
             )
 
-    def replies_between(self, address: str, start: datetime, end: datetime, *,
+    def replies_between(self, address: str | None, start: datetime, end: datetime, *,
                         exclude_sources: tuple[str, ...]) -> int:
-        """How many replies to this address were queued in [start, end), for other
-        messages than ``exclude_sources`` (Message-IDs)."""
+        """How many replies to this address (None: to anybody) were queued in [start, end),
+        for other messages than ``exclude_sources`` (Message-IDs)."""
         row = self._db.execute(
             "SELECT COUNT(*) FROM outgoing WHERE action LIKE 'reply%' AND state<>'failed'"
-            " AND queued_at>=? AND queued_at<? AND recipients=? AND message NOT IN"
-            " (SELECT id FROM messages WHERE message_id IN (SELECT value FROM json_each(?)))",
+            " AND queued_at>=? AND queued_at<? AND (? IS NULL OR recipients=?)"
+            " AND message NOT IN (SELECT id FROM messages WHERE message_id IN"
+            " (SELECT value FROM json_each(?)))",
             (start.astimezone(UTC).isoformat(timespec="microseconds"),
-             end.astimezone(UTC).isoformat(timespec="microseconds"),
-             json.dumps([address.lower()]), json.dumps(list(exclude_sources))),
+             end.astimezone(UTC).isoformat(timespec="microseconds"), address,
+             json.dumps([address.lower()]) if address else None,
+             json.dumps(list(exclude_sources))),
         ).fetchone()
         return int(row[0])
 

@@ -102,3 +102,29 @@ def test_classify_reads_the_state_file_without_writing_it(
     result = json.loads(capsys.readouterr().out)
     assert result["submissions"][0]["replaces"] == read_message(first).message_id
     assert db_file.read_bytes() == before
+
+
+def test_the_hourly_cap_counts_replies_to_everybody(state: tuple[Settings, Path],
+                                                    tmp_path: Path) -> None:
+    """With replies.per_hour = 2, two corrections to two contractors in the last hour
+    leave none for a third contractor: review."""
+    settings, _ = state
+    office = settings.model_copy(update={
+        "replies": settings.replies.model_copy(update={"per_hour": 2})})
+    now = datetime.now(UTC)
+    store = Store(settings.state.path)
+    for uid, sender in enumerate(("a@one.example.co.jp", "b@two.example.co.jp"), 1):
+        raw = mails.build(from_=sender, to=mails.OFFICE_ADDRESS, subject="【電子保証】",
+                          body=f"契約保証\n保証契約番号：260400000{uid}\n",
+                          message_id=f"<c-{uid}@x>")
+        _record(store, office, raw, uid, now - timedelta(minutes=30))
+    message = tmp_path / "third.eml"
+    message.write_bytes(_typed_without_key(7))
+    # (The state file stamps a reply when it is queued: just now.)
+    third = classify_file(office, message, history=store, now=now + timedelta(minutes=1))
+    assert (third["verdict"], third["problems"]) == (
+        "review", ["auth-key-missing", "reply-limit-reached"])
+    later = classify_file(office, message, history=store,
+                          now=now + timedelta(hours=1, minutes=2))
+    assert later["verdict"] == "correction"
+    store.close()

@@ -684,8 +684,10 @@ class _History:
     def __init__(self, sent: dict[str, int]) -> None:
         self.sent = sent
 
-    def replies_between(self, address: str, start: datetime, end: datetime, *,
+    def replies_between(self, address: str | None, start: datetime, end: datetime, *,
                         exclude_sources: tuple[str, ...]) -> int:
+        if address is None:
+            return sum(self.sent.values())
         return self.sent.get(address, 0)
 
 

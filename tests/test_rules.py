@@ -204,8 +204,14 @@ class History:
     asked: list[tuple[str, datetime, datetime, tuple[str, ...]]] = field(
         default_factory=list)
 
-    def replies_between(self, address: str, start: datetime, end: datetime, *,
+    hour: int = 0  # replies to anybody in the last hour
+    asked_all: list[tuple[datetime, datetime]] = field(default_factory=list)
+
+    def replies_between(self, address: str | None, start: datetime, end: datetime, *,
                         exclude_sources: tuple[str, ...]) -> int:
+        if address is None:
+            self.asked_all.append((start, end))
+            return self.hour
         self.asked.append((address, start, end, exclude_sources))
         return self.sent.get(address, 0)
 
@@ -240,6 +246,25 @@ def test_reply_cap_counts_the_last_24_hours(earlier: int, verdict: str,
     else:
         assert capped.decision.outcomes[0].route_to == (YAMADA,)
         assert capped.limited == ()
+
+
+@pytest.mark.parametrize(("hour", "verdicts"), [
+    (0, ["correction", "correction"]), (28, ["correction", "correction"]),
+    (29, ["correction", "review"]), (30, ["review", "review"]), (99, ["review", "review"]),
+])
+def test_the_office_sends_at_most_per_hour_replies_in_all(
+        hour: int, verdicts: list[str], settings: Settings) -> None:
+    """replies.per_hour (30 here) counts replies to anybody in the last hour, and this
+    message's own: a sender cycling through addresses cannot make the office write more."""
+    assert settings.replies.per_hour == 30
+    history = History(hour=hour)
+    other = "someone@other.example.jp"
+    capped = limit_replies(_decision(_correction(YAMADA), _correction(other)), history,
+                           sources=("<m@x>",), decided_at=NOW, settings=settings)
+    assert [o.verdict.value for o in capped.decision.outcomes] == verdicts
+    assert history.asked_all == [(NOW - timedelta(hours=1), NOW)]
+    for outcome in capped.decision.outcomes:
+        assert ("reply-limit-reached" in outcome.problems) is (outcome.verdict.value == "review")
 
 
 def test_reply_cap_counts_replies_within_one_message(settings: Settings) -> None:
