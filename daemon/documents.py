@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import docx
 import msoffcrypto
@@ -227,10 +228,11 @@ def table_lines(rows: Sequence[Sequence[str]]) -> list[str]:
     * A lone label over a value in its own column below is that value's label.
     """
     lines: list[str] = []
+    strict = any(_label_left(row) for row in rows)
     i = 0
     while i < len(rows):
         heads = _heads(rows[i])
-        values = _value_rows(rows, i + 1, heads) if heads else []
+        values = _value_rows(rows, i + 1, heads, strict=strict) if heads else []
         if values:
             for row in values:
                 for k, (column, label) in enumerate(heads):
@@ -257,11 +259,23 @@ def _heads(row: Sequence[str]) -> list[tuple[int, str]]:
     return heads
 
 
-def _value_rows(rows: Sequence[Sequence[str]], start: int,
-                heads: list[tuple[int, str]]) -> list[Sequence[str]]:
+def _label_left(row: Sequence[str]) -> bool:
+    """True when a row holds a label with a value to its right (the label-left layout)."""
+    filled = [text for text in row if text]
+    return any(is_label(a) and not is_label(b) for a, b in pairwise(filled))
+
+
+def _value_rows(rows: Sequence[Sequence[str]], start: int, heads: list[tuple[int, str]], *,
+                strict: bool) -> list[Sequence[str]]:
     """The rows of values right under a header row: filled, with no label and no note,
-    nothing left of the header's columns, and (under a lone label) starting in its column."""
+    nothing left of the header's columns, and (under a lone label) starting in its column.
+
+    In a table laid out label-left (``strict``), a label whose value cells are empty is a
+    blank field: a lone label takes no value from below, and a row of labels takes only a
+    row that fills two of their columns (not a footer under a row of blank fields)."""
     first = min(j for j, text in enumerate(rows[start - 1]) if text)
+    spans = [(j, heads[k + 1][0] if k + 1 < len(heads) else 1 << 30)
+             for k, (j, _) in enumerate(heads)]
     found: list[Sequence[str]] = []
     for row in rows[start:]:
         filled = [(j, text) for j, text in enumerate(row) if text]
@@ -269,7 +283,9 @@ def _value_rows(rows: Sequence[Sequence[str]], start: int,
             break
         if any(is_label(t) or is_note(t) for _, t in filled):
             break
-        if len(heads) == 1 and filled[0][0] != heads[0][0]:
+        if len(heads) == 1 and (strict or filled[0][0] != heads[0][0]):
+            break
+        if strict and sum(any(a <= j < b for j, _ in filled) for a, b in spans) < 2:
             break
         found.append(row)
         if len(heads) == 1:
@@ -278,20 +294,25 @@ def _value_rows(rows: Sequence[Sequence[str]], start: int,
 
 
 def _row_lines(row: Sequence[str]) -> list[str]:
-    """A row that is no header: one line per label and its values, the rest one line."""
+    """A row that is no header: one line per label and its values, the rest one line; a
+    note in a cell (※...) ends the field before it and is a line of its own."""
     lines: list[str] = []
     label: str | None = None
     cells: list[str] = []
+
+    def flush() -> None:
+        if label:
+            lines.extend(_field(label, cells))
+        elif cells:
+            lines.append(" ".join(cells))
+
     for text in (t for t in row if t):
-        if is_label(text):
-            lines += _field(label, cells) if label else ([" ".join(cells)] if cells else [])
-            label, cells = text, []
+        if is_label(text) or (label and is_note(text)):
+            flush()
+            label, cells = (text, []) if is_label(text) else (None, [text])
         else:
             cells.append(text)
-    if label:
-        lines += _field(label, cells)
-    elif cells:
-        lines.append(" ".join(cells))
+    flush()
     return lines
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -99,7 +100,10 @@ _LABEL_RE = re.compile(
     re.I,
 )
 # What may stand between a label and its value on the label's line.
-_AFTER_LABEL = re.compile(r"[\]】)〉》」』>\"']?[ ]*(?:(?P<sep>[:=])|(?P<wa>は)[、,]?)?[ ]*")
+_AFTER_LABEL = re.compile(
+    r"[\]】)〉》」』>\"'■◆★●]?[ ]*(?:(?P<sep>[:=])|(?P<wa>は)[、,]?)?[ ]*")
+# What opens the next field at the end of a value: its bracket, bullet or item number.
+_OPENER = re.compile(r"(?:[ 【\[〈《「『<\"'■□●○◆◇・※★☆◎▼▽▶→|*/、,;]|\(?\d{1,2}[).])*$")
 _NEXT_LINE = re.compile(r"[ ]*(?P<sep>[:=])?[ ]*")
 _BLANKS = re.compile(r"[ ]*")
 _NOTE_LINE = re.compile(r"[ ]*(?:※|\*|\(注|注[):.]|【?注意)")
@@ -126,8 +130,8 @@ def _strong(text: str, m: re.Match[str]) -> bool:
     after = text[m.end():m.end() + 2]
     if _quoted(text, m):
         return after[:1] in ("」", "』", '"', "'") and after[1:2] in ("", "\n", ":", "=", " ")
-    return after[:1] in ("", "\n", " ", ":", "=", "]", "】", ")", "〉", "》", ">") or (
-        after[:1] == "は")
+    return after[:1] in ("", "\n", " ", ":", "=", "]", "】", ")", "〉", "》", ">", "■", "◆",
+                         "★", "●", "は")
 
 
 def _quoted(text: str, m: re.Match[str]) -> bool:
@@ -160,17 +164,17 @@ def _line_end(text: str, pos: int) -> int:
     return len(text) if end == -1 else end
 
 
-def _value_start(text: str, pos: int) -> tuple[int, bool] | None:
+def _value_start(text: str, pos: int, *, alone: bool) -> tuple[int, bool] | None:
     """Where the value after a label (ending at ``pos``) starts, and whether the label opens
     a sentence; None for a blank field. The value is on the label's line, or on the next
-    when nothing follows the label ("label:" / "label" / "label\\n:" then the value), never
-    past an empty line."""
+    when nothing follows a label ``alone`` on its line ("label:" / "label" / "label\\n:"
+    then the value), never past an empty line, never under a line of several labels."""
     m = _always(_AFTER_LABEL, text, pos)
     start = m.end()
     sentence = m.group("wa") is not None
     if text[start:start + 1] not in ("", "\n"):
         return start, sentence
-    if sentence or start >= len(text):
+    if sentence or not alone or start >= len(text):
         return None
     m2 = _always(_NEXT_LINE, text, start + 1)
     start = m2.end()
@@ -188,17 +192,23 @@ def _slots(text: str) -> tuple[_Slot, ...]:
     text = _columns(text)
     labels = _labels(text)
     strong = [m.start() for m in labels if _strong(text, m)]
+    starts = [m.start() for m in labels]
     out = []
     for m in labels:
         field = _FIELD_OF.get(_key(m.group("label")), "other")
-        where = _value_start(text, m.end())
+        first, last = text.rfind("\n", 0, m.start()) + 1, _line_end(text, m.start())
+        alone = bisect_left(starts, last) - bisect_left(starts, first) == 1
+        where = _value_start(text, m.end(), alone=alone)
         if where is None:
             out.append(_Slot(field, "", m.end(), False, text))
             continue
         start, sentence = where
         end = _line_end(text, start)
-        end = min([end, *(s for s in strong if start <= s < end)])
-        value = text[start:end]
+        after = bisect_left(strong, start)
+        cut = min(end, strong[after]) if after < len(strong) else end
+        value = text[start:cut]
+        if cut < end:
+            value = _OPENER.sub("", value)  # "… 【受注者名】", "… (2)認証キー", "… / 工事名"
         if _label_at(text, start + len(value) - len(value.lstrip("【[〈《「『<\"' ■・"))):
             value = ""  # the next label: this field is blank
         out.append(_Slot(field, value.rstrip(), start, sentence, text))
@@ -303,8 +313,8 @@ def _wrapped_rest(text: str, end: int, chars: re.Pattern[str]) -> str | None:
     m = chars.match(nxt)
     if m is None or _label_at(nxt, 0) or nxt[:4].lower() == "http":
         return ""
-    if not _SENTENCE_END.match(nxt, m.end()):
-        return ""  # the next line's own word: "2026年4月1日", "3.認証キー", "ABC 様"
+    if not _SENTENCE_END.match(nxt, m.end()) or parse_date(m.group(0)):
+        return ""  # the next line's own word: "2026年4月1日", "3.認証キー", "2026/04/10"
     if not _cut_at_wrap(line):
         return None
     if m.end() < len(nxt):
@@ -371,11 +381,13 @@ def view_url(text: str, hosts: Iterable[str]) -> str | None:
             return url
     for m in _URL.finditer(text):
         url = m.group(0).rstrip(_URL_END)
-        if url_on_hosts(url, hosts):
-            if len(url) == len(m.group(0)) and m.end() == _line_end(text, m.start()):
-                rest = _wrapped_rest(text, m.end(), _URL_CHARS)
-                return None if rest is None else url + rest
-            return url
+        rest: str | None = ""
+        if len(url) == len(m.group(0)) and m.end() == _line_end(text, m.start()):
+            rest = _wrapped_rest(text, m.end(), _URL_CHARS)  # its host may be cut, too
+        if rest is None and url_on_hosts(url, hosts):
+            return None
+        if rest is not None and url_on_hosts(url + rest, hosts):
+            return url + rest
     return None
 
 

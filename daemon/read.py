@@ -326,7 +326,7 @@ _BLOCKS = frozenset((
     "blockquote", "pre", "hr", "address", "center", "section", "article", "header",
     "footer", "form", "fieldset", "caption",
 ))
-_HIDDEN = frozenset(("style", "script", "title", "head", "template"))
+_HIDDEN = frozenset(("style", "script", "title", "template"))
 _CELLS = ("td", "th")
 # A link's text that says only "here": the address stands in its place.
 _LINK_WORDS = frozenset((
