@@ -106,7 +106,7 @@ _AFTER_LABEL = re.compile(
 _OPENER = re.compile(r"(?:[ 【\[〈《「『<\"'■□●○◆◇・※★☆◎▼▽▶→|*/、,;]|\(?\d{1,2}[).])*$")
 _NEXT_LINE = re.compile(r"[ ]*(?P<sep>[:=])?[ ]*")
 _BLANKS = re.compile(r"[ ]*")
-_NOTE_LINE = re.compile(r"[ ]*(?:※|\*|\(注|注[):.]|【?注意)")
+_NOTE_LINE = re.compile(r"[ ]*(?:※|\(注|注[):.]|【?注意)")  # a note, not a field
 
 
 @dataclass(frozen=True)
@@ -466,7 +466,7 @@ def project_number(text: str) -> str | None:
             continue
         m = re.match(r"[「『\"']?((?:第)?[A-Za-z0-9][^\s「」『』\"']{0,39})", slot.value)
         if m:
-            return m.group(1)
+            return re.sub("[\u3040-\u309f。、,.]+$", "", m.group(1))  # "…です。"
     return None
 
 

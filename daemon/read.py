@@ -429,7 +429,7 @@ class _TextOnly(HTMLParser):
             self._table_tag(tag, dict(attrs))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in _HIDDEN:  # <br/>, <hr/>, <td/>: a start without content
+        if tag in ("br", *_BLOCKS, *_CELLS):  # <br/>, <p/>, <td/>: a start without content
             self.handle_starttag(tag, attrs)
 
     def _table_tag(self, tag: str, attrs: dict[str, str | None]) -> None:

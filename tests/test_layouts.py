@@ -129,6 +129,8 @@ def test_spaced_labels_in_a_typed_mail_are_routed(settings: Settings) -> None:
     (f"①保証契約番号　{NUMBER}\n②認証キー　{KEY}", {"contract_number": NUMBER, "auth_key": KEY}),
     (f"・閲覧用URL：{VIEW_URL}\n・閲覧用パスワード：{VIEW_PASSWORD}",
      {"view_url": VIEW_URL, "view_password": VIEW_PASSWORD}),
+    (f"* 保証契約番号: {NUMBER}\n* 認証キー: {KEY}", {"contract_number": NUMBER, "auth_key": KEY}),
+    ("工事番号は R8-0123 です。", {"project_number": "R8-0123"}),
 ])
 def test_bracketed_labels(text: str, expected: dict[str, str]) -> None:
     """A label in brackets, after a bullet or an item number opens its field."""
