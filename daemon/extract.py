@@ -103,7 +103,8 @@ _LABEL_RE = re.compile(
 _AFTER_LABEL = re.compile(
     r"[\]】)〉》」』>\"'■◆★●]?[ ]*(?:(?P<sep>[:=])|(?P<wa>は)[、,]?)?[ ]*")
 # What opens the next field at the end of a value: its bracket, bullet or item number.
-_OPENER = re.compile(r"(?:[ 【\[〈《「『<\"'■□●○◆◇・※★☆◎▼▽▶→|*/、,;]|\(?\d{1,2}[).])*$")
+_OPENER_CHARS = " 【[〈《「『<\"'■□●○◆◇・※★☆◎▼▽▶→|*/、,;"
+_ITEM_NUMBER = re.compile(r"\(?\d{1,2}[).]\Z")
 _NEXT_LINE = re.compile(r"[ ]*(?P<sep>[:=])?[ ]*")
 _BLANKS = re.compile(r"[ ]*")
 _NOTE_LINE = re.compile(r"[ ]*(?:※|\(注|注[):.]|【?注意)")  # a note, not a field
@@ -208,11 +209,22 @@ def _slots(text: str) -> tuple[_Slot, ...]:
         cut = min(end, strong[after]) if after < len(strong) else end
         value = text[start:cut]
         if cut < end:
-            value = _OPENER.sub("", value)  # "… 【受注者名】", "… (2)認証キー", "… / 工事名"
+            value = _without_opener(value)  # "… 【受注者名】", "… (2)認証キー", "… / 工事名"
         if _label_at(text, start + len(value) - len(value.lstrip("【[〈《「『<\"' ■・"))):
             value = ""  # the next label: this field is blank
         out.append(_Slot(field, value.rstrip(), start, sentence, text))
     return tuple(out)
+
+
+def _without_opener(value: str) -> str:
+    """A value cut before the next label, without that label's bracket, bullet or number."""
+    while True:
+        shorter = value.rstrip(_OPENER_CHARS)
+        m = _ITEM_NUMBER.search(shorter)
+        shorter = shorter[:m.start()] if m else shorter
+        if shorter == value:
+            return value
+        value = shorter
 
 
 def _columns(text: str) -> str:
@@ -272,6 +284,7 @@ _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,63}")
 _PASSWORD = re.compile(r"[!-~]+?(?=[\"'」』]?(?:[ \n]|$|[^\x00-\x7f]|\((?=[^\x00-\x7f])))")
 _URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&*+,;=%]+", re.I)
 _URL_END = ".,;:!?"
+_SITE_ROOT = re.compile(r"https?://[^/?#]+/?\Z", re.I)  # the system's top page: no 閲覧用URL
 _CODE_CHARS = re.compile(r"[A-Za-z0-9-]+")
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&*+,;=%]+")
 # After a value wrapped onto the next line, that line may end a sentence.
@@ -371,8 +384,9 @@ def view_password(text: str) -> str | None:
 
 
 def view_url(text: str, hosts: Iterable[str]) -> str | None:
-    """The 閲覧用URL: beside its label, else any URL on the confirmation system's host.
-    A URL wrapped onto the next line is read whole, or not at all when that is unclear."""
+    """The 閲覧用URL: beside its label, else a URL on the confirmation system's host that
+    leads somewhere (not its top page) outside a note. A URL wrapped onto the next line is
+    read whole, or not at all when that is unclear."""
     for slot in _slots(text):
         if slot.field != "view_url" or not slot.value:
             continue
@@ -381,12 +395,15 @@ def view_url(text: str, hosts: Iterable[str]) -> str | None:
             return url
     for m in _URL.finditer(text):
         url = m.group(0).rstrip(_URL_END)
+        if _NOTE_LINE.match(text, text.rfind("\n", 0, m.start()) + 1):
+            continue  # a form's printed note: "※保証証券等確認システム（https://…）"
         rest: str | None = ""
         if len(url) == len(m.group(0)) and m.end() == _line_end(text, m.start()):
             rest = _wrapped_rest(text, m.end(), _URL_CHARS)  # its host may be cut, too
         if rest is None and url_on_hosts(url, hosts):
             return None
-        if rest is not None and url_on_hosts(url + rest, hosts):
+        if rest is not None and url_on_hosts(url + rest, hosts) and not _SITE_ROOT.match(
+                url + rest):
             return url + rest
     return None
 

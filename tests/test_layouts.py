@@ -575,6 +575,16 @@ def test_html_links_that_give_no_url() -> None:
     assert "t-yamada@example.jp" not in body
 
 
+@pytest.mark.parametrize("text", [
+    "※保証証券等確認システム（https://www.sonpo-hosyou-syouken.jp/）にてご確認ください。",
+    "保証証券等確認システム https://www.sonpo-hosyou-syouken.jp/ をご利用ください。",
+    f"※閲覧用URLの例：{VIEW_URL}",
+])
+def test_no_viewing_url_from_a_note_or_the_top_page(text: str) -> None:
+    """The system's top page, or a URL printed in a note, is no 閲覧用URL."""
+    read(text, view_url=None)
+
+
 def test_html_entities_and_breaks() -> None:
     """Entities are decoded (full-width colon, ideographic space, &amp;), <br> breaks lines,
     a source line break between Japanese words adds no blank."""
