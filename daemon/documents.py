@@ -227,6 +227,8 @@ def table_lines(rows: Sequence[Sequence[str]]) -> list[str]:
       line, so what comes next is never read as its value.
     * A lone label over a value in its own column below is that value's label.
     """
+    if sum(len(row) for row in rows) > MAX_CELLS:  # no form: its rows as they are
+        return [" ".join(c for c in row if c) for row in rows if any(row)]
     lines: list[str] = []
     strict = any(_label_left(row) for row in rows)
     i = 0

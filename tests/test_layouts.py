@@ -439,6 +439,15 @@ def test_table_lines_layouts() -> None:
         "発注者 御中", "工事名 市道 改良工事"]
 
 
+def test_a_table_past_max_cells_is_read_row_by_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table larger than any form (over MAX_CELLS cells) is its rows as they are."""
+    from daemon import documents  # noqa: PLC0415
+
+    monkeypatch.setattr(documents, "MAX_CELLS", 3)
+    assert table_lines([["保証契約番号", "認証キー"], [NUMBER, KEY]]) == [
+        "保証契約番号 認証キー", f"{NUMBER} {KEY}"]
+
+
 def test_xlsx_form_mail_with_header_layout_is_routed(settings: Settings) -> None:
     """A confirmation mail whose xlsx form puts its labels in a header row is complete."""
     data = workbook([["保証証券等確認システム 閲覧用情報のご案内（発注者提出用）"],
