@@ -234,8 +234,11 @@ def _walk(part: Message, body: list[str], attachments: list[tuple[str, str, byte
     data = _payload_bytes(part)
     inline = part.get_content_disposition() != "attachment"  # lower-cased by the parser
     if ctype in ("text/plain", "text/html") and not filename and inline:
-        text = decode_text(data, part.get_content_charset())
-        body.append(_html_to_text(text) if ctype == "text/html" else text)
+        charset = part.get_content_charset()
+        if ctype == "text/html":
+            body.append(_html_to_text(decode_text(data, charset or _meta_charset(data))))
+        else:
+            body.append(decode_text(data, charset))
         return
     if ctype.startswith("multipart/"):
         return
@@ -320,7 +323,17 @@ def _read_attachment(name: str, ctype: str, data: bytes, passwords: list[str]) -
     return Attachment(name, ctype, data, detail="format not read")  # status: skipped
 
 
-# HTML elements that start and end a line of their own; what is in the others is skipped.
+_META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.I)
+
+
+def _meta_charset(html: bytes) -> str | None:
+    """The charset an HTML part declares in its <meta> tag (for a part whose header gives
+    none: a guess could read EUC-JP as CP932)."""
+    m = _META_CHARSET.search(html[:4096])
+    return m.group(1).decode("ascii") if m else None
+
+
+# HTML elements that start and end a line of their own.
 _BLOCKS = frozenset((
     "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
     "blockquote", "pre", "hr", "address", "center", "section", "article", "header",

@@ -573,6 +573,18 @@ def test_html_link_only_url() -> None:
     read(read_message(html_mail(named)).body, view_url=url)
 
 
+def test_html_charset_from_its_meta_tag() -> None:
+    """An HTML part whose header names no charset is read by its <meta> tag's (EUC-JP
+    here, which a guess would take for CP932)."""
+    html = (f'<html><head><meta http-equiv="Content-Type" content="text/html; charset=EUC-JP">'
+            f"</head><body>受注者名：{CONTRACTOR}<br>認証キー：{KEY}</body></html>")
+    raw = (f"From: {YAMADA.address_email}\r\nTo: {parties.OFFICE_ADDRESS}\r\n"
+           "Subject: =?UTF-8?B?6KqN6Ki844Kt44O8?=\r\nMIME-Version: 1.0\r\n"
+           "Content-Type: text/html\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+           ).encode() + html.encode("euc_jp")
+    read(read_message(raw).body, contractor_name=CONTRACTOR, auth_key=KEY)
+
+
 def test_html_links_that_give_no_url() -> None:
     """A mailto link keeps its text; a link elsewhere without a label is no 閲覧用URL; a
     signature's company link is no contractor name."""
