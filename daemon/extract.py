@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -294,26 +294,26 @@ _SENTENCE_END = re.compile(r"(?:[。、」』\"')\]】]|です|でした|でご�
 WRAP_COLUMNS = (64, 80)
 
 
-def _code(slot: _Slot, pattern: re.Pattern[str], chars: re.Pattern[str]) -> str | None:
-    """A code at the start of the slot's value, whole; "" when there is none, None when it
-    may go on on the next line and that is unclear."""
+def _code(slot: _Slot, pattern: re.Pattern[str], chars: re.Pattern[str]) -> tuple[str, bool]:
+    """The code at the start of the slot's value ("" when there is none), and whether it is
+    whole: False when it may go on on the next line and that is unclear."""
     value = slot.value
     lead = len(value) - len(value.lstrip(_QUOTES + "<"))
     m = pattern.match(value, lead)
     if m is None:
-        return ""
+        return "", True
     after = value[m.end():]
     if after and _KANJI_KATAKANA.match(after) and pattern is not _URL:
-        return ""  # part of a word or a date ("2026年", "PDFファイル")
+        return "", True  # part of a word or a date ("2026年", "PDFファイル")
     code = m.group(0)
     if pattern is _URL:
         code = code.rstrip(_URL_END)
         if len(code) < len(m.group(0)):
-            return code
+            return code, True
     if after or slot.start + m.end() != _line_end(slot.text, slot.start):
-        return code
+        return code, True
     rest = _wrapped_rest(slot.text, slot.start + m.end(), chars)
-    return None if rest is None else code + rest
+    return (code, False) if rest is None else (code + rest, True)
 
 
 def _wrapped_rest(text: str, end: int, chars: re.Pattern[str]) -> str | None:
@@ -343,56 +343,61 @@ def _cut_at_wrap(line: str) -> bool:
 
 
 def _first_code(text: str, field: str, pattern: re.Pattern[str],
-                chars: re.Pattern[str] = _CODE_CHARS) -> str | None:
-    """The first labelled field's code: a blank field or a word is skipped, an unclear
-    wrap ends the search (no later value is taken for it)."""
+                chars: re.Pattern[str] = _CODE_CHARS,
+                valid: Callable[[str], str] = str) -> tuple[str | None, bool]:
+    """The first labelled field's code, and whether any was labelled at all.
+
+    A blank field or a word is skipped. A value that may be cut short is read only when
+    the same text gives it whole further on (the HTML copy of a wrapped plain-text body);
+    any other value after it is another's, and nothing is read."""
+    prefix: str | None = None
     for slot in _slots(text):
         if slot.field != field or not slot.value:
             continue
-        code = _code(slot, pattern, chars)
-        if code is None:
-            return None
-        if code:
-            return code
-    return None
+        code, whole = _code(slot, pattern, chars)
+        code = valid(code) if code else ""
+        if not code:
+            continue
+        if prefix is None and whole:
+            return code, True
+        if prefix is None:
+            prefix = code
+        elif whole and code.startswith(prefix) and len(code) > len(prefix):
+            return code, True
+        else:
+            return None, True
+    return None, prefix is not None
 
 
 def contract_number(text: str) -> str | None:
     """The 保証契約番号, normalised (ASCII digits and hyphens)."""
-    value = _first_code(text, "contract_number", _NUMBER)
+    value, _ = _first_code(text, "contract_number", _NUMBER)
     return normalize_number(value) if value else None
 
 
 def auth_key(text: str) -> str | None:
     """The 認証キー as printed (letters keep their case)."""
-    value = _first_code(text, "auth_key", _KEY)
+    value, _ = _first_code(text, "auth_key", _KEY)
     return normalize_number(value) if value else None
+
+
+def _password(code: str) -> str:
+    code = code.strip(_QUOTES)
+    return code if 4 <= len(code) <= 64 else ""
 
 
 def view_password(text: str) -> str | None:
     """The 閲覧用パスワード."""
-    for slot in _slots(text):
-        if slot.field != "view_password" or not slot.value:
-            continue
-        code = _code(slot, _PASSWORD, _CODE_CHARS)
-        if code is None:
-            return None
-        code = code.strip(_QUOTES)
-        if len(code) >= 4:
-            return code[:64]
-    return None
+    return _first_code(text, "view_password", _PASSWORD, valid=_password)[0]
 
 
 def view_url(text: str, hosts: Iterable[str]) -> str | None:
     """The 閲覧用URL: beside its label, else a URL on the confirmation system's host that
     leads somewhere (not its top page) outside a note. A URL wrapped onto the next line is
     read whole, or not at all when that is unclear."""
-    for slot in _slots(text):
-        if slot.field != "view_url" or not slot.value:
-            continue
-        url = _code(slot, _URL, _URL_CHARS)
-        if url != "":
-            return url
+    url, labelled = _first_code(text, "view_url", _URL, _URL_CHARS)
+    if labelled:
+        return url
     for m in _URL.finditer(text):
         url = m.group(0).rstrip(_URL_END)
         if _NOTE_LINE.match(text, text.rfind("\n", 0, m.start()) + 1):
@@ -424,7 +429,7 @@ def host_in(host: str, domains: Iterable[str]) -> bool:
 
 def policy_number(text: str) -> str | None:
     """The insurer's 証券番号."""
-    value = _first_code(text, "policy_number", _NUMBER)
+    value, _ = _first_code(text, "policy_number", _NUMBER)
     return normalize_number(value) if value else None
 
 

@@ -708,6 +708,21 @@ def test_a_value_in_the_wrap_band_before_a_date_line_is_whole() -> None:
     read(f"{line}\n2026/04/10", view_url=VIEW_URL)
 
 
+def test_a_value_unclear_in_the_text_part_is_read_from_the_html_copy() -> None:
+    """Plain text and HTML of one mail: where the plain text may have cut the key, the
+    HTML copy that gives it whole decides; a different later key decides nothing."""
+    plain = f"認証キー：{KEY[:6]}\n{KEY[6:]}\n"
+    read(plain + f"\n認証キー：{KEY}\n", auth_key=KEY)
+    read(plain + f"\n認証キー：{KEY[:6]}\n", auth_key=None)
+    read(plain + "\n認証キー：Xy12Zz34Ab56\n", auth_key=None)
+
+
+def test_an_overlong_viewing_password_is_not_cut() -> None:
+    """A 閲覧用パスワード longer than any (65 characters) is not read, not its first 64."""
+    read("閲覧用パスワード：" + "Ab1" * 22 + "c", view_password=None)
+    read("閲覧用パスワード：" + "Ab1" * 21 + "c", view_password="Ab1" * 21 + "c")
+
+
 def test_a_wrapped_key_in_a_mail_asks_for_it(settings: Settings) -> None:
     """A mail whose 認証キー may be cut short gets no key: asked, never routed."""
     body = (f"契約課 御中\n\n契約保証の認証キーをお知らせします。\n保証契約番号：{NUMBER}\n"
@@ -838,6 +853,7 @@ def test_document_passwords_in_every_wording(body: str, passwords: list[str]) ->
     "パスワードは\nAb12Cd34",  # a sentence broken off: the next line is no value of it
     "Pass the file to the contract section",
     "パスワード：\n\nAb12Cd34",
+    "パスワード：" + "Ab12" * 17,  # longer than any password: no part of it is
     "Ab12Cd34",  # alone on its line: tried elsewhere, not read here
 ])
 def test_not_document_passwords(body: str) -> None:
