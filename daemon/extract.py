@@ -289,8 +289,8 @@ _CODE_CHARS = re.compile(r"[A-Za-z0-9-]+")
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&*+,;=%]+")
 # After a value wrapped onto the next line, that line may end a sentence.
 _SENTENCE_END = re.compile(r"(?:[。、」』\"')\]】]|です|でした|でございます|となり|になり|$)")
-# A mail client wraps lines at 72 to 78 columns (Japanese characters two each), some
-# counting characters: a line that long was cut, a shorter one ended where its writer did.
+# Mail clients wrap at 72 to 76 columns by default (a Japanese character two), some count
+# characters: a line of 64 to 80 was cut there, a shorter one ended where its writer did.
 WRAP_COLUMNS = (64, 80)
 
 
