@@ -13,8 +13,9 @@ from __future__ import annotations
 import io
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 import docx
 import msoffcrypto
@@ -24,6 +25,7 @@ from msoffcrypto.exceptions import DecryptionError, FileFormatError, InvalidKeyE
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, DeprecationError, PyPdfError
 
+from daemon.extract import is_label, is_note
 from daemon.japanese import normalize
 from daemon.model import DocumentStatus
 
@@ -171,28 +173,153 @@ def _xlsx_text(data: bytes) -> str:
             # Read-only mode trusts the sheet's declared dimension, which some writers leave
             # at A1 however far the cells go; forget it and read every row there is.
             sheet.reset_dimensions()
+            rows: list[list[str]] = []
             for row in sheet.iter_rows(values_only=True):
-                values = [str(v).strip() for v in row if v is not None and str(v).strip()]
+                rows.append([_cell_text(v) for v in row])
                 cells += len(row)
-                if values:
-                    lines.append(" ".join(values))
                 if cells > MAX_CELLS:
                     break
+            lines += table_lines(rows)
     finally:
         book.close()
     return "\n".join(lines)
+
+
+def _cell_text(value: object) -> str:
+    return "" if value is None else str(value).strip()
 
 
 def _docx_text(data: bytes) -> str:
     document = docx.Document(io.BytesIO(data))
     lines = [p.text for p in document.paragraphs if p.text.strip()]
     for table in document.tables:
+        rows: list[list[str]] = []
+        above: list[object] = []
         for row in table.rows:
-            values: list[str] = []
-            for cell in row.cells:
-                text = cell.text.strip()
-                if text and (not values or values[-1] != text):  # merged cells repeat
-                    values.append(text)
-            if values:
-                lines.append(" ".join(values))
+            # Word's model repeats a merged cell in every grid column and row it covers:
+            # the text counts in its first one, as in a workbook.
+            tcs = [cell._tc for cell in row.cells]
+            rows.append([
+                "" if (j and tc is tcs[j - 1]) or (j < len(above) and tc is above[j])
+                else cell.text.strip()
+                for j, (tc, cell) in enumerate(zip(tcs, row.cells, strict=True))
+            ])
+            above = list(tcs)
+        lines += table_lines(rows)
     return "\n".join(lines)
+
+
+# Words that head a column of a table without being a field's label.
+_COLUMN_HEADS = ("No", "No.", "NO.", "番号", "項目", "区分", "備考", "摘要")
+
+
+def table_lines(rows: Sequence[Sequence[str]]) -> list[str]:
+    """A table (rows of cell texts, a merged cell's text in its first cell) as lines of text
+    whose labels sit beside their values, as the readers of :mod:`daemon.extract` expect.
+
+    * A row of labels over rows of values (the header layout) gives one line per label
+      and value, each row of values a group of its own; a value is what its label's
+      columns (up to the next label's) hold in that row.
+    * A row with labels and values (label left, value right) gives one line per label
+      with the cells up to the next label; cells before the first label a line of their
+      own. A row without labels is one line, its cells joined by a blank.
+    * A label whose cells are empty is a blank field: its line is followed by an empty
+      line, so what comes next is never read as its value.
+    * A lone label over a value in its own column below is that value's label.
+    """
+    if sum(len(row) for row in rows) > MAX_CELLS:  # no form: its rows as they are
+        return [" ".join(c for c in row if c) for row in rows if any(row)]
+    lines: list[str] = []
+    strict = any(_label_left(row) for row in rows)
+    i = 0
+    while i < len(rows):
+        heads = _heads(rows[i])
+        values = _value_rows(rows, i + 1, heads, strict=strict) if heads else []
+        if values:
+            for row in values:
+                for k, (column, label) in enumerate(heads):
+                    stop = heads[k + 1][0] if k + 1 < len(heads) else len(row)
+                    lines += _field(label, [c for c in row[column:stop] if c])
+                lines.append("")
+            i += 1 + len(values)
+            continue
+        lines += _row_lines(rows[i])
+        i += 1
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _heads(row: Sequence[str]) -> list[tuple[int, str]]:
+    """The labels of a header row (every filled cell a label or a column heading, at least
+    one a label) with their columns; none for any other row."""
+    cells = [(j, text) for j, text in enumerate(row) if text]
+    heads = [(j, text) for j, text in cells if is_label(text)]
+    if len(heads) < len(cells) and any(t not in _COLUMN_HEADS for _, t in cells
+                                       if not is_label(t)):
+        return []
+    return heads
+
+
+def _label_left(row: Sequence[str]) -> bool:
+    """True when a row holds a label with a value to its right (the label-left layout)."""
+    filled = [text for text in row if text]
+    return any(is_label(a) and not is_label(b) for a, b in pairwise(filled))
+
+
+def _value_rows(rows: Sequence[Sequence[str]], start: int, heads: list[tuple[int, str]], *,
+                strict: bool) -> list[Sequence[str]]:
+    """The rows of values right under a header row: filled, with no label and no note,
+    nothing left of the header's columns, and (under a lone label) starting in its column.
+
+    In a table laid out label-left (``strict``), a label whose value cells are empty is a
+    blank field: a lone label takes no value from below, and a row of labels takes only a
+    row that fills two of their columns (not a footer under a row of blank fields)."""
+    first = min(j for j, text in enumerate(rows[start - 1]) if text)
+    spans = [(j, heads[k + 1][0] if k + 1 < len(heads) else 1 << 30)
+             for k, (j, _) in enumerate(heads)]
+    found: list[Sequence[str]] = []
+    for row in rows[start:]:
+        filled = [(j, text) for j, text in enumerate(row) if text]
+        if not filled or filled[0][0] < first:
+            break
+        if any(is_label(t) or is_note(t) for _, t in filled):
+            break
+        if len(heads) == 1 and (strict or filled[0][0] != heads[0][0]):
+            break
+        if strict and sum(any(a <= j < b for j, _ in filled) for a, b in spans) < 2:
+            break
+        found.append(row)
+        if len(heads) == 1:
+            break  # a lone label has one value
+    return found
+
+
+def _row_lines(row: Sequence[str]) -> list[str]:
+    """A row that is no header: one line per label and its values, the rest one line; a
+    note in a cell (※...) ends the field before it and is a line of its own."""
+    lines: list[str] = []
+    label: str | None = None
+    cells: list[str] = []
+
+    def flush() -> None:
+        if label:
+            lines.extend(_field(label, cells))
+        elif cells:
+            lines.append(" ".join(cells))
+
+    for text in (t for t in row if t):
+        if is_label(text) or (label and is_note(text)):
+            flush()
+            label, cells = (text, []) if is_label(text) else (None, [text])
+        else:
+            cells.append(text)
+    flush()
+    return lines
+
+
+def _field(label: str, values: list[str]) -> list[str]:
+    """A label and its values on one line; a blank field followed by an empty line."""
+    if not values:
+        return [label, ""]
+    return [" ".join([label, *(" ".join(v.split()) for v in values)])]

@@ -19,17 +19,36 @@ _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe63\uff0d\u30fc\uf
 _DASH_RE = re.compile(f"(?<=[0-9A-Za-z])[{_DASHES}](?=[0-9A-Za-z])")
 _SPACE_RE = re.compile(r"[ \t\u3000\u00a0]+")
 
+# A word typed letter-spaced, as form labels often are (保 証 契 約 番 号, 認　証　キ　ー,
+# 閲 覧 用 U R L): three or more single kana, kanji or capital letters, one blank apart.
+_KANA_KANJI = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff々〆"
+_SPACED_LETTER = rf"[{_KANA_KANJI}A-Z](?![{_KANA_KANJI}A-Za-z0-9])"
+_LETTER_SPACED_RE = re.compile(
+    rf"(?<![{_KANA_KANJI}A-Za-z0-9]){_SPACED_LETTER}(?: {_SPACED_LETTER}){{2,}}"
+)
+_KANA_KANJI_RE = re.compile(f"[{_KANA_KANJI}]")
+
 
 def normalize(text: str) -> str:
     """NFKC-normalise and map dashes between alphanumerics to an ASCII hyphen.
 
     Full-width digits and letters become ASCII, half-width katakana become full-width
     (認証ｷｰ -> 認証キー), and ２０２６－０１２３ becomes 2026-0123. Runs of blanks (also the
-    ideographic space) fold to one ASCII space; line breaks are kept, as ``\n``.
+    ideographic space) fold to one ASCII space; line breaks are kept, as ``\n``. A
+    letter-spaced word (保 証 契 約 番 号) is closed up, so labels compare equal however a form
+    spaced them.
     """
     text = unicodedata.normalize("NFKC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _DASH_RE.sub("-", text)
-    return _SPACE_RE.sub(" ", text)
+    return _LETTER_SPACED_RE.sub(_close_up, _SPACE_RE.sub(" ", text))
+
+
+def _close_up(m: re.Match[str]) -> str:
+    """A letter-spaced run without its blanks; capitals alone (A B C) stay as they are."""
+    run = m.group(0)
+    if len(_KANA_KANJI_RE.findall(run)) < 2:
+        return run
+    return run.replace(" ", "")
 
 
 def normalize_number(value: str) -> str:

@@ -28,7 +28,7 @@ from html.parser import HTMLParser
 import mailparser
 
 from daemon.archives import is_zip, unpack_zip
-from daemon.documents import OFFICE_SUFFIXES, read_office, read_pdf
+from daemon.documents import OFFICE_SUFFIXES, read_office, read_pdf, table_lines
 from daemon.extract import document_passwords
 from daemon.japanese import decode_text
 from daemon.model import Attachment, DocumentStatus, Mail
@@ -219,8 +219,11 @@ def _walk(part: Message, body: list[str], attachments: list[tuple[str, str, byte
     data = _payload_bytes(part)
     inline = part.get_content_disposition() != "attachment"  # lower-cased by the parser
     if ctype in ("text/plain", "text/html") and not filename and inline:
-        text = decode_text(data, part.get_content_charset())
-        body.append(_html_to_text(text) if ctype == "text/html" else text)
+        charset = part.get_content_charset()
+        if ctype == "text/html":
+            body.append(_html_to_text(decode_text(data, charset or _meta_charset(data))))
+        else:
+            body.append(decode_text(data, charset))
         return
     if ctype.startswith("multipart/"):
         return
@@ -305,23 +308,198 @@ def _read_attachment(name: str, ctype: str, data: bytes, passwords: list[str]) -
     return Attachment(name, ctype, data, detail="format not read")  # status: skipped
 
 
-class _TextOnly(HTMLParser):
+_META_CHARSET = re.compile(rb"<meta[^>]{0,200}?charset\s*=\s*[\"']?([A-Za-z0-9_.:-]{1,40})", re.I)
+
+
+def _meta_charset(html: bytes) -> str | None:
+    """The charset an HTML part declares in its <meta> tag (for a part whose header gives
+    none: a guess could read EUC-JP as CP932)."""
+    m = _META_CHARSET.search(html[:4096])
+    return m.group(1).decode("ascii") if m else None
+
+
+# HTML elements that start and end a line of their own.
+_BLOCKS = frozenset((
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6",
+    "blockquote", "pre", "hr", "address", "center", "section", "article", "header",
+    "footer", "form", "fieldset", "caption",
+))
+_HIDDEN = frozenset(("style", "script", "title", "template"))
+_CELLS = ("td", "th")
+# A link's text that says only "here": the address stands in its place.
+_LINK_WORDS = frozenset((
+    "こちら", "ここ", "コチラ", "ココ", "こちらをクリック", "ここをクリック", "こちらから",
+    "クリック", "リンク", "url", "here", "click here", "link", "open",
+))
+_CJK_BREAK = re.compile(r"(?<=[\u3040-\u30ff\u3400-\u9fff])[ \t\r\n]*\n[ \t\r\n]*"
+                        r"(?=[\u3040-\u30ff\u3400-\u9fff])")
+_HTML_SPACE = re.compile(r"[ \t\r\n\f]+")
+
+
+class _Table:
+    """A table being read: its finished rows, the row and the cell being filled."""
+
     def __init__(self) -> None:
-        super().__init__()
+        self.rows: list[list[str]] = []
+        self.row: list[str] | None = None
+        self.cell: list[str] | None = None
+        self.span = 1
+
+    def end_cell(self) -> None:
+        """The cell's text into the row; a cell spanning columns leaves the others empty
+        (as a workbook's merged cells do), so values stay under their labels."""
+        if self.cell is not None:
+            if self.row is None:
+                self.row = []
+            self.row += [_tidy("".join(self.cell))] + [""] * (self.span - 1)
+            self.cell = None
+            self.span = 1
+
+    def end_row(self) -> None:
+        self.end_cell()
+        if self.row is not None:
+            self.rows.append(self.row)
+            self.row = None
+
+
+class _TextOnly(HTMLParser):
+    """The text of an HTML body as a reader sees it: blocks and <br> as line breaks,
+    tables as labels beside their values (see :func:`daemon.documents.table_lines`), a
+    link's address where its text only says "here", entities decoded."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.tables: list[_Table] = []
+        self.hidden = 0
+        self.pre = 0
+        self.links: list[tuple[list[str], int, str]] = []
+
+    def _out(self) -> list[str]:
+        """Where text goes now: the open cell of the innermost table, else the body."""
+        table = self.tables[-1] if self.tables else None
+        if table is None:
+            return self.parts
+        if table.cell is None:
+            table.cell = []
+        return table.cell
+
+    def _line_start(self) -> bool:
+        """True when what is written so far (in the body or the cell) ends a line."""
+        last = next((part for part in reversed(self._out()) if part), "\n")
+        return last.endswith("\n")
+
+    def _newline(self) -> None:
+        """End the line being written, unless it is ended already (an empty line comes only
+        from <br>, as a mail client writes it: <div><br></div>)."""
+        if not self._line_start():
+            self._out().append("\n")
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if self.hidden:
+            return
+        if not self.pre:
+            data = _HTML_SPACE.sub(" ", _CJK_BREAK.sub("", data))
+            table = self.tables[-1] if self.tables else None
+            if table is not None and table.cell is None and not data.strip():
+                return  # blanks between a table's tags
+            if self._line_start():
+                data = data.lstrip(" ")  # the blanks of the source between two blocks
+        self._out().append(data)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("br", "p", "div", "tr", "li"):
-            self.parts.append("\n")
+        if tag in _HIDDEN:
+            self.hidden += 1
+        elif tag == "br":
+            self._out().append("\n")
+        elif tag == "pre":
+            self.pre += 1
+            self._newline()
+        elif tag in _BLOCKS:
+            self._newline()
+        elif tag == "a":
+            out = self._out()
+            self.links.append((out, len(out), dict(attrs).get("href") or ""))
+        elif tag == "table":
+            self._newline()
+            self.tables.append(_Table())
+        elif self.tables:
+            self._table_tag(tag, dict(attrs))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("br", *_BLOCKS, *_CELLS):  # <br/>, <p/>, <td/>: a start without content
+            self.handle_starttag(tag, attrs)
+
+    def _table_tag(self, tag: str, attrs: dict[str, str | None]) -> None:
+        table = self.tables[-1]
+        if tag == "tr":
+            table.end_row()
+            table.row = []
+        elif tag in _CELLS:
+            table.end_cell()
+            span = (attrs.get("colspan") or "1").strip()
+            table.cell = []
+            table.span = min(int(span), 50) if span.isdigit() and int(span) > 0 else 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag == "pre":
+            self.pre = max(0, self.pre - 1)
+            self._newline()
+        elif tag in _BLOCKS:
+            self._newline()
+        elif tag == "a" and self.links:
+            out, start, href = self.links.pop()
+            if out is self._out():
+                text = "".join(out[start:])
+                out[start:] = [_link_text(text, href)]
+        elif self.tables:
+            table = self.tables[-1]
+            if tag in _CELLS:
+                table.end_cell()
+            elif tag == "tr":
+                table.end_row()
+            elif tag == "table":
+                self._end_table()
+
+    def _end_table(self) -> None:
+        table = self.tables.pop()
+        table.end_row()
+        self._newline()
+        self._out().append("".join(f"{line}\n" for line in table_lines(table.rows)))
+
+    def text(self) -> str:
+        """The text read, tables left open closed, blanks at line ends removed."""
+        while self.tables:
+            self._end_table()
+        lines = [line.strip(" \xa0") for line in "".join(self.parts).split("\n")]
+        return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+
+
+def _tidy(cell: str) -> str:
+    """A cell's text: its lines without surrounding blanks, empty lines dropped."""
+    return "\n".join(line.strip() for line in cell.split("\n") if line.strip())
+
+
+def _link_text(text: str, href: str) -> str:
+    """A link as text: its text, and the address after it; only the address when the text
+    is the address (maybe shortened) or only says "here"."""
+    href = href.strip()
+    if not re.match(r"https?://", href, re.I):
+        return text
+    shown = text.strip()
+    if not shown or shown.casefold() in _LINK_WORDS or re.match(r"(https?://|www\.)", shown,
+                                                                  re.I):
+        return href
+    return f"{text} {href}"
 
 
 def _html_to_text(html: str) -> str:
     parser = _TextOnly()
     try:
         parser.feed(html)
+        parser.close()
     except (AssertionError, ValueError):
         return html
-    return "".join(parser.parts)
+    return parser.text()

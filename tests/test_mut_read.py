@@ -462,13 +462,14 @@ def test_body_parts_are_joined_by_line_breaks_and_empty_ones_dropped() -> None:
 
 
 def test_an_html_body_is_read_as_text() -> None:
-    """Tags are dropped, br, p, div, tr and li start a new line, entities are decoded."""
+    """Tags are dropped, br and block elements (p, div, li, a table's rows) make lines of
+    their own, entities are decoded; no line is empty but where a <br> made one."""
     html = ("<div>保証契約番号</div><p>2604012345<br>認証キー</p><table><tr><td>Ab12</td></tr>"
             "<tr><td>Cd34</td></tr></table><ul><li>契約保証</li></ul><span>x</span>&amp;")
     raw = _message(f"From: {SENDER}", "MIME-Version: 1.0",
                    "Content-Type: text/html; charset=utf-8", body=html.encode())
     assert read_message(raw).body == (
-        "\n保証契約番号\n2604012345\n認証キー\nAb12\nCd34\n契約保証x&")
+        "保証契約番号\n2604012345\n認証キー\nAb12\nCd34\n契約保証\nx&")
 
 
 def test_a_plain_text_body_keeps_angle_brackets_and_entities() -> None:
@@ -500,7 +501,7 @@ def test_which_parts_are_body_and_which_attachments() -> None:
         _part("Content-Type: image/png", "Content-Disposition: inline", body=b"png"),
     )
     mail = read_message(raw)
-    assert mail.body == "本文\n\nhtml"
+    assert mail.body == "本文\nhtml"
     assert [(a.filename, a.content_type, a.data) for a in mail.attachments] == [
         ("memo.txt", "text/plain", b"memo"),
         ("attachment.plain", "text/plain", b"loose"),
