@@ -56,7 +56,7 @@ _OFFICE_SUFFIXES = (".xlsx", ".xls", ".docx", ".doc")
 
 def mail_text(mail: Mail) -> str:
     """Subject and body, normalised."""
-    return normalize(f"{mail.subject}\n{mail.body}")
+    return normalize(f"{mail.subject}\n\n{mail.body}")  # a subject's label takes no body line
 
 
 def document_kind(text: str, filename: str) -> str | None:
@@ -180,7 +180,9 @@ def _add_typed(found: list[Submission], own: str, subject: str, mail: Mail,
         return found
     out = list(found)
     orphan_keys: list[str] = []  # keys typed in a block with no number of its own
-    for block in _blocks(own):
+    # One more block than may be decided is enough to know there are too many (and
+    # keeps the work linear in the mail's size).
+    for block in _blocks(own)[: settings.limits.max_submissions + 1]:
         number = extract.contract_number(block)
         if number is None:
             key = extract.auth_key(block)

@@ -114,6 +114,7 @@ class Limits(_Section):
     read_seconds: float = Field(gt=0)
     read_memory_mb: int = Field(ge=64)
     max_attempts: int = Field(ge=1)
+    max_submissions: int = Field(ge=1, le=1000)
 
 
 class Routing(_Section):

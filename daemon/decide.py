@@ -225,6 +225,10 @@ def _verdict(mail: Mail, settings: Settings, *, can_wait: bool, sources: tuple[s
     if reason:
         return Decision(Verdict.IGNORED, (), reason, sources)
     cls = classify(mail, settings)
+    if len(cls.submissions) > settings.limits.max_submissions:
+        # Not a submission anybody sends: one mail to a person, not one per guarantee.
+        outcome = _review(cls.submissions[0], "too-many-submissions", settings)
+        return Decision(Verdict.REVIEW, (outcome,), "too-many-submissions", sources)
     if sender_not_authenticated(mail, settings):
         # Possibly forged: never routed, never answered.
         outcomes = [_review(sub, "sender-not-authenticated", settings)

@@ -206,6 +206,11 @@ _ALL = (
         "自動処理が繰り返し失敗したため、隔離しました。手作業で処理してください。",
     ),
     Problem(
+        "too-many-submissions", Effect.REVIEW,
+        "1通のメールに含まれる保証の数が上限（limits.max_submissions）を超えています。"
+        "内容をご確認ください。",
+    ),
+    Problem(
         "not-a-submission", Effect.REVIEW,
         "電子保証の提出とは判断できませんでした。内容をご確認ください。",
     ),

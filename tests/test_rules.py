@@ -548,3 +548,30 @@ def test_the_office_never_writes_to_itself(from_: str, settings: Settings) -> No
     assert decision.verdict.value == "review"
     assert "no-reply-address" in decision.problems
     assert decision.route_to == tuple(settings.routing.review)
+
+
+# --- too many submissions in one mail ----------------------------------------------------------
+
+def _flood(blocks: int) -> Mail:
+    body = "".join(f"保証契約番号：26040{n:05d}\n認証キー：Kx{n:06d}Qz\n契約保証\n\n"
+                   for n in range(blocks))
+    return read_message(mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS,
+                                    subject="【電子保証】契約保証", body=body))
+
+
+@pytest.mark.parametrize("blocks", [11, 12, 1600])
+def test_more_submissions_than_the_limit_is_one_review(blocks: int,
+                                                       settings: Settings) -> None:
+    """limits.max_submissions (10): more typed guarantees in one mail give one review
+    outcome (one mail to a person), never a mail per guarantee."""
+    assert settings.limits.max_submissions == 10
+    decision = decide(_flood(blocks), settings)
+    assert (decision.verdict.value, decision.problems) == ("review", ("too-many-submissions",))
+    assert len(decision.outcomes) == 1
+    assert decision.route_to == tuple(settings.routing.review)
+
+
+def test_up_to_the_limit_each_submission_is_decided(settings: Settings) -> None:
+    decision = decide(_flood(10), settings)
+    assert decision.verdict.value == "routed"
+    assert len(decision.outcomes) == 10
