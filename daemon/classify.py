@@ -61,7 +61,9 @@ def mail_text(mail: Mail) -> str:
 
 def document_kind(text: str, filename: str) -> str | None:
     """What one attached document is, from its own text (and name, for invoices)."""
-    head = text[:400]
+    # The document's title and first lines, without its printed notes (a leaflet's
+    # "※契約保証予約は対象外" does not make it a reservation).
+    head = re.sub(r"※[^\n]*", "", text[:400])
     if _INVOICE.search(head) or "請求書" in normalize(filename):
         return "invoice"
     if _RESERVATION.search(head):
@@ -200,7 +202,8 @@ def _add_typed(found: list[Submission], own: str, subject: str, mail: Mail,
         if any(s.kind is Kind.DSURE_KEY for s in found) and extract.auth_key(block) is None:
             continue  # a number quoted in the mail about an attached notice
         fields = _fields(block, own, mail, settings)
-        out.append(Submission(Kind.DSURE_KEY, _guarantee_type(block, subject, own), fields))
+        gtype = _guarantee_type(_own_part(block), block, subject, own)
+        out.append(Submission(Kind.DSURE_KEY, gtype, fields))
     keyless = [i for i, s in enumerate(out) if s.kind is Kind.DSURE_KEY and not s.source
                and s.fields.auth_key is None]
     if len(keyless) == 1 and len(orphan_keys) == 1:
@@ -211,13 +214,32 @@ def _add_typed(found: list[Submission], own: str, subject: str, mail: Mail,
     return out
 
 
+_TYPE_HEADING = re.compile(r"(?:^|\n)([^\n:：]{0,30}(?:契約保証|前払|履行保証)[^\n:：]{0,20}\n)$")
+
+
 def _blocks(text: str) -> list[str]:
-    """The text cut before each 保証契約番号 label (one block per typed guarantee)."""
+    """The text cut before each 保証契約番号 label (one block per typed guarantee); a short
+    heading line just above a label that names the guarantee ("2. 前払金保証") goes with
+    the block it heads."""
     starts = [m.start() for m in re.finditer(
         r"(?<![\u3400-\u9fff])(?:保証契約番号|保証証書番号|保証番号)", text)]
-    cuts = [0, *starts[1:], len(text)]
+    cuts = [0]
+    for start in starts[1:]:
+        heading = _TYPE_HEADING.search(text, max(cuts[-1], start - 60), start)
+        cuts.append(heading.start(1) if heading else start)
+    cuts.append(len(text))
     # The first block keeps what precedes the first label (the greeting, the type).
     return [text[cuts[i]:cuts[i + 1]] for i in range(len(cuts) - 1)]
+
+
+def _own_part(block: str) -> str:
+    """A block from its heading (or its label) on: what says this guarantee's type before
+    a greeting that names several."""
+    first = re.search(r"(?<![\u3400-\u9fff])(?:保証契約番号|保証証書番号|保証番号)", block)
+    if first is None:
+        return block
+    heading = _TYPE_HEADING.search(block, max(0, first.start() - 60), first.start())
+    return block[heading.start(1) if heading else first.start():]
 
 
 def _from_mail(mail: Mail, own: str, subject: str, settings: Settings) -> Submission:

@@ -344,7 +344,8 @@ def _held_reason(mail: Mail, cls: Classification, outcomes: list[Outcome]) -> st
 def _unpaired_password(mail: Mail, cls: Classification) -> bool:
     """A mail that gives a password and nothing it could open (its partner not found,
     or long gone)."""
-    return cls.password_given and not mail.attachments
+    return cls.password_given and not mail.attachments and all(
+        s.kind is Kind.OTHER for s in cls.submissions)
 
 
 def reply_address(mail: Mail, settings: Settings) -> str | None:
