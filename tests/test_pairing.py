@@ -336,3 +336,16 @@ def test_no_rest_wait_when_the_office_says_so(form_without_url: Mail,
     never = settings.model_copy(update={
         "policy": settings.policy.model_copy(update={"rest_wait_minutes": 0})})
     assert _verdict(decide(form_without_url, never)) == ("correction", ("view-url-missing",))
+
+
+def test_a_password_mail_with_its_own_submission_waits_then_decides_it(
+        settings: Settings) -> None:
+    """A mail giving a password and typing a complete key notice of its own waits briefly
+    for the attachment (so the order does not matter); alone after that, its own
+    submission is routed and the password set aside."""
+    both = _plain(f"パスワード：{ZIP_PASSWORD}\n\n前払金保証\n保証契約番号：2604019999\n"
+                  "認証キー：Zx9Yw8Vu7Ts6\n")
+    assert decide(both, settings).reason == WAITING_FOR_DOCUMENT
+    alone = decide(both, settings, can_wait=False)
+    assert _verdict(alone) == ("routed", ())
+    assert alone.outcomes[0].fields.contract_number == "2604019999"
