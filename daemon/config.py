@@ -111,6 +111,7 @@ class Limits(_Section):
     message_bytes: int = Field(gt=0)
     attachments: int = Field(gt=0)
     attachment_bytes: int = Field(gt=0)
+    text_chars: int = Field(ge=10_000)
     read_seconds: float = Field(gt=0)
     read_memory_mb: int = Field(ge=64)
     max_attempts: int = Field(ge=1)

@@ -46,6 +46,9 @@ class ReadLimits:
     message_bytes: int = 40 << 20
     attachments: int = 30
     attachment_bytes: int = 25 << 20
+    # Text beyond this (the body, or one document's) is not read: no submission is that
+    # long, and the work on what is read stays bounded. Such a message goes to review.
+    text_chars: int = 500_000
 
 
 def read_message(raw: bytes, received_at: datetime | None = None, *,
@@ -73,6 +76,8 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     body = "\n".join(p for p in body_parts if p.strip())
     if not has_headers:
         body = decode_text(raw, None)
+    long_text = len(body) > limits.text_chars
+    body = body[: limits.text_chars]
     # A password may be given in the subject too ("パスワード：Ab12Cd34" as the subject).
     given = document_passwords(f"{hdr.get('subject', '')}\n{body}")
     tried = list(dict.fromkeys([*given, *passwords]))
@@ -80,6 +85,12 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
         att for n, t, d in raw_attachments[: limits.attachments]
         for att in _read_attachments(n, t, d, tried, limits)
     )
+    long_text = long_text or any(len(a.text) > limits.text_chars for a in attachments)
+    attachments = tuple(replace(a, text=a.text[: limits.text_chars]) for a in attachments)
+    if long_text:
+        attachments += (Attachment(
+            "(text)", "text/plain", b"", DocumentStatus.TOO_LARGE,
+            detail=f"text over {limits.text_chars} characters: only the first read"),)
     if len(raw_attachments) > limits.attachments:
         attachments += (Attachment(
             f"({len(raw_attachments) - limits.attachments} more)", "application/octet-stream",

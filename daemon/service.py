@@ -227,7 +227,8 @@ class Intake:
         attachment costs that message (review, attachment-unreadable or too-large), never
         the daemon."""
         cfg = self.settings.limits
-        limits = ReadLimits(cfg.message_bytes, cfg.attachments, cfg.attachment_bytes)
+        limits = ReadLimits(cfg.message_bytes, cfg.attachments, cfg.attachment_bytes,
+                            cfg.text_chars)
         job = partial(read_message, raw, received_at, passwords=tuple(passwords),
                       limits=limits)
         try:

@@ -28,7 +28,7 @@ from daemon.lifecycle import (
     secrets_of,
 )
 from daemon.model import Decision, Fields, Kind, Mail, Outcome, Verdict
-from daemon.read import read_message
+from daemon.read import ReadLimits, read_message
 from daemon.service import log_read
 
 JST = timezone(timedelta(hours=9))
@@ -575,3 +575,18 @@ def test_up_to_the_limit_each_submission_is_decided(settings: Settings) -> None:
     decision = decide(_flood(10), settings)
     assert decision.verdict.value == "routed"
     assert len(decision.outcomes) == 10
+
+
+def test_text_beyond_the_limit_is_not_read_and_goes_to_review(settings: Settings) -> None:
+    """A body of megabytes (PW PW PW ...) is read only up to limits.text_chars: the work
+    stays bounded and a person looks (too-large); a normal body is read whole."""
+    raw = mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS, subject="【電子保証】",
+                      body="PW" * 300_000, charset="utf-8")
+    mail = read_message(raw, limits=ReadLimits(text_chars=100_000))
+    assert len(mail.body) == 100_000
+    assert (mail.attachments[-1].filename, mail.attachments[-1].status.value) == (
+        "(text)", "too-large")
+    decision = decide(mail, settings)
+    assert (decision.verdict.value, decision.problems) == ("review", ("too-large",))
+    normal = read_message(mails.dsure_key_mail(), limits=ReadLimits(text_chars=100_000))
+    assert [a.filename for a in normal.attachments if a.status.value == "too-large"] == []
