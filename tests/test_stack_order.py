@@ -188,19 +188,19 @@ def expected_mails() -> list[str]:
     """What the office must send for the set, in the summary's terms."""
     staff, advance = stack.CONTRACT_STAFF, stack.ADVANCE_STAFF
     return sorted([
-        _line(staff, "routed", "confirmation-system", "", "yamada road zip",
+        _line(staff, "routed", "confirmation-system contract", "", "yamada road zip",
               "yamada road password"),
-        _line(staff, "routed", "confirmation-system", "", "yamada bridge zip",
+        _line(staff, "routed", "confirmation-system contract", "", "yamada bridge zip",
               "yamada bridge password"),
-        _line(staff, "routed", "confirmation-system", "", "hokuto encrypted form",
+        _line(staff, "routed", "confirmation-system contract", "", "hokuto encrypted form",
               "hokuto password"),
-        _line(staff, "routed", "confirmation-system", "", "takahashi form without URL",
+        _line(staff, "routed", "confirmation-system contract", "", "takahashi form without URL",
               "takahashi URL notice"),
-        _line(staff, "routed", "dsure-key", "", "sato key notice"),
-        _line(staff, "routed", "legacy-pdf", "", "aoba PDF policy"),
-        _line(advance, "routed", "dsure-key", "", "aoba advance payment"),
+        _line(staff, "routed", "dsure-key contract", "", "sato key notice"),
+        _line(staff, "routed", "legacy-pdf contract", "", "aoba PDF policy"),
+        _line(advance, "routed", "dsure-key advance-payment", "", "aoba advance payment"),
         _line(stack.REVIEW, "review", "other", "not-a-submission", "yamada question"),
-        _line(AOBA.address_email, "correction", "dsure-key", "auth-key-missing",
+        _line(AOBA.address_email, "correction", "dsure-key contract", "auth-key-missing",
               "aoba key without 認証キー"),
     ])
 
@@ -230,8 +230,10 @@ def outcome(items: Sequence[Item]) -> list[str]:
     def what(got: stack.Received) -> str:
         about = [name(m) for m in got.header("X-Surety-Source").split()]
         replaces = got.header("X-Surety-Replaces")
-        return _what(got.header("X-Surety-Verdict"), got.header("X-Surety-Kind"),
-                     got.header("X-Surety-Problems"), about, name(replaces) if replaces else "")
+        kind = " ".join(filter(None, (got.header("X-Surety-Kind"),
+                                      got.header("X-Surety-Guarantee-Type"))))
+        return _what(got.header("X-Surety-Verdict"), kind, got.header("X-Surety-Problems"),
+                     about, name(replaces) if replaces else "")
 
     lines = [f"mail to {user}: {what(got)}"
              for user in (stack.CONTRACT_STAFF, stack.ADVANCE_STAFF, stack.REVIEW)
