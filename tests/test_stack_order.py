@@ -129,9 +129,11 @@ def submissions() -> list[Item]:
             charset="shift_jis"), ROUTED),
         Item("yamada bridge zip", bridge_zip, ROUTED),
         Item("hokuto encrypted form", school_pdf, ROUTED),
-        Item("aoba key without 認証キー", mails.dsure_key_mail(
-            contractor=AOBA, project=HALL, contract_number="2612010006", in_body=True,
-            omit=("auth_key",), charset="utf-8"), CORRECTION),
+        # (A 保証契約番号 typed without its 認証キー would wait policy.rest_wait_minutes for
+        # the key; a form without its 受注者名 is answered at once.)
+        Item("aoba form without 受注者名", mails.confirmation_mail(
+            contractor=AOBA, project=HALL, policy_number="SJ26-0412377",
+            omit=("contractor",), charset="utf-8"), CORRECTION),
         Item("yamada road password", mails.password_followup(
             contractor="yamada", project="road", password=ROAD_ZIP,
             original_subject=_subject(road_zip)), ROUTED),
@@ -171,7 +173,7 @@ ORDER_B = (
     "hokuto encrypted form",
     "aoba PDF policy",
     "takahashi form without URL",
-    "aoba key without 認証キー",
+    "aoba form without 受注者名",
     "yamada road zip",
     "sato key notice",
 )
@@ -200,8 +202,8 @@ def expected_mails() -> list[str]:
         _line(staff, "routed", "legacy-pdf contract", "", "aoba PDF policy"),
         _line(advance, "routed", "dsure-key advance-payment", "", "aoba advance payment"),
         _line(stack.REVIEW, "review", "other", "not-a-submission", "yamada question"),
-        _line(AOBA.address_email, "correction", "dsure-key contract", "auth-key-missing",
-              "aoba key without 認証キー"),
+        _line(AOBA.address_email, "correction", "confirmation-system contract",
+              "contractor-name-missing", "aoba form without 受注者名"),
     ])
 
 
