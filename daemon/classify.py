@@ -91,7 +91,11 @@ def classify(mail: Mail, settings: Settings) -> Classification:
     subject = normalize(mail.subject)
     readable = [a for a in mail.attachments if a.status is DocumentStatus.TEXT]
     submissions: list[Submission] = []
-    has_invoice = any("請求書" in normalize(a.filename) for a in mail.attachments)
+    # A file named 請求書 counts when it has content that could be read (text, a scan, a
+    # photo): an empty or broken file is no invoice.
+    has_invoice = any("請求書" in normalize(a.filename) and a.data.strip()
+                      and a.status not in (DocumentStatus.UNREADABLE, DocumentStatus.ENCRYPTED)
+                      for a in mail.attachments)
     for att in readable:
         kind = document_kind(att.text, att.filename)
         if kind == "invoice":

@@ -305,6 +305,10 @@ def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Sett
     if any(catalogue.effect(c) is Effect.FIX for c in found):
         # The contractor sends again anyway; which guarantee it is matters only then.
         found = [c for c in found if c != "guarantee-type-unknown"]
+    if "too-large" in unreadable and "too-large" not in found:
+        # Parts over the limits were never opened (a zip bomb, thousands of attachments):
+        # whatever the rest says, a person looks.
+        found.append("too-large")
     if not mail.is_mime:
         found.insert(0, "not-mime")
     if _needs_reply(found) and reply_address(mail, settings) is None:
