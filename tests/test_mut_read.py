@@ -152,6 +152,13 @@ def test_an_unknown_escape_is_kept_as_text() -> None:
     assert decode_iso2022jp(b"a\x1b$Ab\x1b") == "a\x1b$Ab\x1b"
 
 
+def test_jis_x_0212_is_decoded() -> None:
+    """補助漢字 (ESC $ ( D) between JIS X 0208 and ASCII, as some Unix mailers write a name
+    with a rare kanji; a line end ends the run as it does a JIS X 0208 one."""
+    assert decode_iso2022jp(b"\x1b$B;3\x1b$(D0!\x1b$BED\x1b(B 1") == "山丂田 1"
+    assert decode_iso2022jp(b"\x1b$(D0!\r\n0!") == "丂\r\n0!"
+
+
 def test_line_ends_end_a_jis_run_but_not_katakana() -> None:
     """A CR or LF inside a JIS run ends it (broken writers forget ESC ( B); inside half-width
     katakana the mode goes on."""
@@ -162,7 +169,9 @@ def test_line_ends_end_a_jis_run_but_not_katakana() -> None:
 
 
 @pytest.mark.parametrize(("data", "start", "end", "reason"), [
-    (b"No.\x1b$(D!!\x1b(B", 3, 7, "JIS X 0212 not supported"),
+    (b"No.\x1b$(D!!\x1b(B", 7, 9, "no JIS X 0212 character"),
+    (b"\x1b$(D\x200!", 4, 6, "byte outside JIS X 0212"),
+    (b"\x1b$(D0", 4, 6, "byte outside JIS X 0212"),  # cut short
     (b"\x1b$B$3$", 5, 6, "truncated JIS character"),
     (b"ab\x80", 2, 3, "8-bit byte in 7-bit text"),
     (b"\x1b(I1\xb1", 4, 5, "8-bit byte in 7-bit text"),
