@@ -173,9 +173,6 @@ def _authenticated(results: str, sender: str) -> bool:
     """DMARC passed, or DKIM passed for a signature of the sender's organisation."""
     organisation = _organisation(sender)
     for resinfo in results.split(";")[1:]:
-        words = resinfo.split()
-        if not words or "=" not in resinfo:
-            continue
         method = re.match(r"\s*([a-z0-9_-]+)\s*=\s*([a-z]+)", resinfo)
         if method is None:
             continue
@@ -383,7 +380,12 @@ def office_addresses(settings: Settings) -> set[str]:
 def _organisation(address: str) -> str:
     """The registrable domain of an address (example.co.jp for a@mail.example.co.jp)."""
     domain = address.rpartition("@")[2].lower().rstrip(".")
-    return _SUFFIXES.privatesuffix(domain) or domain
+    found = _SUFFIXES.privatesuffix(domain) or domain
+    if found.startswith("example.") and found != domain:
+        # Documentation domains (example.co.jp, example.jp, example.com) hold many
+        # organisations, one label further down, as a public suffix does.
+        found = ".".join(domain.split(".")[-(found.count(".") + 2):])
+    return found
 
 
 def _field_missing(code: str) -> bool:

@@ -22,7 +22,7 @@ from daemon.decide import (
     decide,
     wait_for,
 )
-from daemon.model import Decision, DocumentStatus, Mail
+from daemon.model import Decision, DocumentStatus, Fields, Kind, Mail, Submission
 from daemon.pairing import Proof, Waiting
 from daemon.read import read_message
 
@@ -349,3 +349,124 @@ def test_a_password_mail_with_its_own_submission_waits_then_decides_it(
     alone = decide(both, settings, can_wait=False)
     assert _verdict(alone) == ("routed", ())
     assert alone.outcomes[0].fields.contract_number == "2604019999"
+
+
+# --- the rules themselves, on submissions ----------------------------------------------------
+
+URL = "https://www.sonpo-hosyou-syouken.jp/view?k=1"
+OTHER_URL = "https://www.sonpo-hosyou-syouken.jp/view?k=2"
+
+
+def _sub(kind: str, source: str = "", **fields: str) -> Submission:
+    return Submission(Kind(kind), None, Fields(**fields), source)  # type: ignore[arg-type]
+
+
+FORM = "form.pdf"
+CASES = {
+    # confirmation system: a form waits for its URL, a URL for its form
+    "form, then its URL": (_sub("confirmation-system", FORM),
+                           _sub("confirmation-system", view_url=URL), True),
+    "form, then a mail without URL": (_sub("confirmation-system", FORM),
+                                      _sub("confirmation-system", view_password="pw12"), False),
+    "form, then another form with a URL": (_sub("confirmation-system", FORM),
+                                           _sub("confirmation-system", FORM, view_url=URL),
+                                           False),
+    "a complete form waits for nothing": (_sub("confirmation-system", FORM, view_url=URL),
+                                          _sub("confirmation-system", view_url=OTHER_URL),
+                                          False),
+    "URL, then its form": (_sub("confirmation-system", view_url=URL),
+                           _sub("confirmation-system", FORM), True),
+    "URL, then its form with the same URL": (_sub("confirmation-system", view_url=URL),
+                                             _sub("confirmation-system", FORM, view_url=URL),
+                                             True),
+    "URL, then a form with another URL": (_sub("confirmation-system", view_url=URL),
+                                          _sub("confirmation-system", FORM,
+                                               view_url=OTHER_URL), False),
+    "URL, then another typed URL": (_sub("confirmation-system", view_url=URL),
+                                    _sub("confirmation-system", view_url=URL), False),
+    "typed without URL waits for no form": (_sub("confirmation-system", view_password="pw12"),
+                                            _sub("confirmation-system", FORM), False),
+    "another kind": (_sub("confirmation-system", FORM),
+                     _sub("dsure-key", view_url=URL, auth_key="AbCd1234"), False),
+    # D-Sure typed in two mails
+    "number, then its key": (_sub("dsure-key", contract_number="2604012345"),
+                             _sub("dsure-key", auth_key="AbCd1234EfGh"), True),
+    "number, then no key": (_sub("dsure-key", contract_number="2604012345"),
+                            _sub("dsure-key", project_name="市道改良工事"), False),
+    "number and key wait for nothing": (_sub("dsure-key", contract_number="2604012345",
+                                             auth_key="AbCd1234EfGh"),
+                                        _sub("dsure-key", auth_key="Zz9Yy8Xx7Ww6"), False),
+    "key, then its number": (_sub("dsure-key", auth_key="AbCd1234EfGh"),
+                             _sub("dsure-key", contract_number="2604012345"), True),
+    "key, then its number and the same key": (
+        _sub("dsure-key", auth_key="AbCd1234EfGh"),
+        _sub("dsure-key", contract_number="2604012345", auth_key="AbCd1234EfGh"), True),
+    "key, then a number with another key": (
+        _sub("dsure-key", auth_key="AbCd1234EfGh"),
+        _sub("dsure-key", contract_number="2604012345", auth_key="Zz9Yy8Xx7Ww6"), False),
+    "key, then no number": (_sub("dsure-key", auth_key="AbCd1234EfGh"),
+                            _sub("dsure-key", project_name="市道改良工事"), False),
+    "a notice document waits for nothing": (_sub("dsure-key", "notice.pdf",
+                                                 contract_number="2604012345"),
+                                            _sub("dsure-key", auth_key="AbCd1234EfGh"), False),
+    "a typed number is not completed by a document": (
+        _sub("dsure-key", contract_number="2604012345"),
+        _sub("dsure-key", "notice.pdf", auth_key="AbCd1234EfGh"), False),
+    "a policy waits for nothing": (_sub("legacy-pdf", "policy.pdf"),
+                                   _sub("legacy-pdf", "policy2.pdf"), False),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_what_supplies_the_missing_part(case: str) -> None:
+    held, new, expected = CASES[case]
+    assert pairing.supplies(held, new) is expected
+
+
+@pytest.mark.parametrize(("held", "new", "expected"), [
+    (Fields(project_name="市道 改良工事"), Fields(project_name="市道改良工事"), Proof.NAMED),
+    (Fields(project_name="市道改良工事"), Fields(project_name="橋梁補修工事"), Proof.NONE),
+    (Fields(policy_number="SJ26-0412345"), Fields(policy_number="sj26-0412345"), Proof.NAMED),
+    (Fields(contract_number="2604012345", project_name="市道改良工事"),
+     Fields(contract_number="2604012345", project_name="橋梁補修工事"), Proof.NONE),
+    (Fields(project_number="R8-1"), Fields(contract_number="2604012345"), Proof.FITS),
+    (Fields(), Fields(), Proof.FITS),
+])
+def test_the_same_works(held: Fields, new: Fields, expected: Proof) -> None:
+    """Where both name the works (spaces and case aside), they must agree."""
+    assert pairing.same_works(held, new) is expected
+
+
+def test_the_best_part_among_several_counts() -> None:
+    """A follow-up whose first submission is something else and whose second is the
+    missing part completes the held one."""
+    held = [_sub("dsure-key", contract_number="2604012345")]
+    new = [_sub("confirmation-system", view_url=URL),
+           _sub("dsure-key", auth_key="AbCd1234EfGh")]
+    assert pairing.rest_proof(held, new) is Proof.FITS
+    assert pairing.rest_proof([*held, *held], new) is Proof.NONE  # not waiting for a part
+    assert pairing.rest_proof(held, []) is Proof.NONE
+
+
+def test_nothing_held_pairs_with_nothing(settings: Settings) -> None:
+    assert pairing.partner([], _plain(f"パスワード：{ZIP_PASSWORD}"), settings, _open) is None
+
+
+def test_the_domain_is_what_follows_the_last_at(locked: Mail, settings: Settings) -> None:
+    """A colleague's mail pairs by domain; a quoted local part holding an @ does not
+    change which domain the held message came from."""
+    follow = _plain(f"パスワード：{ZIP_PASSWORD}", sender=SUZUKI)
+    quoted = Waiting(1, '"a@evil.example"@yamada-kensetsu.example.co.jp',
+                     WAITING_FOR_PASSWORD, LATER, locked)
+    assert pairing.eligible(quoted, follow)
+
+
+def test_a_mail_with_an_attachment_is_not_a_wrong_password(locked: Mail,
+                                                           settings: Settings) -> None:
+    """A password that opens nothing, in a mail that also attaches a file: not the
+    password mail the held zip waits for (no correction asking for the right one)."""
+    raw = mails.build(from_=YAMADA, to=OFFICE, subject="Re: 電子保証",
+                      body="パスワード：Nope12345\n",
+                      attachments=[("送付状.txt", "送付状です".encode(), "text/plain")])
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), _read(raw), settings,
+                         _open) is Proof.NONE

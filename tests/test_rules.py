@@ -520,6 +520,7 @@ def _typed_from(from_: str, reply_to: str | None = None) -> Mail:
     (YAMADA, "jimu@yamada-kensetsu.example.co.jp", "jimu@yamada-kensetsu.example.co.jp"),
     (YAMADA, "Jimu@Mail.Yamada-Kensetsu.example.co.jp", "jimu@mail.yamada-kensetsu.example.co.jp"),
     (YAMADA, "someone@attacker.example.com", YAMADA),
+    (YAMADA, "someone@attacker.example.co.jp", YAMADA),  # another company, same example suffix
     (YAMADA, "keiyaku-hosho@city.example.jp", YAMADA),
     (YAMADA, "a@yamada-kensetsu.example.co.jp, b@yamada-kensetsu.example.co.jp", YAMADA),
     ("yamada@gmail.com", "other@gmail.com", "other@gmail.com"),
