@@ -216,12 +216,13 @@ def combined(held: Mail, mail: Mail, opener: Opener) -> Mail:
     both count; the submission's (see :func:`order`) identity and arrival time stand.
     """
     passwords = tuple(dict.fromkeys([*password_candidates(held), *password_candidates(mail)]))
-    first, second = (opener(m, passwords) if sealed(m) else m for m in order(held, mail))
+    leading, following = order(held, mail)
+    first, second = (opener(m, passwords) if sealed(m) else m for m in (leading, following))
     return replace(
         first,
         body=f"{first.body}\n{second.body}",
         attachments=(*first.attachments, *second.attachments),
-        companions=(*first.companions, second.raw),
+        companions=(*leading.companions, following.raw),
         # Only passwords tried on an attachment count as given (a key alone on its line
         # in a typed submission is no password).
         passwords=tuple(dict.fromkeys([*first.passwords, *second.passwords])),

@@ -7,18 +7,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 
 import pytest
 from samples import jis, mails, offices, pdfs
 
-from daemon import read
+from daemon import pairing, read
 from daemon.config import Settings
 from daemon.decide import decide
 from daemon.documents import _OLE_MAGIC
 from daemon.japanese import decode_iso2022jp, decode_text, normalize, normalize_number, parse_date
-from daemon.model import Attachment, DocumentStatus
+from daemon.model import Attachment, DocumentStatus, Mail
 from daemon.read import (
     ReadLimits,
     decode_words,
@@ -816,4 +817,48 @@ def test_headers_only_message_id_is_the_same_as_a_full_read() -> None:
     assert mail.message_id == "<" + hashlib.sha256(raw).hexdigest()[:32] + (
         "@surety-intake.invalid>")
 
+
+# --- a held message and its follow-up read as one (daemon.pairing.combined) ---------------------
+
+def test_a_held_message_and_its_password_mail_are_read_as_one() -> None:
+    """The first message is read again with the follow-up's password, keeps its arrival
+    time and identity; bodies and attachments of both count; the follow-up is kept as a
+    companion after the earlier ones."""
+    locked = _blank_pdf("Kk2604tot")
+    first_raw = _mixed(_text("保険証券を送ります"), _file("policy.pdf", locked, "application/pdf"),
+                       top=("Message-ID: <first@yamada.example.jp>",))
+    at = datetime(2026, 4, 6, 0, 31, tzinfo=UTC)
+    first = read_message(first_raw, at)
+    assert _only(first.attachments).status is DocumentStatus.ENCRYPTED
+    first = replace(first, companions=(b"earlier",))
+    follow = read_message(_mixed(_text("パスワード：Kk2604tot"), _file("note.bin", b"n"),
+                                 top=("Message-ID: <second@yamada.example.jp>",)),
+                          datetime(2026, 4, 6, 1, 0, tzinfo=UTC))
+    both = pairing.combined(first, follow, _reopen)
+    assert (both.message_id, both.received_at) == ("<first@yamada.example.jp>", at)
+    assert both.body == "保険証券を送ります\nパスワード：Kk2604tot"
+    assert [(a.filename, a.status) for a in both.attachments] == [
+        ("policy.pdf", DocumentStatus.NO_TEXT), ("note.bin", DocumentStatus.SKIPPED)]
+    assert both.companions == (b"earlier", follow.raw)
+    assert both.passwords == ("Kk2604tot",)
+
+
+def _reopen(mail: Mail, passwords: tuple[str, ...]) -> Mail:
+    return read_message(mail.raw, mail.received_at, passwords=passwords)
+
+
+def test_a_pair_with_nothing_sealed_is_not_read_again() -> None:
+    """Nothing encrypted: neither message is read again, and a value alone on a line
+    (a key) is no password given."""
+    first = read_message(_mixed(_text("保証契約番号：2604012345\n認証キーは別途お送りします"),
+                                top=("Message-ID: <a@yamada.example.jp>",)))
+    follow = read_message(_mixed(_text("認証キー\nAbCd1234EfGh"),
+                                 top=("Message-ID: <b@yamada.example.jp>",)))
+
+    def never(mail: Mail, passwords: tuple[str, ...]) -> Mail:
+        raise AssertionError("read again")
+
+    both = pairing.combined(first, follow, never)
+    assert both.passwords == ()
+    assert (both.message_id, both.companions) == ("<a@yamada.example.jp>", (follow.raw,))
 

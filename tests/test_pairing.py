@@ -470,3 +470,65 @@ def test_a_mail_with_an_attachment_is_not_a_wrong_password(locked: Mail,
                       attachments=[("送付状.txt", "送付状です".encode(), "text/plain")])
     assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), _read(raw), settings,
                          _open) is Proof.NONE
+
+
+def test_opening_is_tried_only_when_there_is_something_to_open(locked: Mail) -> None:
+    """No password, or nothing encrypted: nothing is read again (bounded work), and
+    nothing is opened."""
+    calls: list[tuple[str, ...]] = []
+
+    def spy(mail: Mail, passwords: tuple[str, ...]) -> Mail:
+        calls.append(passwords)
+        return _open(mail, passwords)
+
+    plain = _read(mails.confirmation_mail())
+    assert pairing.opens((), locked, spy) is False
+    assert pairing.opens([ZIP_PASSWORD], plain, spy) is False
+    assert calls == []
+    assert pairing.opens(["Nope12345", ZIP_PASSWORD], locked, spy) is True
+    assert calls == [("Nope12345", ZIP_PASSWORD)]
+
+
+def test_a_zip_of_several_files_opens(settings: Settings) -> None:
+    """Opened, a zip becomes its files (more parts than before): still proof."""
+    from samples import offices  # noqa: PLC0415
+
+    archive = offices.aes_zip({"form.pdf": b"%PDF-1.4 x", "note.txt": "メモ".encode()},
+                              "Zz9Yy8Xx")
+    mail = _read(mails.build(from_=YAMADA, to=OFFICE, subject="【電子保証】", body="添付します。",
+                             attachments=[("forms.zip", archive, "application/zip")]))
+    assert [a.status for a in mail.attachments] == [DocumentStatus.ENCRYPTED]
+    assert pairing.opens(["Zz9Yy8Xx"], mail, _open) is True
+
+
+def test_a_password_mail_first_and_a_zip_it_does_not_open(locked: Mail,
+                                                          settings: Settings) -> None:
+    """Reversed order, wrong password, same address: the pair asks for the right one."""
+    password = _plain("パスワード：Nope12345\n")
+    assert pairing.proof(_held(password, WAITING_FOR_DOCUMENT), locked, settings,
+                         _open) is Proof.FITS
+
+
+def test_an_unknown_reason_waits_for_nothing(settings: Settings) -> None:
+    form = _read(mails.confirmation_mail(omit=("view_url",)))
+    url = _plain(f"証券番号：SJ26-0412345\n閲覧用URL：{parties.viewing_url('SJ26-0412345')}\n")
+    assert pairing.proof(_held(form, "waiting-for-something-else"), url, settings,
+                         _open) is Proof.NONE
+
+
+def test_no_address_is_no_organisation(locked: Mail) -> None:
+    """A held message or a mail without a usable address pairs with nothing."""
+    nobody = replace(_plain(f"パスワード：{ZIP_PASSWORD}"), from_addr="")
+    assert not pairing.eligible(Waiting(1, "", WAITING_FOR_PASSWORD, LATER, locked), nobody)
+    domainless = replace(_plain(f"パスワード：{ZIP_PASSWORD}"), from_addr="someone@")
+    assert not pairing.eligible(Waiting(1, "keiyaku", WAITING_FOR_PASSWORD, LATER, locked),
+                                domainless)
+
+
+def test_a_part_that_supplies_nothing_counts_for_nothing() -> None:
+    """The same number again without its key names the same works but supplies nothing."""
+    held = [_sub("dsure-key", contract_number="2604012345")]
+    assert pairing.rest_proof(held, [_sub("dsure-key", contract_number="2604012345")]) is (
+        Proof.NONE)
+    neither = _sub("dsure-key", project_name="市道改良工事")
+    assert not pairing.supplies(neither, _sub("dsure-key", contract_number="2604012345"))
