@@ -521,7 +521,7 @@ def test_no_address_is_no_organisation(locked: Mail) -> None:
     nobody = replace(_plain(f"パスワード：{ZIP_PASSWORD}"), from_addr="")
     assert not pairing.eligible(Waiting(1, "", WAITING_FOR_PASSWORD, LATER, locked), nobody)
     domainless = replace(_plain(f"パスワード：{ZIP_PASSWORD}"), from_addr="someone@")
-    assert not pairing.eligible(Waiting(1, "keiyaku", WAITING_FOR_PASSWORD, LATER, locked),
+    assert not pairing.eligible(Waiting(1, "keiyaku@", WAITING_FOR_PASSWORD, LATER, locked),
                                 domainless)
 
 
@@ -532,3 +532,16 @@ def test_a_part_that_supplies_nothing_counts_for_nothing() -> None:
         Proof.NONE)
     neither = _sub("dsure-key", project_name="市道改良工事")
     assert not pairing.supplies(neither, _sub("dsure-key", contract_number="2604012345"))
+
+
+def test_a_pair_keeps_every_password_given(settings: Settings) -> None:
+    """The leading message opens nothing; the password the other gives for its own
+    attachment is kept as given (a wrong one then asks for the right one)."""
+    files = [(f"写真{n}.jpg", b"\xff\xd8\xff\xe0 jpeg", "image/jpeg") for n in range(2)]
+    first = _read(mails.build(from_=YAMADA, to=OFFICE, subject="写真", body="現場写真です。",
+                              attachments=files))
+    sealed = _read(mails.confirmation_mail(encrypt="zip-aes"))
+    wrong = replace(sealed, body=f"{sealed.body}\nパスワード：Nope12345")
+    both = pairing.combined(first, wrong, _open)
+    assert both.message_id == first.message_id  # more attachments lead
+    assert "Nope12345" in both.passwords
