@@ -14,9 +14,9 @@ import structlog
 
 from daemon import config, log
 from daemon.config import ConfigError, Settings
-from daemon.decide import History, decide
+from daemon.decide import History, finalize
 from daemon.mailbox import MailboxError
-from daemon.sandbox import read_in_child
+from daemon.sandbox import decide_in_child, read_in_child
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +45,8 @@ def classify_file(settings: Settings, path: Path, *, history: History | None = N
     # Read as the daemon reads: in a child with the office's limits, so that classify
     # survives whatever the daemon survives (a hostile message ends in review).
     mail, _ = read_in_child(path.read_bytes(), None, settings.limits, now=now)
-    result = decide(mail, settings, now=now, history=history).to_json()
+    decision, _ = decide_in_child(mail, settings, now=now)
+    result = finalize(decision, mail, settings, now=now, history=history).to_json()
     result["message_id"] = mail.message_id
     result["received_at"] = mail.received_at.isoformat()
     return result

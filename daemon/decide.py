@@ -201,6 +201,14 @@ def decide(mail: Mail, settings: Settings, *, can_wait: bool = True,
     decision final (the reply cap, what a routed submission replaces).
     """
     decision = _verdict(mail, settings, can_wait=can_wait, sources=sources, now=now)
+    return finalize(decision, mail, settings, now=now, history=history)
+
+
+def finalize(decision: Decision, mail: Mail, settings: Settings, *,
+             now: datetime | None, history: History | None) -> Decision:
+    """A decision made final with the history: the reply cap applied, and routed
+    submissions naming the earlier ones they replace. (The daemon classifies in a
+    sandboxed child and finalizes in the process that holds the state file.)"""
     if history is None or decision.verdict in (Verdict.HELD, Verdict.IGNORED):
         return decision
     decided_at = now or mail.received_at

@@ -44,7 +44,8 @@ from multiprocessing.connection import Connection
 from typing import Any, Literal, TypeVar
 
 from daemon.config import Limits as ReadSettings
-from daemon.model import DocumentStatus, Mail
+from daemon.config import Settings
+from daemon.model import Decision, DocumentStatus, Fields, Kind, Mail, Outcome, Verdict
 
 T = TypeVar("T")
 ErrorKind = Literal["timeout", "memory", "crashed"]
@@ -245,3 +246,24 @@ def read_in_child(raw: bytes, received_at: datetime | None, limits: ReadSettings
         mail = read_headers_only(raw, received_at, now=now, status=status,
                                  detail=str(err)[:200])
         return mail, err
+
+
+def decide_in_child(mail: Mail, settings: Settings, *, can_wait: bool = True,
+                    sources: tuple[str, ...] = (), now: datetime | None = None
+                    ) -> tuple[Decision, SandboxError | None]:
+    """Classify, check and decide a message in a child with the office's limits (the
+    work on a stranger's text never runs in the daemon itself); only the small decision
+    comes back. Without the history: see :func:`daemon.decide.finalize`. When the child
+    fails, the message goes to review (too-large) and the error is returned beside it."""
+    from daemon.decide import decide  # noqa: PLC0415
+
+    job = partial(decide, mail, settings, can_wait=can_wait, sources=sources, now=now)
+    limits = settings.limits
+    try:
+        return run_limited(job, limits=Limits(limits.read_seconds,
+                                              limits.read_memory_mb << 20)), None
+    except SandboxError as err:
+        outcome = Outcome(Verdict.REVIEW, Kind.OTHER, None, ("too-large",),
+                          tuple(settings.routing.review), Fields())
+        return Decision(Verdict.REVIEW, (outcome,), "too-large",
+                        sources or (mail.message_id,)), err

@@ -37,13 +37,13 @@ from daemon.compose import (
     undeliverable_notice,
 )
 from daemon.config import Settings
-from daemon.decide import decide
+from daemon.decide import finalize
 from daemon.lifecycle import is_own_copy, quarantine_due, secrets_of
 from daemon.log import register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
 from daemon.model import Decision, Mail, Verdict
 from daemon.outbox import Outbox, SendError
-from daemon.sandbox import read_in_child
+from daemon.sandbox import decide_in_child, read_in_child
 from daemon.store import MessageRow, PendingMail, Store
 
 log = structlog.get_logger("daemon.service")
@@ -212,8 +212,11 @@ class Intake:
         """The final decision on a message (or a pair), as of when it was first decided
         (a run that stopped half-way decides again, the same way)."""
         now = row.decided_at if row.state == "decided" and row.decided_at else self.clock()
-        return decide(mail, self.settings, can_wait=can_wait, sources=sources, now=now,
-                      history=self.store)
+        decision, err = decide_in_child(mail, self.settings, can_wait=can_wait,
+                                        sources=sources, now=now)
+        if err is not None:
+            log.warning("message.decide_failed", kind=err.kind, error=str(err)[:300])
+        return finalize(decision, mail, self.settings, now=now, history=self.store)
 
     def _reopen(self, mail: Mail, passwords: tuple[str, ...]) -> Mail:
         """A message read again, trying these passwords on its encrypted attachments."""

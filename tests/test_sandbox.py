@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from daemon.archives import Unpacked, ZipLimits, unpack_zip
+from daemon.config import Settings
 from daemon.documents import Extracted, read_pdf
 from daemon.model import DocumentStatus
 from daemon.sandbox import Limits, SandboxError, run_limited
@@ -315,3 +316,22 @@ def test_zip_bomb_is_contained(make: Callable[[], bytes]) -> None:
     else:
         assert isinstance(got, Unpacked)
         assert sum(len(m.data) for m in got.members) <= ZipLimits().max_total_bytes
+
+
+def test_deciding_runs_in_a_child_and_a_failure_is_a_review(settings: Settings) -> None:
+    """The classification of a stranger's text runs in a child with the office's limits;
+    a child that cannot finish in time sends the message to review."""
+    from samples import mails  # noqa: PLC0415
+
+    from daemon.read import read_message  # noqa: PLC0415
+    from daemon.sandbox import decide_in_child  # noqa: PLC0415
+
+    mail = read_message(mails.dsure_key_mail())
+    decision, err = decide_in_child(mail, settings)
+    assert (decision.verdict.value, err) == ("routed", None)
+    hurried = settings.model_copy(update={"limits": settings.limits.model_copy(
+        update={"read_seconds": 0.001})})
+    decision, err = decide_in_child(mail, hurried)
+    assert err is not None and err.kind == "timeout"
+    assert (decision.verdict.value, decision.problems, decision.route_to) == (
+        "review", ("too-large",), tuple(settings.routing.review))
