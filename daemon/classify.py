@@ -91,7 +91,11 @@ def classify(mail: Mail, settings: Settings) -> Classification:
     subject = normalize(mail.subject)
     readable = [a for a in mail.attachments if a.status is DocumentStatus.TEXT]
     submissions: list[Submission] = []
-    has_invoice = any("請求書" in normalize(a.filename) for a in mail.attachments)
+    # A file named 請求書 counts when it has content that could be read (text, a scan, a
+    # photo): an empty or broken file is no invoice.
+    has_invoice = any("請求書" in normalize(a.filename) and a.data.strip()
+                      and a.status not in (DocumentStatus.UNREADABLE, DocumentStatus.ENCRYPTED)
+                      for a in mail.attachments)
     for att in readable:
         kind = document_kind(att.text, att.filename)
         if kind == "invoice":
@@ -139,11 +143,11 @@ MAX_PASSWORD_CANDIDATES = 8
 
 def password_candidates(mail: Mail) -> list[str]:
     """The values that may be a password for an attached document: those given beside
-    a label (in the subject or the body), then tokens alone on a line. Only trying them
+    a label (in the subject or the body), then tokens alone on a line of the body. Only trying them
     proves which (if any) is one; at most MAX_PASSWORD_CANDIDATES."""
-    text = normalize(f"{mail.subject}\n{mail.body}")
-    found = [*mail.passwords, *extract.document_passwords(text)]
-    for m in _LONE_TOKEN.finditer(text):
+    found = [*mail.passwords,
+             *extract.document_passwords(normalize(f"{mail.subject}\n\n{mail.body}"))]
+    for m in _LONE_TOKEN.finditer(normalize(mail.body)):
         token = m.group(1)
         if not _PHONE.fullmatch(token) and token.strip("-_=*#~^+") and re.search(
                 r"[A-Za-z0-9]", token):

@@ -16,7 +16,7 @@ from daemon import config, log
 from daemon.config import ConfigError, Settings
 from daemon.decide import History, decide
 from daemon.mailbox import MailboxError
-from daemon.read import read_message
+from daemon.sandbox import read_in_child
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +42,9 @@ def classify_file(settings: Settings, path: Path, *, history: History | None = N
     now (``held`` only while its wait runs), with the reply cap and what it replaces
     when the state file (``history``) is given."""
     now = now or datetime.now(UTC)
-    mail = read_message(path.read_bytes(), now=now)
+    # Read as the daemon reads: in a child with the office's limits, so that classify
+    # survives whatever the daemon survives (a hostile message ends in review).
+    mail, _ = read_in_child(path.read_bytes(), None, settings.limits, now=now)
     result = decide(mail, settings, now=now, history=history).to_json()
     result["message_id"] = mail.message_id
     result["received_at"] = mail.received_at.isoformat()

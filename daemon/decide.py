@@ -173,9 +173,6 @@ def _authenticated(results: str, sender: str) -> bool:
     """DMARC passed, or DKIM passed for a signature of the sender's organisation."""
     organisation = _organisation(sender)
     for resinfo in results.split(";")[1:]:
-        words = resinfo.split()
-        if not words or "=" not in resinfo:
-            continue
         method = re.match(r"\s*([a-z0-9_-]+)\s*=\s*([a-z]+)", resinfo)
         if method is None:
             continue
@@ -305,6 +302,10 @@ def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Sett
     if any(catalogue.effect(c) is Effect.FIX for c in found):
         # The contractor sends again anyway; which guarantee it is matters only then.
         found = [c for c in found if c != "guarantee-type-unknown"]
+    if "too-large" in unreadable and "too-large" not in found:
+        # Parts over the limits were never opened (a zip bomb, thousands of attachments):
+        # whatever the rest says, a person looks.
+        found.append("too-large")
     if not mail.is_mime:
         found.insert(0, "not-mime")
     if _needs_reply(found) and reply_address(mail, settings) is None:
@@ -379,7 +380,12 @@ def office_addresses(settings: Settings) -> set[str]:
 def _organisation(address: str) -> str:
     """The registrable domain of an address (example.co.jp for a@mail.example.co.jp)."""
     domain = address.rpartition("@")[2].lower().rstrip(".")
-    return _SUFFIXES.privatesuffix(domain) or domain
+    found = _SUFFIXES.privatesuffix(domain) or domain
+    if found.startswith("example.") and found != domain:
+        # Documentation domains (example.co.jp, example.jp, example.com) hold many
+        # organisations, one label further down, as a public suffix does.
+        found = ".".join(domain.split(".")[-(found.count(".") + 2):])
+    return found
 
 
 def _field_missing(code: str) -> bool:

@@ -84,19 +84,24 @@ def decode_iso2022jp(data: bytes) -> str:
             if seq == b"(I":
                 mode, i = "kana", i + 3
                 continue
-            if data[i + 1 : i + 4] == b"$(D":  # JIS X 0212: not in CP932
-                raise UnicodeDecodeError("iso2022_jp", data, i, i + 4, "JIS X 0212 not supported")
+            if data[i + 1 : i + 4] == b"$(D":  # JIS X 0212 (補助漢字): not in CP932
+                mode, i = "x0212", i + 4
+                continue
         if b in (0x0D, 0x0A):
             # Line ends are allowed only in ASCII mode, but broken writers forget to switch
             # back; a line end always ends a double-byte run.
             out.append(chr(b))
-            mode = "ascii" if mode == "jis" else mode
+            mode = "ascii" if mode in ("jis", "x0212") else mode
             i += 1
             continue
         if mode == "jis":
             if i + 1 >= n:
                 raise UnicodeDecodeError("iso2022_jp", data, i, n, "truncated JIS character")
             out.append(_jis_pair_to_text(data, i))
+            i += 2
+            continue
+        if mode == "x0212":
+            out.append(_x0212_pair_to_text(data, i))
             i += 2
             continue
         if mode == "kana" and 0x21 <= b <= 0x5F:
@@ -108,6 +113,17 @@ def decode_iso2022jp(data: bytes) -> str:
         out.append(chr(b))
         i += 1
     return "".join(out)
+
+
+def _x0212_pair_to_text(data: bytes, i: int) -> str:
+    """One JIS X 0212 code (two bytes at ``data[i]``), through Python's ISO-2022-JP-2."""
+    pair = data[i : i + 2]
+    if len(pair) < 2 or not all(0x21 <= c <= 0x7E for c in pair):
+        raise UnicodeDecodeError("iso2022_jp", data, i, i + 2, "byte outside JIS X 0212")
+    try:
+        return (b"\x1b$(D" + pair + b"\x1b(B").decode("iso2022_jp_2")
+    except UnicodeDecodeError:
+        raise UnicodeDecodeError("iso2022_jp", data, i, i + 2, "no JIS X 0212 character") from None
 
 
 def _jis_pair_to_text(data: bytes, i: int) -> str:

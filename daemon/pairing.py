@@ -108,7 +108,8 @@ def proof(waiting: Waiting, mail: Mail, settings: Settings, opener: Opener) -> P
     if waiting.reason == WAITING_FOR_DOCUMENT:
         return _password_proof(mail, waiting.mail, settings, opener)
     if waiting.reason == WAITING_FOR_REST and waiting.sender.lower() == mail.from_addr.lower():
-        return _rest_proof(waiting.mail, mail, settings)
+        return rest_proof(classify(waiting.mail, settings).submissions,
+                          classify(mail, settings).submissions)
     return Proof.NONE
 
 
@@ -136,20 +137,20 @@ def _only_a_password(mail: Mail, settings: Settings) -> bool:
     return all(s.kind is Kind.OTHER for s in classify(mail, settings).submissions)
 
 
-def _rest_proof(held: Mail, mail: Mail, settings: Settings) -> Proof:
-    """``mail`` supplies what the held submission lacks, for the same works."""
-    before = classify(held, settings).submissions
-    if len(before) != 1:
+def rest_proof(held: Sequence[Submission], new: Sequence[Submission]) -> Proof:
+    """How surely the new mail's submissions supply what the held one lacks, for the
+    same works (a held message with several submissions is not waiting for a part)."""
+    if len(held) != 1:
         return Proof.NONE
     best = Proof.NONE
-    for sub in classify(mail, settings).submissions:
-        if not _supplies(before[0], sub):
+    for sub in new:
+        if not supplies(held[0], sub):
             continue
-        best = max(best, _same_works(before[0].fields, sub.fields))
+        best = max(best, same_works(held[0].fields, sub.fields))
     return best
 
 
-def _supplies(held: Submission, new: Submission) -> bool:
+def supplies(held: Submission, new: Submission) -> bool:
     """``new`` is the missing part of ``held``, and not a whole submission of its own."""
     if held.kind is not new.kind:
         return False
@@ -171,7 +172,7 @@ def _supplies(held: Submission, new: Submission) -> bool:
 _WORKS = ("contract_number", "policy_number", "project_number", "project_name")
 
 
-def _same_works(held: Fields, new: Fields) -> Proof:
+def same_works(held: Fields, new: Fields) -> Proof:
     """NAMED when both name the works alike, NONE when they name different works,
     FITS when they do not both name them."""
     named = False
@@ -215,12 +216,13 @@ def combined(held: Mail, mail: Mail, opener: Opener) -> Mail:
     both count; the submission's (see :func:`order`) identity and arrival time stand.
     """
     passwords = tuple(dict.fromkeys([*password_candidates(held), *password_candidates(mail)]))
-    first, second = (opener(m, passwords) if sealed(m) else m for m in order(held, mail))
+    leading, following = order(held, mail)
+    first, second = (opener(m, passwords) if sealed(m) else m for m in (leading, following))
     return replace(
         first,
         body=f"{first.body}\n{second.body}",
         attachments=(*first.attachments, *second.attachments),
-        companions=(*first.companions, second.raw),
+        companions=(*leading.companions, following.raw),
         # Only passwords tried on an attachment count as given (a key alone on its line
         # in a typed submission is no password).
         passwords=tuple(dict.fromkeys([*first.passwords, *second.passwords])),

@@ -38,8 +38,13 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any, Literal, TypeVar
+
+from daemon.config import Limits as ReadSettings
+from daemon.model import DocumentStatus, Mail
 
 T = TypeVar("T")
 ErrorKind = Literal["timeout", "memory", "crashed"]
@@ -216,3 +221,27 @@ def _describe(err: BaseException) -> str:
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT // 2] + " ... " + text[
         -_MAX_TEXT // 2:]
+
+
+def read_in_child(raw: bytes, received_at: datetime | None, limits: ReadSettings, *,
+                  passwords: tuple[str, ...] = (), now: datetime | None = None
+                  ) -> tuple[Mail, SandboxError | None]:
+    """Read a message in a child with the office's limits (``limits.*``): a hostile
+    message costs its own reading only. When the child fails, the message is read from
+    its headers alone, with one placeholder part saying why (too-large for memory,
+    unreadable otherwise), and the error is returned beside it."""
+    from daemon.read import ReadLimits, read_headers_only, read_message  # noqa: PLC0415
+
+    read_limits = ReadLimits(limits.message_bytes, limits.attachments, limits.attachment_bytes,
+                             limits.text_chars)
+    job = partial(read_message, raw, received_at, now=now, passwords=passwords,
+                  limits=read_limits)
+    try:
+        return run_limited(job, limits=Limits(limits.read_seconds,
+                                              limits.read_memory_mb << 20)), None
+    except SandboxError as err:
+        status = DocumentStatus.TOO_LARGE if err.kind == "memory" else (
+            DocumentStatus.UNREADABLE)
+        mail = read_headers_only(raw, received_at, now=now, status=status,
+                                 detail=str(err)[:200])
+        return mail, err

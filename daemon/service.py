@@ -41,11 +41,9 @@ from daemon.decide import decide
 from daemon.lifecycle import is_own_copy, quarantine_due, secrets_of
 from daemon.log import register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
-from daemon.model import Decision, DocumentStatus, Mail, Verdict
+from daemon.model import Decision, Mail, Verdict
 from daemon.outbox import Outbox, SendError
-from daemon.read import ReadLimits, read_headers_only, read_message
-from daemon.sandbox import Limits as SandboxLimits
-from daemon.sandbox import SandboxError, run_limited
+from daemon.sandbox import read_in_child
 from daemon.store import MessageRow, PendingMail, Store
 
 log = structlog.get_logger("daemon.service")
@@ -226,19 +224,11 @@ class Intake:
         """Read a message in a child process with time and memory limits: a hostile
         attachment costs that message (review, attachment-unreadable or too-large), never
         the daemon."""
-        cfg = self.settings.limits
-        limits = ReadLimits(cfg.message_bytes, cfg.attachments, cfg.attachment_bytes,
-                            cfg.text_chars)
-        job = partial(read_message, raw, received_at, passwords=tuple(passwords),
-                      limits=limits)
-        try:
-            return run_limited(job, limits=SandboxLimits(cfg.read_seconds,
-                                                         cfg.read_memory_mb << 20))
-        except SandboxError as err:
+        mail, err = read_in_child(raw, received_at, self.settings.limits,
+                                  passwords=tuple(passwords))
+        if err is not None:
             log.warning("message.read_failed", kind=err.kind, error=str(err)[:300])
-            status = DocumentStatus.TOO_LARGE if err.kind == "memory" else (
-                DocumentStatus.UNREADABLE)
-            return read_headers_only(raw, received_at, status=status, detail=str(err)[:200])
+        return mail
 
     def _partner(self, box: Mailbox, mail: Mail) -> tuple[MessageRow, str, Mail] | None:
         """The held message this mail provably completes (see daemon.pairing), if any."""

@@ -591,8 +591,12 @@ def test_invoice_is_no_submission_but_is_noted(settings: Settings) -> None:
 
 
 def test_invoice_known_by_its_name_even_unread(settings: Settings) -> None:
-    """An invoice scan without text counts by its file name."""
-    scan = _doc("請求書（前払金）.pdf", "", status=DocumentStatus.NO_TEXT)
+    """An invoice scan without text counts by its file name (an empty file does not)."""
+    scan = replace(_doc("請求書（前払金）.pdf", "", status=DocumentStatus.NO_TEXT),
+                   data=b"%PDF-1.4 scanned page")
+    empty = _mail("", docs=(replace(scan, data=b""),
+                            _doc("お知らせ.pdf", _key_notice(kind="前払金保証"))))
+    assert cl.classify(empty, settings).has_invoice is False
     mail = _mail("", docs=(scan, _doc("お知らせ.pdf", _key_notice(kind="前払金保証"))))
     assert cl.classify(mail, settings).has_invoice is True
     alone = _mail("", docs=(_doc("お知らせ.pdf", _key_notice(kind="前払金保証")),))

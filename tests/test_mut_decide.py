@@ -363,6 +363,7 @@ def test_a_failed_check_by_the_office_server_is_forged(results: tuple[str, ...],
     ("mx.city.example.jp; dmarc=temperror; dkim=temperror",),
     ("mx.city.example.jp; dkim=pass header.d=unrelated.example; dmarc=none",),
     ("mx.city.example.jp; dkim=pass; dmarc=none",),  # a signature of nobody known
+    ("mx.city.example.jp; dkim=pass header.d=evil.example.jp; dmarc=none",),
     ("evil.example; dmarc=pass",),  # another server's word only
     ("evil.example mx.city.example.jp; dmarc=pass",),
     ("relay.mx.city.example.jp; dmarc=pass",),
@@ -384,6 +385,7 @@ def test_without_a_pass_from_the_office_server_it_is_not_trusted(
     ("mx.city.example.jp 1 (relay); spf=pass; dmarc=pass header.from=sompo-japan.example.jp",),
     ("mx.city.example.jp; dmarc=pass", "mx.city.example.jp; dmarc=fail"),  # topmost counts
     ("evil.example; dmarc=fail", "mx.city.example.jp; dmarc=pass"),
+    ("mx.city.example.jp; =broken; x; dmarc=pass",),  # an unreadable part is skipped
 ])
 def test_a_pass_from_the_office_server_is_trusted(
         results: tuple[str, ...], settings: Settings) -> None:

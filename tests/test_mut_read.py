@@ -7,18 +7,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cache
 
 import pytest
 from samples import jis, mails, offices, pdfs
 
-from daemon import read
+from daemon import pairing, read
 from daemon.config import Settings
 from daemon.decide import decide
 from daemon.documents import _OLE_MAGIC
 from daemon.japanese import decode_iso2022jp, decode_text, normalize, normalize_number, parse_date
-from daemon.model import Attachment, DocumentStatus
+from daemon.model import Attachment, DocumentStatus, Mail
 from daemon.read import (
     ReadLimits,
     decode_words,
@@ -152,6 +153,13 @@ def test_an_unknown_escape_is_kept_as_text() -> None:
     assert decode_iso2022jp(b"a\x1b$Ab\x1b") == "a\x1b$Ab\x1b"
 
 
+def test_jis_x_0212_is_decoded() -> None:
+    """補助漢字 (ESC $ ( D) between JIS X 0208 and ASCII, as some Unix mailers write a name
+    with a rare kanji; a line end ends the run as it does a JIS X 0208 one."""
+    assert decode_iso2022jp(b"\x1b$B;3\x1b$(D0!\x1b$BED\x1b(B 1") == "山丂田 1"
+    assert decode_iso2022jp(b"\x1b$(D0!\r\n0!") == "丂\r\n0!"
+
+
 def test_line_ends_end_a_jis_run_but_not_katakana() -> None:
     """A CR or LF inside a JIS run ends it (broken writers forget ESC ( B); inside half-width
     katakana the mode goes on."""
@@ -162,7 +170,9 @@ def test_line_ends_end_a_jis_run_but_not_katakana() -> None:
 
 
 @pytest.mark.parametrize(("data", "start", "end", "reason"), [
-    (b"No.\x1b$(D!!\x1b(B", 3, 7, "JIS X 0212 not supported"),
+    (b"No.\x1b$(D!!\x1b(B", 7, 9, "no JIS X 0212 character"),
+    (b"\x1b$(D\x200!", 4, 6, "byte outside JIS X 0212"),
+    (b"\x1b$(D0", 4, 6, "byte outside JIS X 0212"),  # cut short
     (b"\x1b$B$3$", 5, 6, "truncated JIS character"),
     (b"ab\x80", 2, 3, "8-bit byte in 7-bit text"),
     (b"\x1b(I1\xb1", 4, 5, "8-bit byte in 7-bit text"),
@@ -807,4 +817,48 @@ def test_headers_only_message_id_is_the_same_as_a_full_read() -> None:
     assert mail.message_id == "<" + hashlib.sha256(raw).hexdigest()[:32] + (
         "@surety-intake.invalid>")
 
+
+# --- a held message and its follow-up read as one (daemon.pairing.combined) ---------------------
+
+def test_a_held_message_and_its_password_mail_are_read_as_one() -> None:
+    """The first message is read again with the follow-up's password, keeps its arrival
+    time and identity; bodies and attachments of both count; the follow-up is kept as a
+    companion after the earlier ones."""
+    locked = _blank_pdf("Kk2604tot")
+    first_raw = _mixed(_text("保険証券を送ります"), _file("policy.pdf", locked, "application/pdf"),
+                       top=("Message-ID: <first@yamada.example.jp>",))
+    at = datetime(2026, 4, 6, 0, 31, tzinfo=UTC)
+    first = read_message(first_raw, at)
+    assert _only(first.attachments).status is DocumentStatus.ENCRYPTED
+    first = replace(first, companions=(b"earlier",))
+    follow = read_message(_mixed(_text("パスワード：Kk2604tot"), _file("note.bin", b"n"),
+                                 top=("Message-ID: <second@yamada.example.jp>",)),
+                          datetime(2026, 4, 6, 1, 0, tzinfo=UTC))
+    both = pairing.combined(first, follow, _reopen)
+    assert (both.message_id, both.received_at) == ("<first@yamada.example.jp>", at)
+    assert both.body == "保険証券を送ります\nパスワード：Kk2604tot"
+    assert [(a.filename, a.status) for a in both.attachments] == [
+        ("policy.pdf", DocumentStatus.NO_TEXT), ("note.bin", DocumentStatus.SKIPPED)]
+    assert both.companions == (b"earlier", follow.raw)
+    assert both.passwords == ("Kk2604tot",)
+
+
+def _reopen(mail: Mail, passwords: tuple[str, ...]) -> Mail:
+    return read_message(mail.raw, mail.received_at, passwords=passwords)
+
+
+def test_a_pair_with_nothing_sealed_is_not_read_again() -> None:
+    """Nothing encrypted: neither message is read again, and a value alone on a line
+    (a key) is no password given."""
+    first = read_message(_mixed(_text("保証契約番号：2604012345\n認証キーは別途お送りします"),
+                                top=("Message-ID: <a@yamada.example.jp>",)))
+    follow = read_message(_mixed(_text("認証キー\nAbCd1234EfGh"),
+                                 top=("Message-ID: <b@yamada.example.jp>",)))
+
+    def never(mail: Mail, passwords: tuple[str, ...]) -> Mail:
+        raise AssertionError("read again")
+
+    both = pairing.combined(first, follow, never)
+    assert both.passwords == ()
+    assert (both.message_id, both.companions) == ("<a@yamada.example.jp>", (follow.raw,))
 

@@ -22,7 +22,7 @@ from daemon.decide import (
     decide,
     wait_for,
 )
-from daemon.model import Decision, DocumentStatus, Mail
+from daemon.model import Decision, DocumentStatus, Fields, Kind, Mail, Submission
 from daemon.pairing import Proof, Waiting
 from daemon.read import read_message
 
@@ -349,3 +349,199 @@ def test_a_password_mail_with_its_own_submission_waits_then_decides_it(
     alone = decide(both, settings, can_wait=False)
     assert _verdict(alone) == ("routed", ())
     assert alone.outcomes[0].fields.contract_number == "2604019999"
+
+
+# --- the rules themselves, on submissions ----------------------------------------------------
+
+URL = "https://www.sonpo-hosyou-syouken.jp/view?k=1"
+OTHER_URL = "https://www.sonpo-hosyou-syouken.jp/view?k=2"
+
+
+def _sub(kind: str, source: str = "", **fields: str) -> Submission:
+    return Submission(Kind(kind), None, Fields(**fields), source)  # type: ignore[arg-type]
+
+
+FORM = "form.pdf"
+CASES = {
+    # confirmation system: a form waits for its URL, a URL for its form
+    "form, then its URL": (_sub("confirmation-system", FORM),
+                           _sub("confirmation-system", view_url=URL), True),
+    "form, then a mail without URL": (_sub("confirmation-system", FORM),
+                                      _sub("confirmation-system", view_password="pw12"), False),
+    "form, then another form with a URL": (_sub("confirmation-system", FORM),
+                                           _sub("confirmation-system", FORM, view_url=URL),
+                                           False),
+    "a complete form waits for nothing": (_sub("confirmation-system", FORM, view_url=URL),
+                                          _sub("confirmation-system", view_url=OTHER_URL),
+                                          False),
+    "URL, then its form": (_sub("confirmation-system", view_url=URL),
+                           _sub("confirmation-system", FORM), True),
+    "URL, then its form with the same URL": (_sub("confirmation-system", view_url=URL),
+                                             _sub("confirmation-system", FORM, view_url=URL),
+                                             True),
+    "URL, then a form with another URL": (_sub("confirmation-system", view_url=URL),
+                                          _sub("confirmation-system", FORM,
+                                               view_url=OTHER_URL), False),
+    "URL, then another typed URL": (_sub("confirmation-system", view_url=URL),
+                                    _sub("confirmation-system", view_url=URL), False),
+    "typed without URL waits for no form": (_sub("confirmation-system", view_password="pw12"),
+                                            _sub("confirmation-system", FORM), False),
+    "another kind": (_sub("confirmation-system", FORM),
+                     _sub("dsure-key", view_url=URL, auth_key="AbCd1234"), False),
+    # D-Sure typed in two mails
+    "number, then its key": (_sub("dsure-key", contract_number="2604012345"),
+                             _sub("dsure-key", auth_key="AbCd1234EfGh"), True),
+    "number, then no key": (_sub("dsure-key", contract_number="2604012345"),
+                            _sub("dsure-key", project_name="市道改良工事"), False),
+    "number and key wait for nothing": (_sub("dsure-key", contract_number="2604012345",
+                                             auth_key="AbCd1234EfGh"),
+                                        _sub("dsure-key", auth_key="Zz9Yy8Xx7Ww6"), False),
+    "key, then its number": (_sub("dsure-key", auth_key="AbCd1234EfGh"),
+                             _sub("dsure-key", contract_number="2604012345"), True),
+    "key, then its number and the same key": (
+        _sub("dsure-key", auth_key="AbCd1234EfGh"),
+        _sub("dsure-key", contract_number="2604012345", auth_key="AbCd1234EfGh"), True),
+    "key, then a number with another key": (
+        _sub("dsure-key", auth_key="AbCd1234EfGh"),
+        _sub("dsure-key", contract_number="2604012345", auth_key="Zz9Yy8Xx7Ww6"), False),
+    "key, then no number": (_sub("dsure-key", auth_key="AbCd1234EfGh"),
+                            _sub("dsure-key", project_name="市道改良工事"), False),
+    "a notice document waits for nothing": (_sub("dsure-key", "notice.pdf",
+                                                 contract_number="2604012345"),
+                                            _sub("dsure-key", auth_key="AbCd1234EfGh"), False),
+    "a typed number is not completed by a document": (
+        _sub("dsure-key", contract_number="2604012345"),
+        _sub("dsure-key", "notice.pdf", auth_key="AbCd1234EfGh"), False),
+    "a policy waits for nothing": (_sub("legacy-pdf", "policy.pdf"),
+                                   _sub("legacy-pdf", "policy2.pdf"), False),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_what_supplies_the_missing_part(case: str) -> None:
+    held, new, expected = CASES[case]
+    assert pairing.supplies(held, new) is expected
+
+
+@pytest.mark.parametrize(("held", "new", "expected"), [
+    (Fields(project_name="市道 改良工事"), Fields(project_name="市道改良工事"), Proof.NAMED),
+    (Fields(project_name="市道改良工事"), Fields(project_name="橋梁補修工事"), Proof.NONE),
+    (Fields(policy_number="SJ26-0412345"), Fields(policy_number="sj26-0412345"), Proof.NAMED),
+    (Fields(contract_number="2604012345", project_name="市道改良工事"),
+     Fields(contract_number="2604012345", project_name="橋梁補修工事"), Proof.NONE),
+    (Fields(project_number="R8-1"), Fields(contract_number="2604012345"), Proof.FITS),
+    (Fields(), Fields(), Proof.FITS),
+])
+def test_the_same_works(held: Fields, new: Fields, expected: Proof) -> None:
+    """Where both name the works (spaces and case aside), they must agree."""
+    assert pairing.same_works(held, new) is expected
+
+
+def test_the_best_part_among_several_counts() -> None:
+    """A follow-up whose first submission is something else and whose second is the
+    missing part completes the held one."""
+    held = [_sub("dsure-key", contract_number="2604012345")]
+    new = [_sub("confirmation-system", view_url=URL),
+           _sub("dsure-key", auth_key="AbCd1234EfGh")]
+    assert pairing.rest_proof(held, new) is Proof.FITS
+    assert pairing.rest_proof([*held, *held], new) is Proof.NONE  # not waiting for a part
+    assert pairing.rest_proof(held, []) is Proof.NONE
+
+
+def test_nothing_held_pairs_with_nothing(settings: Settings) -> None:
+    assert pairing.partner([], _plain(f"パスワード：{ZIP_PASSWORD}"), settings, _open) is None
+
+
+def test_the_domain_is_what_follows_the_last_at(locked: Mail, settings: Settings) -> None:
+    """A colleague's mail pairs by domain; a quoted local part holding an @ does not
+    change which domain the held message came from."""
+    follow = _plain(f"パスワード：{ZIP_PASSWORD}", sender=SUZUKI)
+    quoted = Waiting(1, '"a@evil.example"@yamada-kensetsu.example.co.jp',
+                     WAITING_FOR_PASSWORD, LATER, locked)
+    assert pairing.eligible(quoted, follow)
+
+
+def test_a_mail_with_an_attachment_is_not_a_wrong_password(locked: Mail,
+                                                           settings: Settings) -> None:
+    """A password that opens nothing, in a mail that also attaches a file: not the
+    password mail the held zip waits for (no correction asking for the right one)."""
+    raw = mails.build(from_=YAMADA, to=OFFICE, subject="Re: 電子保証",
+                      body="パスワード：Nope12345\n",
+                      attachments=[("送付状.txt", "送付状です".encode(), "text/plain")])
+    assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), _read(raw), settings,
+                         _open) is Proof.NONE
+
+
+def test_opening_is_tried_only_when_there_is_something_to_open(locked: Mail) -> None:
+    """No password, or nothing encrypted: nothing is read again (bounded work), and
+    nothing is opened."""
+    calls: list[tuple[str, ...]] = []
+
+    def spy(mail: Mail, passwords: tuple[str, ...]) -> Mail:
+        calls.append(passwords)
+        return _open(mail, passwords)
+
+    plain = _read(mails.confirmation_mail())
+    assert pairing.opens((), locked, spy) is False
+    assert pairing.opens([ZIP_PASSWORD], plain, spy) is False
+    assert calls == []
+    assert pairing.opens(["Nope12345", ZIP_PASSWORD], locked, spy) is True
+    assert calls == [("Nope12345", ZIP_PASSWORD)]
+
+
+def test_a_zip_of_several_files_opens(settings: Settings) -> None:
+    """Opened, a zip becomes its files (more parts than before): still proof."""
+    from samples import offices  # noqa: PLC0415
+
+    archive = offices.aes_zip({"form.pdf": b"%PDF-1.4 x", "note.txt": "メモ".encode()},
+                              "Zz9Yy8Xx")
+    mail = _read(mails.build(from_=YAMADA, to=OFFICE, subject="【電子保証】", body="添付します。",
+                             attachments=[("forms.zip", archive, "application/zip")]))
+    assert [a.status for a in mail.attachments] == [DocumentStatus.ENCRYPTED]
+    assert pairing.opens(["Zz9Yy8Xx"], mail, _open) is True
+
+
+def test_a_password_mail_first_and_a_zip_it_does_not_open(locked: Mail,
+                                                          settings: Settings) -> None:
+    """Reversed order, wrong password, same address: the pair asks for the right one."""
+    password = _plain("パスワード：Nope12345\n")
+    assert pairing.proof(_held(password, WAITING_FOR_DOCUMENT), locked, settings,
+                         _open) is Proof.FITS
+
+
+def test_an_unknown_reason_waits_for_nothing(settings: Settings) -> None:
+    form = _read(mails.confirmation_mail(omit=("view_url",)))
+    url = _plain(f"証券番号：SJ26-0412345\n閲覧用URL：{parties.viewing_url('SJ26-0412345')}\n")
+    assert pairing.proof(_held(form, "waiting-for-something-else"), url, settings,
+                         _open) is Proof.NONE
+
+
+def test_no_address_is_no_organisation(locked: Mail) -> None:
+    """A held message or a mail without a usable address pairs with nothing."""
+    nobody = replace(_plain(f"パスワード：{ZIP_PASSWORD}"), from_addr="")
+    assert not pairing.eligible(Waiting(1, "", WAITING_FOR_PASSWORD, LATER, locked), nobody)
+    domainless = replace(_plain(f"パスワード：{ZIP_PASSWORD}"), from_addr="someone@")
+    assert not pairing.eligible(Waiting(1, "keiyaku@", WAITING_FOR_PASSWORD, LATER, locked),
+                                domainless)
+
+
+def test_a_part_that_supplies_nothing_counts_for_nothing() -> None:
+    """The same number again without its key names the same works but supplies nothing."""
+    held = [_sub("dsure-key", contract_number="2604012345")]
+    assert pairing.rest_proof(held, [_sub("dsure-key", contract_number="2604012345")]) is (
+        Proof.NONE)
+    neither = _sub("dsure-key", project_name="市道改良工事")
+    assert not pairing.supplies(neither, _sub("dsure-key", contract_number="2604012345"))
+
+
+def test_a_pair_keeps_every_password_given(settings: Settings) -> None:
+    """The leading message opens nothing; the password the other gives for its own
+    attachment is kept as given (a wrong one then asks for the right one)."""
+    files = [(f"写真{n}.jpg", b"\xff\xd8\xff\xe0 jpeg", "image/jpeg") for n in range(2)]
+    first = _read(mails.build(from_=YAMADA, to=OFFICE, subject="写真", body="現場写真です。",
+                              attachments=files))
+    sealed = _read(mails.confirmation_mail(encrypt="zip-aes"))
+    wrong = replace(sealed, body=f"{sealed.body}\nパスワード：Nope12345")
+    both = pairing.combined(first, wrong, _open)
+    assert both.message_id == first.message_id  # more attachments lead
+    assert "Nope12345" in both.passwords

@@ -117,3 +117,29 @@ def test_log_redacts_the_secrets_of_a_read_message(monkeypatch: pytest.MonkeyPat
     line = json.loads(out.strip().splitlines()[-1])
     assert line["password"] == "[REDACTED]"
     assert line["subject"] == "[REDACTED] [REDACTED] [REDACTED]"
+
+
+def test_classify_survives_what_the_daemon_survives(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A multipart nested a thousand levels deep: classify reads in the same sandboxed
+    child as the daemon and prints a verdict (review), it does not die of recursion."""
+    import json  # noqa: PLC0415
+
+    import stack  # noqa: PLC0415
+
+    from daemon.cli import main  # noqa: PLC0415
+
+    depth = 1000
+    head = "From: t-yamada@yamada-kensetsu.example.co.jp\r\nTo: keiyaku@city.example.jp\r\n" \
+           "Subject: deep\r\nMIME-Version: 1.0\r\n"
+    parts = [f'Content-Type: multipart/mixed; boundary="b{n}"\r\n\r\n--b{n}\r\n'
+             for n in range(depth)]
+    tail = "Content-Type: text/plain\r\n\r\n保証契約番号：2604012345\r\n" + "".join(
+        f"--b{n}--\r\n" for n in reversed(range(depth)))
+    message = tmp_path / "deep.eml"
+    message.write_bytes((head + "".join(parts) + tail).encode())
+    config = tmp_path / "office.toml"
+    config.write_text(stack.office_config(tmp_path / "state.sqlite3"), encoding="utf-8")
+    assert main(["--config", str(config), "classify", str(message)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["verdict"], result["problems"]) == ("review", ["attachment-unreadable"])

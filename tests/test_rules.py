@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from samples import mails, parties
+from samples import mails, parties, pdfs
 
 from daemon import log
 from daemon.checks import view_url_valid
@@ -520,6 +520,7 @@ def _typed_from(from_: str, reply_to: str | None = None) -> Mail:
     (YAMADA, "jimu@yamada-kensetsu.example.co.jp", "jimu@yamada-kensetsu.example.co.jp"),
     (YAMADA, "Jimu@Mail.Yamada-Kensetsu.example.co.jp", "jimu@mail.yamada-kensetsu.example.co.jp"),
     (YAMADA, "someone@attacker.example.com", YAMADA),
+    (YAMADA, "someone@attacker.example.co.jp", YAMADA),  # another company, same example suffix
     (YAMADA, "keiyaku-hosho@city.example.jp", YAMADA),
     (YAMADA, "a@yamada-kensetsu.example.co.jp, b@yamada-kensetsu.example.co.jp", YAMADA),
     ("yamada@gmail.com", "other@gmail.com", "other@gmail.com"),
@@ -590,3 +591,59 @@ def test_text_beyond_the_limit_is_not_read_and_goes_to_review(settings: Settings
     assert (decision.verdict.value, decision.problems) == ("review", ("too-large",))
     normal = read_message(mails.dsure_key_mail(), limits=ReadLimits(text_chars=100_000))
     assert [a.filename for a in normal.attachments if a.status.value == "too-large"] == []
+
+
+# --- the promises about attachments hold --------------------------------------------------------
+
+def _needs_invoice(settings: Settings) -> Settings:
+    return settings.model_copy(update={"policy": settings.policy.model_copy(
+        update={"advance_payment_needs_invoice": True})})
+
+
+def _advance_with(invoice: tuple[str, bytes, str] | None) -> Mail:
+    notice = pdfs.key_notice_pdf(company="east", contract_number="2604012345",
+                                 auth_key="AbCd1234EfGh", guarantee_type="advance-payment",
+                                 project_name="令和8年度 市道中央線道路改良工事",
+                                 contractor="株式会社山田建設")
+    files = [("認証キー等のお知らせ.pdf", notice, "application/pdf")]
+    if invoice:
+        files.append(invoice)
+    return read_message(mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS,
+                                    subject="【請求関係書類】前払金", body="送付します。",
+                                    attachments=files))
+
+
+@pytest.mark.parametrize("invoice", [
+    ("請求書.pdf", b"", "application/pdf"),  # empty
+    ("請求書.pdf", b"%PDF-1.4 garbage", "application/pdf"),  # broken
+    ("請求書.pdf", b"   \r\n", "application/pdf"),
+    None,
+])
+def test_an_empty_or_broken_invoice_does_not_count(invoice: tuple[str, bytes, str] | None,
+                                                    settings: Settings) -> None:
+    """A file named 請求書 that is empty or cannot be opened is no invoice."""
+    decision = decide(_advance_with(invoice), _needs_invoice(settings))
+    assert "invoice-missing" in decision.problems
+
+
+def test_a_real_or_scanned_invoice_counts(settings: Settings) -> None:
+    typed = pdfs.invoice_pdf(contractor="株式会社山田建設",
+                             project_name="令和8年度 市道中央線道路改良工事", amount=12_340_000)
+    for data in (typed, pdfs.scan_pdf(lines=("請求書", "金 12,340,000 円"))):
+        decision = decide(_advance_with(("請求書.pdf", data, "application/pdf")),
+                          _needs_invoice(settings))
+        assert "invoice-missing" not in decision.problems
+
+
+def test_parts_over_the_limits_send_a_complete_typed_submission_to_review(
+        settings: Settings) -> None:
+    """Typed values complete, but attachments over limits.attachments were never opened:
+    a person looks (too-large), it is not routed as if nothing else came."""
+    files = [(f"file{n}.txt", b"x", "text/plain") for n in range(5)]
+    raw = mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS, subject="【電子保証】契約保証",
+                      body="契約保証\n保証契約番号：2604012345\n認証キー：AbCd1234EfGh\n",
+                      attachments=files)
+    within = decide(read_message(raw, limits=ReadLimits(attachments=5)), settings)
+    assert within.verdict.value == "routed"
+    over = decide(read_message(raw, limits=ReadLimits(attachments=4)), settings)
+    assert (over.verdict.value, over.problems) == ("review", ("too-large",))
