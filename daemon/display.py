@@ -16,6 +16,7 @@ carried back out in the office's name (a URL, a secret). Pure: text in, text out
 
 from __future__ import annotations
 
+import email.utils
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -158,20 +159,23 @@ def masked(text: str, secrets: Iterable[str | None] = ()) -> str:
         lambda m: m.group(0)[:m.start("value") - m.start(0)] + mask(m.group("value")), text)
 
 
-_UNQUOTED_LOCAL = re.compile(r'^"(?:[^"\\\r\n]|\\.)*"')
+_QUOTED_LOCAL = re.compile(r'^"(?:[^"\\\r\n]|\\.)*"')
 
 
 def mailbox(address: str) -> str | None:
     """The address as it goes into RCPT TO (raw UTF-8 bytes read as UTF-8), or None when
     it cannot be sent to at all: no local part or domain, a control, invisible or blank
-    character, an angle bracket, bytes that are not UTF-8."""
+    character, an angle bracket, bytes that are not UTF-8, or anything the SMTP client
+    would read as another address (``a(b)@x.jp`` is sent as ``a@x.jp``)."""
     text = _decoded(address)
     local, at, domain = text.rpartition("@")
     if not at or not local or not domain:
         return None
     if any(_is_hidden(c) or c in _BREAKS for c in text):
         return None
-    unquoted = _UNQUOTED_LOCAL.sub("", text, count=1)
+    unquoted = _QUOTED_LOCAL.sub("", text, count=1)
     if re.search(r'[\s<>"]', unquoted):
+        return None
+    if email.utils.parseaddr(text)[1] != text:  # a comment, a list: not one mailbox as is
         return None
     return text

@@ -322,3 +322,21 @@ def test_compose_never_fails_on_what_a_sender_wrote(
         assert KEY not in str(msg["Subject"])
         text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert _hidden(text) == []
+
+
+@pytest.mark.parametrize(("address", "sent_as"), [
+    ("t-yamada@yamada-kensetsu.example.co.jp", "t-yamada@yamada-kensetsu.example.co.jp"),
+    ('"yamada taro"@yamada-kensetsu.example.co.jp',
+     '"yamada taro"@yamada-kensetsu.example.co.jp'),
+    ("山田@例え.jp", "山田@例え.jp"),
+    ("山田@例え.jp".encode().decode("ascii", "surrogateescape"), "山田@例え.jp"),  # 8-bit
+    ("\udcff@example.co.jp", None),  # bytes that are not UTF-8
+    ("t-ya\x00mada@example.co.jp", None), ("t-ya\u202emada@example.co.jp", None),
+    ("t-ya mada@example.co.jp", None), ("a(comment)@example.co.jp", None),
+    ("a@evil.example,b@example.co.jp", None), ("yamada@", None), ("yamada", None),
+])
+def test_an_address_is_sent_as_it_is_or_not_at_all(address: str, sent_as: str | None) -> None:
+    """The outbox puts an address on the SMTP command line exactly as the sender wrote it
+    (raw UTF-8 read as UTF-8), or refuses it: never one the SMTP client would read as
+    another address (a comment dropped, a list cut at its comma)."""
+    assert display.mailbox(address) == sent_as
