@@ -4,6 +4,10 @@ Pure: a decision, the message it is about and the settings in, ready-to-send
 :class:`~email.message.EmailMessage` objects out. Every mail carries the X-Surety-*
 headers staff filter on, and a Message-ID derived from the source message and the
 action, so composing the same decision again gives the same mail.
+
+Whatever the sender wrote is shown through :mod:`daemon.display`: on one line, its
+controls and invisible characters escaped for staff and removed for the contractor, no
+URL or display-name text of the sender's quoted back to them, and no secret in a Subject.
 """
 
 from __future__ import annotations
@@ -13,15 +17,18 @@ import hashlib
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from email.headerregistry import Address
+from email.errors import HeaderParseError
+from email.headerregistry import Address, Group
 from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from daemon import display
 from daemon import problems as catalogue
 from daemon.config import Settings
+from daemon.lifecycle import secrets_of
 from daemon.model import Decision, DocumentStatus, GuaranteeType, Kind, Mail, Outcome, Verdict
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -155,19 +162,43 @@ def _base(outcome: Outcome, decision: Decision, settings: Settings, now: datetim
           action: str, subject: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = Address(settings.smtp.sender_name, addr_spec=settings.smtp.sender)
-    msg["To"] = ", ".join(outcome.route_to)
-    msg["Subject"] = subject
+    msg["To"] = to_header(outcome.route_to)
+    _set(msg, "Subject", subject)
     msg["Date"] = format_datetime(now.astimezone(JST))
     msg["Message-ID"] = outgoing_id(list(decision.sources), action, settings.smtp.sender)
     msg["X-Surety-Kind"] = outcome.kind.value
     msg["X-Surety-Verdict"] = outcome.verdict.value
     msg["X-Surety-Problems"] = ",".join(outcome.problems)
-    msg["X-Surety-Source"] = " ".join(decision.sources)
+    _set(msg, "X-Surety-Source", " ".join(decision.sources))
     if outcome.guarantee_type:
         msg["X-Surety-Guarantee-Type"] = outcome.guarantee_type.value
     if outcome.replaces:
-        msg["X-Surety-Replaces"] = outcome.replaces
+        _set(msg, "X-Surety-Replaces", outcome.replaces)
     return msg
+
+
+def _set(msg: EmailMessage, name: str, value: str) -> None:
+    """A header holding the sender's text: on one line, controls and invisible characters
+    escaped (a line break in a 工事名 must not make the header, or the mail, fail)."""
+    msg[name] = display.for_staff(value)
+
+
+def to_header(addresses: tuple[str, ...] | list[str]) -> list[Address | Group]:
+    """To: each address as it is; one that cannot stand in an ASCII header (a non-ASCII
+    local part, a control) is shown as the name of an empty group ("山田@例え.jp":;), so
+    the header, and the daemon's copy through a server without SMTPUTF8, stay valid. The
+    envelope, not this header, says where the mail goes."""
+    out: list[Address | Group] = []
+    for address in addresses:
+        wire = display.mailbox(address)
+        if wire is not None and wire.isascii():
+            try:
+                out.append(Address(addr_spec=wire))
+                continue
+            except (ValueError, IndexError, HeaderParseError):
+                pass  # not one RFC 5322 address: shown as a name below
+        out.append(Group(display.for_staff(address, escape_breaks=True), ()))
+    return out
 
 
 def received_label(mail: Mail) -> str:
@@ -177,27 +208,31 @@ def received_label(mail: Mail) -> str:
 
 
 def _sender_label(mail: Mail) -> str:
-    if mail.from_name:
-        return f"{mail.from_name} <{mail.from_addr}>"
-    return mail.from_addr or "（不明）"
+    name = display.for_staff(mail.from_name)
+    addr = display.for_staff(mail.from_addr, escape_breaks=True)
+    if name:
+        return f"{name} <{addr}>"
+    return addr or "（不明）"
 
 
 def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settings,
               now: datetime, action: str) -> Outgoing:
     review = outcome.verdict is Verdict.REVIEW
     guarantee = GUARANTEE_LABELS[outcome.guarantee_type] if outcome.guarantee_type else None
-    title = outcome.fields.project_name or mail.subject or "（件名なし）"
+    original = display.for_staff(mail.subject)
+    title = display.for_staff(outcome.fields.project_name) or original or "（件名なし）"
     if review:
-        subject = f"【電子保証 要確認】{mail.subject or '（件名なし）'}"
+        subject = f"【電子保証 要確認】{original or '（件名なし）'}"
     else:
         subject = f"【電子保証 受付】{guarantee or ''} {title}".strip()
         if outcome.fields.contractor_name:
-            subject += f"（{outcome.fields.contractor_name}）"
+            subject += f"（{display.for_staff(outcome.fields.contractor_name)}）"
+    subject = display.masked(subject, secrets_of(mail, decision))
     fields = []
     for name, label in FIELD_LABELS:
         value = getattr(outcome.fields, name)
         if value:
-            fields.append((label, str(value)))
+            fields.append((label, display.for_staff(str(value))))
     body = _templates.get_template("to_staff.txt.j2").render(
         verdict=outcome.verdict.value,
         kind_label=KIND_LABELS[outcome.kind],
@@ -206,15 +241,16 @@ def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settin
         problems=[_problem(c, settings, outcome) for c in outcome.problems],
         fields=fields,
         sender=_sender_label(mail),
-        subject=mail.subject,
+        subject=original,
         received=received_label(mail),
-        message_id=mail.message_id,
+        message_id=display.for_staff(mail.message_id),
         attachments=[
-            {"name": a.filename, "status": STATUS_LABELS[a.status]} for a in mail.attachments
+            {"name": display.for_staff(a.filename, escape_breaks=True),
+             "status": STATUS_LABELS[a.status]} for a in mail.attachments
         ],
         next_step=None if review else NEXT_STEPS.get(outcome.kind),
-        replaces=outcome.replaces,
-        source=outcome.source,
+        replaces=display.for_staff(outcome.replaces),
+        source=display.for_staff(outcome.source, escape_breaks=True),
     )
     msg = _base(outcome, decision, settings, now, action=action, subject=subject)
     msg.set_content(body)
@@ -231,11 +267,14 @@ def _problem(code: str, settings: Settings, outcome: Outcome) -> catalogue.Probl
     known = catalogue.CATALOGUE.get(code)
     if known is None:
         return catalogue.Problem(code, catalogue.Effect.REVIEW, code, code)
-    values = _Values(_text_values(settings, outcome))
+    values = _text_values(settings, outcome)
+    insurer = outcome.fields.insurer
+    staff = _Values(values, insurer=display.for_staff(insurer) or "（不明）")
+    contractor = _Values(values, insurer=display.for_contractor(insurer) or "（不明）")
     return replace(
         known,
-        to_staff=known.to_staff.format_map(values),
-        to_contractor=known.to_contractor.format_map(values),
+        to_staff=known.to_staff.format_map(staff),
+        to_contractor=known.to_contractor.format_map(contractor),
     )
 
 
@@ -273,7 +312,6 @@ def _text_values(settings: Settings, outcome: Outcome) -> dict[str, str]:
         "wait_hours": f"{policy.password_wait_hours:g}",
         "route": ROUTE_LABELS[outcome.kind],
         "instead": _instead(outcome.kind, list(policy.accept)),
-        "insurer": outcome.fields.insurer or "（不明）",
     }
     if policy.legacy_pdf_until:
         values["legacy_pdf_until"] = japanese_date(policy.legacy_pdf_until)
@@ -286,15 +324,17 @@ def _text_values(settings: Settings, outcome: Outcome) -> dict[str, str]:
 
 def _correction(outcome: Outcome, decision: Decision, mail: Mail, settings: Settings,
                 now: datetime, action: str) -> Outgoing:
-    name = mail.from_name.strip()
+    name = display.plain_name(mail.from_name)
     addressee = f"{name} 様" if name else "ご担当者 様"
-    original = mail.subject or "（件名なし）"
+    quoted = display.masked(display.for_contractor(mail.subject),
+                            secrets_of(mail, decision))
+    original = quoted or "（件名なし）"
     body = _templates.get_template("correction.txt.j2").render(
         addressee=addressee,
         office_name=settings.office.name,
         office_contact=settings.office.contact,
         received=received_label(mail),
-        subject=mail.subject,
+        subject=quoted,
         problems=[_problem(c, settings, outcome) for c in outcome.problems
                   if c in catalogue.CATALOGUE and catalogue.CATALOGUE[c].to_contractor],
         intake_address=intake_address(settings),
@@ -303,9 +343,9 @@ def _correction(outcome: Outcome, decision: Decision, mail: Mail, settings: Sett
     msg = _base(outcome, decision, settings, now, action=action, subject=subject)
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
-    msg["In-Reply-To"] = mail.message_id
-    references = (mail.header("References") or "").split()
-    msg["References"] = " ".join([*references[-10:], mail.message_id])
+    _set(msg, "In-Reply-To", mail.message_id)
+    references = display.for_staff(mail.header("References")).split()
+    _set(msg, "References", " ".join([*references[-10:], mail.message_id]))
     msg["Reply-To"] = intake_address(settings)
     msg.set_content(body)
     return Outgoing(action, outcome.route_to, msg)
@@ -326,19 +366,21 @@ def _notice(settings: Settings, now: datetime, *, sources: list[str], action: st
             original: bytes | None, problems: tuple[str, ...]) -> Outgoing:
     """A mail to the review address about something the daemon could not do."""
     body = _templates.get_template("notice.txt.j2").render(
-        headline=headline, lines=lines, sender=about.sender, subject=about.subject,
-        received=about.received, message_id=about.message_id, attached=original is not None,
+        headline=display.for_staff(headline), lines=[display.for_staff(s) for s in lines],
+        sender=display.for_staff(about.sender), subject=display.for_staff(about.subject),
+        received=about.received, message_id=display.for_staff(about.message_id),
+        attached=original is not None,
     )
     msg = EmailMessage()
     msg["From"] = Address(settings.smtp.sender_name, addr_spec=settings.smtp.sender)
-    msg["To"] = ", ".join(settings.routing.review)
-    msg["Subject"] = subject
+    msg["To"] = to_header(settings.routing.review)
+    _set(msg, "Subject", subject)
     msg["Date"] = format_datetime(now.astimezone(JST))
     msg["Message-ID"] = outgoing_id(sources, action, settings.smtp.sender)
     msg["X-Surety-Kind"] = "other"
     msg["X-Surety-Verdict"] = "review"
     msg["X-Surety-Problems"] = ",".join(problems)
-    msg["X-Surety-Source"] = " ".join(sources)
+    _set(msg, "X-Surety-Source", " ".join(sources))
     msg.set_content(body)
     originals = (original,) if original is not None else ()
     return Outgoing(action, tuple(settings.routing.review), msg, originals=originals)
@@ -355,23 +397,26 @@ class NoticeSubject:
 
 
 def about(mail: Mail) -> NoticeSubject:
-    """A read message as the subject of a notice."""
-    return NoticeSubject(_sender_label(mail), mail.subject, received_label(mail),
-                         mail.message_id)
+    """A read message as the subject of a notice (a key or password typed beside its label
+    in the subject masked: a notice's Subject must not carry one either)."""
+    return NoticeSubject(_sender_label(mail), display.masked(display.for_staff(mail.subject)),
+                         received_label(mail), mail.message_id)
 
 
 def undeliverable_notice(decision: Decision, mail: Mail, settings: Settings, now: datetime, *,
                          failed_action: str, recipients: list[str], error: str) -> Outgoing:
     """Staff are told that a mail the daemon had to send was refused for good (5xx)."""
     kind = "差出人への修正依頼" if failed_action.startswith("reply") else "担当課への回付メール"
+    subject_of = about(mail)
+    original = display.masked(subject_of.subject, secrets_of(mail, decision))
     return _notice(
         settings, now, sources=list(decision.sources), action=f"undeliverable-{failed_action}",
-        subject=f"【電子保証 要確認】送信できませんでした: {mail.subject or '（件名なし）'}",
+        subject=f"【電子保証 要確認】送信できませんでした: {original or '（件名なし）'}",
         headline=f"下記のメールについて、{kind}（宛先: {', '.join(recipients)}）を"
                  "メールサーバーが受け付けなかったため、送信できませんでした。",
         lines=[f"メールサーバーの応答: {error}",
                "宛先のアドレスをご確認のうえ、必要に応じて職員から連絡してください。"],
-        about=about(mail), original=mail.raw, problems=("undeliverable",),
+        about=subject_of, original=mail.raw, problems=("undeliverable",),
     )
 
 

@@ -1,4 +1,10 @@
-"""Sending over SMTP with aiosmtplib: TLS as configured, certificates verified."""
+"""Sending over SMTP with aiosmtplib: TLS as configured, certificates verified.
+
+An address with a non-ASCII local part or domain (山田@例え.jp) is sent with SMTPUTF8 when
+the server offers it; when it does not, or the address cannot go on an SMTP command line
+at all (a control, a blank, bytes that are not UTF-8), it is refused for good without
+being sent: the same :class:`SendError` as a 5xx answer, so staff are told.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import ssl
 import aiosmtplib
 
 from daemon.config import Smtp
+from daemon.display import for_staff, mailbox
 from daemon.mailbox import tls_context
 
 _FAILED = (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError)
@@ -76,10 +83,17 @@ class Outbox:
 
     async def _send(self, message: bytes, recipients: tuple[str, ...],
                     copy_to: str | None) -> None:
-        envelope = list(dict.fromkeys([*recipients, *([copy_to] if copy_to else [])]))
+        wire = {address: mailbox(address) for address in recipients}
         client = await self._connect()
         try:
-            refused, _ = await client.sendmail(self._settings.sender, envelope, message)
+            unsendable = await _unsendable(client, wire)
+            to = {w: a for a, w in wire.items() if w is not None and a not in unsendable}
+            if not to:
+                raise _refused_for_good(unsendable)
+            envelope = list(dict.fromkeys([*to, *([copy_to] if copy_to else [])]))
+            utf8 = ["SMTPUTF8"] if not all(a.isascii() for a in envelope) else []
+            refused, _ = await client.sendmail(self._settings.sender, envelope, message,
+                                               mail_options=utf8)
         except aiosmtplib.SMTPRecipientsRefused as err:
             codes = [r.code for r in err.recipients]
             detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in err.recipients)
@@ -94,12 +108,34 @@ class Outbox:
             raise SendError(f"SMTP failed: {err}", permanent=False, uncertain=True) from err
         finally:
             await _goodbye(client)
-        missed = {r: v for r, v in refused.items() if r in recipients}
+        missed = {r: v for r, v in refused.items() if r in to}
         if missed:
             # Some were taken (the copy, maybe other staff), these were not.
-            detail = "; ".join(f"{r}: {v.code} {v.message}" for r, v in missed.items())
+            detail = "; ".join(f"{for_staff(r)}: {v.code} {v.message}"
+                               for r, v in missed.items())
             raise SendError(f"SMTP refused: {detail}",
                             permanent=all(500 <= v.code < 600 for v in missed.values()))
+        if unsendable:
+            raise _refused_for_good(unsendable)
+
+
+async def _unsendable(client: aiosmtplib.SMTP, wire: dict[str, str | None]) -> dict[str, str]:
+    """The recipients that cannot be sent to through this server, with why."""
+    out = {address: "not an address that can be sent to"
+           for address, w in wire.items() if w is None}
+    if any(w is not None and not w.isascii() for w in wire.values()):
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        if not client.supports_extension("smtputf8"):
+            out.update({address: "non-ASCII address, and the server does not offer SMTPUTF8"
+                        for address, w in wire.items() if w is not None and not w.isascii()})
+    return out
+
+
+def _refused_for_good(unsendable: dict[str, str]) -> SendError:
+    detail = "; ".join(f"{for_staff(a, escape_breaks=True)}: {why}"
+                       for a, why in unsendable.items())
+    return SendError(f"not sent: {detail}", permanent=True)
 
 
 async def _goodbye(client: aiosmtplib.SMTP) -> None:
