@@ -68,7 +68,9 @@ _QUOTES = "「『\"'"
 def _label_pattern(label: str) -> str:
     """A label as a pattern: a blank allowed between its characters (閲覧用 URL, 認証 キー),
     and a label ending in a Latin letter never followed by another (PW is not PWC)."""
-    out = []
+    # A Latin label (PW, Pass, URL) right after a colon is the start of a value
+    # ("閲覧用パスワード：Pw2x9Qw01", "パスワード：Pass1234"), not a label.
+    out = ["(?<![:=])"] if label[0].isascii() and label[0].isalpha() else []
     for here, after in zip(label, [*label[1:], ""], strict=True):
         out.append(re.escape(here))
         if after and not (here.isascii() and after.isascii()):
@@ -513,7 +515,7 @@ def issued_on(text: str) -> date | None:
 # never the 閲覧用パスワード nor a one-time login password.
 _PASSWORD_LABEL = (
     r"(?<!閲覧用)(?<!閲覧用 )(?<!閲覧用の)(?<!閲覧)(?<!閲覧 )(?<!ワンタイム)(?<!ワンタイム )"  # noqa: S105
-    r"(?:パスワード|パスワ-ド|(?<![A-Za-z])(?:password|passcode|pass|pwd|pw|p/w)(?![A-Za-z]))"
+    r"(?:パスワード|パスワ-ド|(?<![A-Za-z0-9:=_-])(?:password|passcode|pass|pwd|pw|p/w)(?![A-Za-z]))"
 )
 _DOCUMENT_PASSWORD_RE = re.compile(
     rf"{_PASSWORD_LABEL}{_ANNOTATION}[ ]*[\]】)〉》>]?[ ]*"
@@ -535,6 +537,8 @@ def document_passwords(text: str) -> list[str]:
     text = normalize(text)
     for m in _DOCUMENT_PASSWORD_RE.finditer(text):
         value = m.group("value").strip("「」『』\"'“”‘’。、")
+        if value.endswith(")") and "(" not in value:
+            value = value[:-1]  # "（パスワード：Zx98Yw76Vu）": the bracket closes the aside
         if not _document_password(text, m, value):
             continue
         if value not in seen:

@@ -52,7 +52,11 @@ def _message(i: int) -> tuple[bytes, str]:
             stack.CONTRACT_STAFF),
         1: (f"前払金保証の認証キーです。\n保証契約番号：{number}\n認証キー：{key}\n",
             stack.ADVANCE_STAFF),
-        2: (f"契約保証の認証キーです。\n保証契約番号：{number}\n", "capture"),
+        # A typed 閲覧用URL over plain http: a correction at once (view-url-invalid).
+        2: (f"保証証券等確認システムの閲覧用URLとパスワードです。\n"
+            f"閲覧用URL：http://www.sonpo-hosyou-syouken.jp/view?k={number}\n"
+            f"閲覧用パスワード：Pw{i:03d}x9Qw\n工事名：市道{i}号線改良工事\n"
+            "受注者名：株式会社山田建設\n保険会社：損害保険ジャパン株式会社\n", "capture"),
         3: ("入札の日程について教えてください。", stack.REVIEW),
         4: ("不在にしております。", ""),
         5: (f"中間前払金保証です。\n保証契約番号：{number}\n認証キー：{key}\n",
@@ -166,7 +170,8 @@ def test_exactly_once_through_kills_and_restarts(office: Office) -> None:
     assert Counter(filed) == Counter(expected.keys())
     log = "\n".join(logs)
     assert_no_secrets(log)
-    leaked = [i for i in range(MESSAGES) if f"Key{i:03d}x9Qw" in log]
+    leaked = [i for i in range(MESSAGES)
+              if f"Key{i:03d}x9Qw" in log or f"Pw{i:03d}x9Qw" in log]
     assert leaked == []
     print(f"\n{kills} kills, {len(quarantined)} quarantined, {len(doubled)} delivered again by"
           " Postfix")

@@ -906,3 +906,19 @@ def _plain(body: str, *, subject: str = "【電子保証】契約保証の認証
 
 def _decide(raw: bytes, settings: Settings) -> Decision:
     return decide(read_message(raw), settings)
+
+
+@pytest.mark.parametrize(("text", "view", "document"), [
+    ("閲覧用パスワード：Pw2x9Qw01\n", "Pw2x9Qw01", []),
+    ("閲覧用パスワード：Pass5678\n", "Pass5678", []),
+    ("パスワード：Pass1234\n", None, ["Pass1234"]),
+    ("（パスワード：Zx98Yw76Vu）\n", None, ["Zx98Yw76Vu"]),
+    ("パスワード：(Ab12)Cd34\n", None, ["(Ab12)Cd34"]),
+    ("Key-pw12345\n", None, []),
+])
+def test_a_value_that_begins_like_a_label_is_a_value(text: str, view: str | None,
+                                                     document: list[str]) -> None:
+    """A password starting with Pw or Pass after the colon is the value, not a new label;
+    a closing bracket of an aside is no part of it."""
+    assert extract.view_password(normalize(text)) == view
+    assert extract.document_passwords(text) == document
