@@ -203,7 +203,9 @@ def _addresses(values: Iterable[object]) -> list[tuple[str, str]]:
         pairs = email.utils.getaddresses([str(v) for v in values])
     except (RecursionError, ValueError, IndexError):  # hostile nesting in an address header
         return []
-    return [(decode_words(n), a.strip().lower()) for n, a in pairs if "@" in a]
+    # An 8-bit (raw UTF-8) address is decoded like a display name, so it can be stored,
+    # compared and (with SMTPUTF8) answered.
+    return [(decode_words(n), decode_words(a).strip().lower()) for n, a in pairs if "@" in a]
 
 
 def _first_address(values: Iterable[object]) -> tuple[str, str]:

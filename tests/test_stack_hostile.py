@@ -160,18 +160,11 @@ def test_file_names_with_bidi_or_nul_are_shown_escaped_to_staff(office: Office) 
     assert _hidden(str(got.message["Subject"])) == []
 
 
-# read.py hands an address in a raw UTF-8 header over with surrogate escapes, which the
-# state file (SQLite) refuses before any mail is composed: the daemon-level tests below
-# wait for read.py to decode addresses as it decodes display names and subjects. The
-# outbox tests after them prove the sending on its own, with the address in either form.
-NEEDS_DECODED_ADDRESSES = pytest.mark.xfail(
-    strict=True, reason="read.py leaves a raw UTF-8 address as surrogate escapes; "
-                        "store.seen and store.replies_between cannot store them")
+# A raw UTF-8 address (RFC 6532) is read, stored and answered with SMTPUTF8.
 HIRAGANA = "やまだ.たろう@yamada-kensetsu.example.co.jp"
 KANJI = "山田@yamada-kensetsu.example.co.jp"
 
 
-@NEEDS_DECODED_ADDRESSES
 def test_a_non_ascii_address_gets_its_reply_by_smtputf8(office: Office) -> None:
     """Corrections to a Reply-To with a non-ASCII local part (raw UTF-8, RFC 6532) are
     sent with SMTPUTF8: each reaches its address, the daemon's copy reaches the contract
@@ -284,7 +277,6 @@ def plain_smtp() -> Iterator[tuple[int, _Plain]]:
         controller.stop()
 
 
-@NEEDS_DECODED_ADDRESSES
 def test_a_non_ascii_address_without_smtputf8_is_undeliverable(
         office: Office, plain_smtp: tuple[int, _Plain]) -> None:
     """Where the SMTP server does not offer SMTPUTF8, a correction to 山田@… is
