@@ -181,8 +181,7 @@ def _authenticated(results: str, sender: str) -> bool:
             return True
         if name == "dkim" and result == "pass":
             signer = re.search(r"header\.[di]\s*=\s*@?([^\s;]+)", resinfo)
-            if signer and _organisation("x@" + signer.group(1).rpartition("@")[2]) == (
-                    organisation):
+            if signer and _organisation(signer.group(1)) == organisation:
                 return True
     return False
 
