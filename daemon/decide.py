@@ -76,8 +76,13 @@ _REST_FOLLOWS = re.compile(
 
 
 class History(ReplyHistory, Protocol):
-    """What a final decision needs from the state file: earlier replies (the cap) and
-    earlier submissions (what a re-sent one replaces)."""
+    """What a final decision needs from the state file: earlier replies (the cap),
+    earlier submissions (what a re-sent one replaces) and password mails set aside."""
+
+    def password_mail_since(self, sender: str, since: datetime) -> bool:
+        """A mail giving only a password that opened nothing came from ``sender`` after
+        ``since`` (it was set aside as unpaired-password)."""
+        ...  # pragma: no cover
 
     def earlier_submission(self, *, sender: str, outcome: Outcome, source: str,
                            before: datetime) -> str | None:
@@ -211,9 +216,19 @@ def finalize(decision: Decision, mail: Mail, settings: Settings, *,
     if history is None or decision.verdict in (Verdict.HELD, Verdict.IGNORED):
         return decision
     decided_at = now or mail.received_at
+    if "attachment-password-missing" in decision.problems and history.password_mail_since(
+            mail.from_addr, mail.received_at):
+        # The contractor did send a password, one that opens nothing: ask for the right one.
+        decision = _recode(decision, "attachment-password-missing", "attachment-password-wrong")
     decision = limit_replies(decision, history, sources=decision.sources,
                              decided_at=decided_at, settings=settings).decision
     return _link(decision, mail, history, decided_at)
+
+
+def _recode(decision: Decision, old: str, new: str) -> Decision:
+    outcomes = tuple(replace(o, problems=tuple(new if c == old else c for c in o.problems))
+                     for o in decision.outcomes)
+    return replace(decision, outcomes=outcomes)
 
 
 def _verdict(mail: Mail, settings: Settings, *, can_wait: bool, sources: tuple[str, ...],

@@ -15,10 +15,11 @@ or none. A held message and a later mail are one submission only when:
 
 A mail that could complete several held messages pairs with the one it completes with
 the strongest proof (opened, then the same works named, then only fitting); a tie pairs
-with none. A password mail whose password opens nothing pairs only when it is the one
-held message from that very address it could be for: the pair then asks for the right
-password. Whatever the fetch order, the same two messages make the same combined message
-(see :func:`combined`), so the outcome does not depend on which came first.
+with none. A password that opens nothing pairs with nothing: the password mail waits
+briefly for an attachment it opens, then goes to review; the attachment, once its own
+wait is over, asks for the right password. Whatever the fetch order, the same two
+messages make the same combined message (see :func:`combined`), so the outcome does not
+depend on which came first.
 """
 
 from __future__ import annotations
@@ -114,27 +115,14 @@ def proof(waiting: Waiting, mail: Mail, settings: Settings, opener: Opener) -> P
 
 
 def _password_proof(locked: Mail, key: Mail, settings: Settings, opener: Opener) -> Proof:
-    """``key`` gives a password for ``locked``'s encrypted attachment: OPENED when it
-    opens it; FITS when it opens nothing but ``key`` is a password mail and nothing
-    else, from the same address (the contractor gets asked for the right password)."""
+    """``key`` gives a password that opens ``locked``'s encrypted attachment: OPENED.
+    A password that opens nothing pairs with nothing, whatever else is held (a zip sent
+    next may be the one it opens; the held attachment's own wait decides, see
+    :func:`daemon.decide.finalize`)."""
     if not sealed(locked):
         return Proof.NONE
     candidates = password_candidates(key)
-    if not candidates:
-        return Proof.NONE
-    if opens(candidates, locked, opener):
-        return Proof.OPENED
-    same_address = locked.from_addr.lower() == key.from_addr.lower()
-    if same_address and _only_a_password(key, settings) and not locked.passwords:
-        return Proof.FITS
-    return Proof.NONE
-
-
-def _only_a_password(mail: Mail, settings: Settings) -> bool:
-    """A mail with nothing but (maybe) a password: no attachment, no submission."""
-    if mail.attachments:
-        return False
-    return all(s.kind is Kind.OTHER for s in classify(mail, settings).submissions)
+    return Proof.OPENED if opens(candidates, locked, opener) else Proof.NONE
 
 
 def rest_proof(held: Sequence[Submission], new: Sequence[Submission]) -> Proof:

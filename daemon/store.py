@@ -456,6 +456,16 @@ class Store:
                 (decision.verdict.value, first, decided_at.isoformat(), follow_up),
             )
 
+    def password_mail_since(self, sender: str, since: datetime) -> bool:
+        """A password mail from this address, received after ``since``, set aside as
+        unpaired-password (its password opened nothing)."""
+        row = self._db.execute(
+            "SELECT 1 FROM messages WHERE sender=? AND julianday(received_at)>=julianday(?)"
+            " AND ',' || problems || ',' LIKE '%,unpaired-password,%' LIMIT 1",
+            (sender.lower(), since.isoformat()),
+        ).fetchone()
+        return row is not None
+
     def earlier_submission(self, *, sender: str, outcome: Outcome, source: str,
                            before: datetime) -> str | None:
         """The Message-ID of an earlier submission this one replaces, if any.

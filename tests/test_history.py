@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -127,4 +128,26 @@ def test_the_hourly_cap_counts_replies_to_everybody(state: tuple[Settings, Path]
     later = classify_file(office, message, history=store,
                           now=now + timedelta(hours=1, minutes=2))
     assert later["verdict"] == "correction"
+    store.close()
+
+
+def test_a_password_set_aside_turns_the_question_into_the_right_password(
+        state: tuple[Settings, Path]) -> None:
+    """A zip whose wait is over, from a sender whose password mail (after the zip) opened
+    nothing and was set aside: asked for the right password, not for a password."""
+    settings, _ = state
+    store = Store(settings.state.path)
+    zipped = read_message(mails.confirmation_mail(encrypt="zip-aes"))
+    over = zipped.received_at + timedelta(hours=25)
+    assert decide(zipped, settings, can_wait=False, now=over, history=store).problems == (
+        "attachment-password-missing",)
+    wrong = mails.build(from_=f"山田 太郎 <{YAMADA}>", to=mails.OFFICE_ADDRESS,
+                        subject="パスワード", body="パスワード：Nope12345\n",
+                        message_id="<wrong-pw@yamada.example>")
+    _record(store, settings, wrong, 1, zipped.received_at + timedelta(minutes=70))
+    assert decide(zipped, settings, can_wait=False, now=over, history=store).problems == (
+        "attachment-password-wrong",)
+    earlier = zipped.received_at + timedelta(minutes=71)
+    assert decide(replace(zipped, received_at=earlier), settings, can_wait=False, now=over,
+                  history=store).problems == ("attachment-password-missing",)
     store.close()

@@ -152,13 +152,35 @@ def test_mails_that_open_nothing_pair_with_nothing(follow_up: str, locked: Mail,
                          _open) is Proof.NONE
 
 
-def test_a_wrong_password_from_the_same_address_asks_for_the_right_one(
+class _Asked:
+    """A state file that saw (or did not see) a password mail set aside."""
+
+    def __init__(self, seen: bool) -> None:
+        self.seen = seen
+
+    def replies_between(self, address: str | None, start: datetime, end: datetime, *,
+                        exclude_sources: tuple[str, ...]) -> int:
+        return 0
+
+    def earlier_submission(self, **_: object) -> str | None:
+        return None
+
+    def password_mail_since(self, sender: str, since: datetime) -> bool:
+        return self.seen
+
+
+def test_a_wrong_password_pairs_with_nothing_and_is_asked_for_again(
         locked: Mail, settings: Settings) -> None:
+    """A password that opens nothing never pairs (a zip sent next may be the one it
+    opens); once the held attachment's wait is over, a sender who did send a password is
+    asked for the right one, a sender who sent none for the password."""
     wrong = _plain("先ほどのファイルのパスワード：Nope12345\n")
     assert pairing.proof(_held(locked, WAITING_FOR_PASSWORD), wrong, settings,
-                         _open) is Proof.FITS
-    assert _verdict(_pair(locked, wrong, settings)) == (
-        "correction", ("attachment-password-wrong",))
+                         _open) is Proof.NONE
+    asked = decide(locked, settings, can_wait=False, history=_Asked(True))  # type: ignore[arg-type]
+    assert _verdict(asked) == ("correction", ("attachment-password-wrong",))
+    missing = decide(locked, settings, can_wait=False, history=_Asked(False))  # type: ignore[arg-type]
+    assert _verdict(missing) == ("correction", ("attachment-password-missing",))
 
 
 def test_a_wrong_password_from_a_colleague_pairs_with_nothing(locked: Mail,
@@ -503,10 +525,10 @@ def test_a_zip_of_several_files_opens(settings: Settings) -> None:
 
 def test_a_password_mail_first_and_a_zip_it_does_not_open(locked: Mail,
                                                           settings: Settings) -> None:
-    """Reversed order, wrong password, same address: the pair asks for the right one."""
+    """Reversed order, wrong password, same address: no pair either."""
     password = _plain("パスワード：Nope12345\n")
     assert pairing.proof(_held(password, WAITING_FOR_DOCUMENT), locked, settings,
-                         _open) is Proof.FITS
+                         _open) is Proof.NONE
 
 
 def test_an_unknown_reason_waits_for_nothing(settings: Settings) -> None:
