@@ -135,19 +135,19 @@ _SECRET_LABEL = re.compile(
     r"認証 ?(?:キー|key|コード)|キー|パスワ[-ー]?ド|暗証番号|(?<![A-Za-z])(?:auth ?key|key"
     r"|password|passcode|passwd|pass|pwd|pw|p/w)(?![A-Za-z])", re.I)
 # What may stand between a label and its value: a Japanese annotation ("(半角)"), closing
-# brackets, a separator (:, =, _ in a file name, は), opening brackets and quotes.
+# brackets, a separator (:, =, _ in a file name, は), an opening bracket or quote.
 _AFTER_SECRET_LABEL = re.compile(
     r"(?:[ ]?\((?=[^)\n]*[^\x00-\x7f])[^)\n]{0,20}\))?[ \]】)〉》>」』\"'”’]*"
-    r"(?P<sep>[:=_#]|は)?[、, ]*(?P<open>[「『\"'“‘(【\[〈《<]*)")
+    r"(?P<sep>[:=_]|は)?[、, ]*(?P<open>[「『\"'“‘(【\[〈《<]?)")
+_OPEN = "「『\"'“‘(【[〈《<"
+_CLOSE = "」』\"'”’)】]〉》>"
 # A value: printable ASCII words one blank or dash apart (a key typed in groups, a key
 # spaced out), up to the first word of another script.
 _VALUE_RUN = re.compile(r"[!-~]+(?:[ \u2010-\u2015\u2212\u30fc]+[!-~]+)*")
 _RUN_GAP = re.compile(r"[ \u2010-\u2015\u2212\u30fc]+")
 _LABEL_LINE_REST = re.compile(r"[ ■□●○◆◇・※★☆◎▼▽▶→|*【】\[\]〈〉《》()「」『』:=0-9.]*")
-_OPEN = "「『\"'“‘(【[〈《<"
-_CLOSE = "」』\"'”’)】]〉》>.,;:。、"
 _FILE_SUFFIX = re.compile(r"\.(?:pdf|zip|7z|lzh|xlsx?|docx?|txt)$", re.I)
-MAX_VALUE_WORDS = 16
+MAX_VALUE_WORDS = 40  # a 16-character key spaced out, with dashes between its groups
 MAX_VALUE_CHARS = 64
 
 
@@ -155,25 +155,28 @@ def labelled_secrets(text: str) -> list[str]:
     """Every value beside a key or password label in a text (normalised first): on the
     label's line, or on the next when the label stands alone on its line, or, under a line
     of several labels, each word of the next line that mixes letters and digits. A value
-    typed in groups or spaced out is given whole (and as each longer run of its words),
-    and a word of a file name also without its suffix."""
+    typed in groups or spaced out is given whole (and as each longer run of its words), a
+    value in brackets up to its closing one, a file name also without its suffix."""
     text = normalize(text)
     found: list[str] = []
     for m in _SECRET_LABEL.finditer(text):
         after = _AFTER_SECRET_LABEL.match(text, m.end())
-        start = after.end() if after else m.end()
-        line_end = _line_end(text, start)
-        if text[start:line_end].strip():
-            latin_label = m.group(0).isascii()
-            bare = after is None or not (after.group("sep") or after.group("open"))
-            found += _run_values(text[start:line_end], words_need_digit=latin_label and bare)
+        if after is None:  # never: every part of the pattern is optional
+            continue
+        line_end = _line_end(text, after.end())
+        rest = text[after.end():line_end]
+        if rest.strip():
+            bare = not (after.group("sep") or after.group("open"))
+            found += _run_values(rest, bracketed=bool(after.group("open")),
+                                 need_digit=bare and m.group(0).isascii())
         elif not _LABEL_LINE_REST.fullmatch(_label_line(text, m)):
             found += _column_values(_next_line(text, line_end))
         else:
             value = _next_line(text, line_end)
             if value.strip(" :=") == "":  # "label" / ":" / value, as some PDFs put it
                 value = _next_line(text, _line_end(text, line_end + 1))
-            found += _run_values(value.lstrip(" :=" + _OPEN))
+            value = value.lstrip(" :=")
+            found += _run_values(value.lstrip(_OPEN), bracketed=value[:1] in _OPEN)
     return list(dict.fromkeys(found))
 
 
@@ -195,23 +198,27 @@ def _label_line(text: str, m: re.Match[str]) -> str:
     return text[first:m.start()] + text[m.end():_line_end(text, m.end())]
 
 
-def _run_values(rest: str, *, words_need_digit: bool = False) -> list[str]:
-    """The value at the start of ``rest``: its first word, and each run of its first words
-    (the whole value typed in groups or spaced out)."""
-    run = _VALUE_RUN.match(rest[: MAX_VALUE_CHARS * 4].lstrip(_OPEN))
+def _run_values(rest: str, *, bracketed: bool = False, need_digit: bool = False) -> list[str]:
+    """The value at the start of ``rest``: its first word and each run of its first words
+    (the whole value typed in groups or spaced out); in brackets, up to the closing one.
+    With ``need_digit`` (after a Latin label and a blank alone) words without a digit are
+    no value ("Pass the ...", "key points")."""
+    run = _VALUE_RUN.match(rest[:MAX_VALUE_CHARS * 4])
     if run is None:
         return []
-    words = _RUN_GAP.split(run.group(0))[:MAX_VALUE_WORDS]
-    if words_need_digit and not any(c.isdigit() for c in words[0]):
-        return []  # "Pass the ...", "key points": words, not a value
-    out = [words[0], words[0].strip(_OPEN + _CLOSE)]
-    out.append(_FILE_SUFFIX.sub("", out[-1]))
-    for n in range(2, len(words) + 1):
-        value = " ".join(words[:n]).strip(_OPEN + _CLOSE)
-        if len(skeleton(value)) > MAX_VALUE_CHARS:
+    value = run.group(0)
+    if bracketed:
+        value = re.split(f"[{re.escape(_CLOSE)}]", value, maxsplit=1)[0]
+    words = _RUN_GAP.split(value)[:MAX_VALUE_WORDS]
+    if need_digit and not any(c.isdigit() for c in value):
+        return []
+    out = []
+    for n in range(1, len(words) + 1):
+        run_value = " ".join(words[:n]).strip(_OPEN + _CLOSE + ".,;:")
+        if len(skeleton(run_value)) > MAX_VALUE_CHARS:
             break
-        out.append(value)
-    return [v for v in out if len(skeleton(v)) >= MIN_CHARS]
+        out += [" ".join(words[:n]), run_value, _FILE_SUFFIX.sub("", run_value)]
+    return [v for v in dict.fromkeys(out) if len(skeleton(v)) >= MIN_CHARS]
 
 
 def _column_values(line: str) -> list[str]:
