@@ -12,6 +12,7 @@ them touches the network or the disk (what they need from the state file comes i
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -130,9 +131,10 @@ def _texts(mail: Mail) -> list[str]:
 
 
 # A label beside which a value is a secret: the 認証キー, any password (閲覧用, 解凍, 開封, ZIP,
-# PW, PASS, ...), a PIN. A Latin label is a whole word (PW is not PWC, KEY not NINSHOKEY).
+# PW, PASS, ...), a PIN. A Latin label is a whole word (PW is not PWC, KEY not NINSHOKEY),
+# and not a value itself (spf=pass, a host or an address).
 _SECRET_LABEL = re.compile(
-    r"認証 ?(?:キー|key|コード)|キー|パスワ[-ー]?ド|暗証番号|(?<![A-Za-z])(?:auth ?key|key"
+    r"認証 ?(?:キー|key|コード)|キー|パスワ[-ー]?ド|暗証番号|(?<![A-Za-z0-9_=./@])(?:auth ?key|key"
     r"|password|passcode|passwd|pass|pwd|pw|p/w)(?![A-Za-z])", re.I)
 # What may stand between a label and its value: a Japanese annotation ("(半角)"), closing
 # brackets, a separator (:, =, _ in a file name, は), an opening bracket or quote.
@@ -166,9 +168,10 @@ def labelled_secrets(text: str) -> list[str]:
         line_end = _line_end(text, after.end())
         rest = text[after.end():line_end]
         if rest.strip():
-            bare = not (after.group("sep") or after.group("open"))
+            quoted = after.group("open") not in ("", "(")
             found += _run_values(rest, bracketed=bool(after.group("open")),
-                                 need_digit=bare and m.group(0).isascii())
+                                 need_digit=m.group(0).isascii() and not (
+                                     after.group("sep") or quoted))
         elif not _LABEL_LINE_REST.fullmatch(_label_line(text, m)):
             found += _column_values(_next_line(text, line_end))
         else:
@@ -201,8 +204,8 @@ def _label_line(text: str, m: re.Match[str]) -> str:
 def _run_values(rest: str, *, bracketed: bool = False, need_digit: bool = False) -> list[str]:
     """The value at the start of ``rest``: its first word and each run of its first words
     (the whole value typed in groups or spaced out); in brackets, up to the closing one.
-    With ``need_digit`` (after a Latin label and a blank alone) words without a digit are
-    no value ("Pass the ...", "key points")."""
+    With ``need_digit`` (after a Latin label without a colon or a quote) words without a
+    digit are no value ("Pass the ...", "key points", "pass (domain of ...)")."""
     run = _VALUE_RUN.match(rest[:MAX_VALUE_CHARS * 4])
     if run is None:
         return []
@@ -210,7 +213,7 @@ def _run_values(rest: str, *, bracketed: bool = False, need_digit: bool = False)
     if bracketed:
         value = re.split(f"[{re.escape(_CLOSE)}]", value, maxsplit=1)[0]
     words = _RUN_GAP.split(value)[:MAX_VALUE_WORDS]
-    if need_digit and not any(c.isdigit() for c in value):
+    if need_digit and not any(c.isdigit() for c in _first_word(words)):
         return []
     out = []
     for n in range(1, len(words) + 1):
@@ -219,6 +222,13 @@ def _run_values(rest: str, *, bracketed: bool = False, need_digit: bool = False)
             break
         out += [" ".join(words[:n]), run_value, _FILE_SUFFIX.sub("", run_value)]
     return [v for v in dict.fromkeys(out) if len(skeleton(v)) >= MIN_CHARS]
+
+
+def _first_word(words: list[str]) -> str:
+    """The first word, or, for a value spaced out character by character, all of it."""
+    if len(words[0]) > 1:
+        return words[0]
+    return "".join(itertools.takewhile(lambda w: len(w) == 1, words))
 
 
 def _column_values(line: str) -> list[str]:

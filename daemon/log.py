@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
@@ -28,16 +29,19 @@ KEEP_RECENT = 2048
 
 _secrets: set[str] = set()  # every value masked now: the lasting ones and the recent ones
 _recent: dict[str, None] = {}  # the messages' values, oldest first: the ones that may go
-_version = 0  # counts changes, so the matcher is built again only after one
+_version = 0  # counts changes to _secrets, so the matcher is built again only after one
+# The loop registers from the scheduler's worker thread; the main thread logs too.
+_lock = threading.Lock()
 
 
 def register_secret(value: str | None) -> None:
     """Never log this value (a server password) anywhere, from now on."""
     global _version  # noqa: PLW0603 - the registry is the module's one piece of state
     if value and len(value) >= MIN_CHARS:
-        _secrets.add(value)
-        _recent.pop(value, None)
-        _version += 1
+        with _lock:
+            _secrets.add(value)
+            _recent.pop(value, None)
+            _version += 1
 
 
 def register_message_secrets(values: Iterable[str | None]) -> None:
@@ -46,19 +50,23 @@ def register_message_secrets(values: Iterable[str | None]) -> None:
     earlier ones are forgotten, so the redactor's work stays bounded); a value registered
     with :func:`register_secret` stays."""
     global _version  # noqa: PLW0603
-    batch = [v for v in dict.fromkeys(values)
-             if v and len(v) >= MIN_CHARS and (v not in _secrets or v in _recent)]
-    for value in batch:
-        _recent.pop(value, None)
-    room = max(KEEP_RECENT - len(batch), 0)
-    while len(_recent) > room:
-        oldest = next(iter(_recent))
-        del _recent[oldest]
-        _secrets.discard(oldest)
-    for value in batch:
-        _recent[value] = None
-        _secrets.add(value)
-    _version += 1
+    with _lock:
+        batch = [v for v in dict.fromkeys(values)
+                 if v and len(v) >= MIN_CHARS and (v not in _secrets or v in _recent)]
+        before = len(_secrets)
+        for value in batch:
+            _recent.pop(value, None)
+        room = max(KEEP_RECENT - len(batch), 0)
+        dropped = len(_recent) > room
+        while len(_recent) > room:
+            oldest = next(iter(_recent))
+            del _recent[oldest]
+            _secrets.discard(oldest)
+        for value in batch:
+            _recent[value] = None
+            _secrets.add(value)
+        if dropped or len(_secrets) != before:
+            _version += 1
 
 
 # --- the forms of a secret ---------------------------------------------------------------------
@@ -201,9 +209,10 @@ _built: tuple[object, int, Matcher] | None = None
 def _registered() -> Matcher:
     """The matcher of every secret registered now (built again only after a change)."""
     global _built  # noqa: PLW0603
-    if _built is None or _built[0] is not _secrets or _built[1] != _version:
-        _built = (_secrets, _version, matcher(_secrets))
-    return _built[2]
+    with _lock:
+        if _built is None or _built[0] is not _secrets or _built[1] != _version:
+            _built = (_secrets, _version, matcher(_secrets))
+        return _built[2]
 
 
 def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -67,7 +67,7 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
-def _shown(secret: str, *texts: str) -> list[str]:
+def shown(secret: str, *texts: str) -> list[str]:
     """The texts that show the secret: as it is, or in any form (full-width, another case,
     blanks or dashes between its characters)."""
     return [t for t in texts if secret in t or _folded(secret) in _folded(t)]
@@ -76,7 +76,7 @@ def _shown(secret: str, *texts: str) -> list[str]:
 def _leaks(secret: str, lines: list[str]) -> list[str]:
     """The log lines (JSON) that show the secret, in the line or in any string in it."""
     return [line for line in lines
-            if _shown(secret, line, *_strings(json.loads(line)))]
+            if shown(secret, line, *_strings(json.loads(line)))]
 
 
 Lines = Callable[[], list[str]]  # the JSON lines logged so far
@@ -220,7 +220,7 @@ def test_no_secret_in_any_form_reaches_the_log_or_classify(
     assert [json.loads(line)["event"] for line in lines] == ["message.fetched",
                                                              "message.classified"]
     assert _leaks(secret, lines) == []
-    assert _shown(secret, printed, *_strings(json.loads(printed))) == []
+    assert shown(secret, printed, *_strings(json.loads(printed))) == []
 
 
 def test_the_property_sees_a_secret_the_daemon_does_not_know(settings: Settings,
@@ -417,6 +417,6 @@ def test_classify_masks_a_key_in_the_notice_s_file_name(settings: Settings,
     path.write_bytes(raw)
     result = classify_file(settings, path)
     printed = json.dumps(result, ensure_ascii=False)
-    assert _shown(key, printed, *_strings(result)) == []
+    assert shown(key, printed, *_strings(result)) == []
     assert result["fields"]["auth_key"] == key[:2] + "*" * 10  # type: ignore[index]
     assert result["submissions"][0]["source"] == "認証キー（[REDACTED]）.pdf"  # type: ignore[index]
