@@ -12,7 +12,6 @@ them touches the network or the disk (what they need from the state file comes i
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -147,9 +146,9 @@ _CLOSE = "」』\"'”’)】]〉》>"
 # spaced out), up to the first word of another script.
 _VALUE_RUN = re.compile(r"[!-~]+(?:[ \u2010-\u2015\u2212\u30fc]+[!-~]+)*")
 _RUN_GAP = re.compile(r"[ \u2010-\u2015\u2212\u30fc]+")
+_ATTACHED = re.compile(r"[^\s【】\[\]〈〉《》■□●○◆◇・※★☆◎▼▽▶→|*:=]+$")
 _LABEL_LINE_REST = re.compile(r"[ ■□●○◆◇・※★☆◎▼▽▶→|*【】\[\]〈〉《》()「」『』:=0-9.]*")
 _FILE_SUFFIX = re.compile(r"\.(?:pdf|zip|7z|lzh|xlsx?|docx?|txt)$", re.I)
-MAX_VALUE_WORDS = 40  # a 16-character key spaced out, with dashes between its groups
 MAX_VALUE_CHARS = 64
 
 
@@ -196,39 +195,38 @@ def _next_line(text: str, line_end: int) -> str:
 
 
 def _label_line(text: str, m: re.Match[str]) -> str:
-    """The label's line without the label."""
+    """The label's line without the label and the word it ends (閲覧用パスワード,
+    ZIPパスワード, 3.認証キー)."""
     first = text.rfind("\n", 0, m.start()) + 1
-    return text[first:m.start()] + text[m.end():_line_end(text, m.end())]
+    before = _ATTACHED.sub("", text[first:m.start()])
+    return before + text[m.end():_line_end(text, m.end())]
 
 
 def _run_values(rest: str, *, bracketed: bool = False, need_digit: bool = False) -> list[str]:
     """The value at the start of ``rest``: its first word and each run of its first words
-    (the whole value typed in groups or spaced out); in brackets, up to the closing one.
-    With ``need_digit`` (after a Latin label without a colon or a quote) words without a
-    digit are no value ("Pass the ...", "key points", "pass (domain of ...)")."""
+    (the whole value typed in groups or spaced out), MAX_VALUE_CHARS characters at most;
+    in brackets, up to the closing one. With ``need_digit`` (after a Latin label without a
+    colon or a quote) a value with no digit near its start is none ("Pass the ...", "key
+    points", "pass (domain of ...)")."""
     run = _VALUE_RUN.match(rest[:MAX_VALUE_CHARS * 4])
     if run is None:
         return []
     value = run.group(0)
     if bracketed:
         value = re.split(f"[{re.escape(_CLOSE)}]", value, maxsplit=1)[0]
-    words = _RUN_GAP.split(value)[:MAX_VALUE_WORDS]
-    if need_digit and not any(c.isdigit() for c in _first_word(words)):
+    if need_digit and not any(c.isdigit() for c in skeleton(value)[:16]):
         return []
-    out = []
-    for n in range(1, len(words) + 1):
-        run_value = " ".join(words[:n]).strip(_OPEN + _CLOSE + ".,;:")
-        if len(skeleton(run_value)) > MAX_VALUE_CHARS:
+    words = _RUN_GAP.split(value)
+    out: list[str] = []
+    size = 0
+    for n, word in enumerate(words, 1):
+        size += len(skeleton(word))
+        if size > MAX_VALUE_CHARS:
             break
-        out += [" ".join(words[:n]), run_value, _FILE_SUFFIX.sub("", run_value)]
+        whole = " ".join(words[:n])
+        trimmed = whole.strip(_OPEN + _CLOSE + ".,;:")
+        out += [whole, trimmed, _FILE_SUFFIX.sub("", trimmed)]
     return [v for v in dict.fromkeys(out) if len(skeleton(v)) >= MIN_CHARS]
-
-
-def _first_word(words: list[str]) -> str:
-    """The first word, or, for a value spaced out character by character, all of it."""
-    if len(words[0]) > 1:
-        return words[0]
-    return "".join(itertools.takewhile(lambda w: len(w) == 1, words))
 
 
 def _column_values(line: str) -> list[str]:

@@ -139,9 +139,8 @@ def mask_text(text: str, found: Matcher) -> str:
     written: as registered, full-width or half-width, in any letter case, with blanks or
     dashes (-, ‐, −, －, ー, ...) between its characters."""
     for secret in found.literal:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    if not found.by_start or len(text) < MIN_CHARS:
+        text = text.replace(secret, MASK)
+    if not found.by_start:
         return text
     quick = skeleton(text)
     grams = {quick[i:i + GRAM] for i in range(len(quick) - GRAM + 1)}

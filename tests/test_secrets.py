@@ -4,6 +4,7 @@ shows in the log or in ``classify``, in whatever form it is written there."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import io
 import json
@@ -286,6 +287,23 @@ def test_overlapping_secrets_are_masked_as_one(logged: Lines) -> None:
     assert json.loads(logged()[0])["subject"] == "x [REDACTED] y [REDACTED] [REDACTED]"
 
 
+@pytest.mark.parametrize(("secrets", "subject", "expected"), [
+    (["Ab3dE5fG", "Ab3dE5fG7hJk"], "x Ab3dE5fG7hJk y", "x [REDACTED] y"),
+    (["Ab3dE5fG7hJk", "E5fG"], "x Ab3dE5fG7hJk y", "x [REDACTED] y"),
+    (["Ab3dE5fG", "Zp4Wq8Lk2"], "Ab3dE5fGZp4Wq8Lk2", "[REDACTED][REDACTED]"),
+    (["Wxyz"], "Wxyz", "[REDACTED]"),
+    (["Wxyz"], "Wxy", "Wxy"),
+])
+def test_secrets_that_share_characters(secrets: list[str], subject: str, expected: str,
+                                       logged: Lines) -> None:
+    """A secret that begins another is masked to the end of the longer; one inside another
+    leaves nothing of the outer; two side by side are two masks; a secret of four
+    characters is masked where it is the whole text."""
+    log.register_message_secrets(secrets)
+    _log(subject=subject)
+    assert json.loads(logged()[0])["subject"] == expected
+
+
 def test_what_holds_no_secret_is_written_as_it_is(logged: Lines) -> None:
     """Japanese text, full-width digits, the 保証契約番号 and the masked field stay as they
     were; only the secret goes."""
@@ -315,11 +333,19 @@ def test_dict_keys_and_other_objects_are_masked_too(logged: Lines) -> None:
         def __repr__(self) -> str:
             return "Thing(Zp4Wq8Lk2)"
 
-    _log(names={"Zp4Wq8Lk2.pdf": 1}, raw=b"pw Zp4Wq8Lk2", thing=Thing(), tags={"Zp4Wq8Lk2"})
+    class Structured:
+        def __structlog__(self) -> str:
+            return "structured Zp4Wq8Lk2"
+
+    _log(names={"Zp4Wq8Lk2.pdf": 1}, raw=b"pw Zp4Wq8Lk2", thing=Thing(), tags={"Zp4Wq8Lk2"},
+         structured=Structured(), plain=(1, 2.5, True, None))
     assert "Zp4Wq8Lk2" not in logged()[0]
     event = json.loads(logged()[0])
     assert event["names"] == {"[REDACTED].pdf": 1}
     assert event["thing"] == "Thing([REDACTED])"
+    assert event["structured"] == "structured [REDACTED]"
+    assert event["raw"] == "b'pw [REDACTED]'"
+    assert event["plain"] == [1, 2.5, True, None]
 
 
 def test_the_registry_keeps_the_latest_messages_and_the_server_password(
@@ -371,12 +397,26 @@ def test_masking_a_line_does_not_grow_with_the_secrets_registered(logged: Lines)
     ("Pass the documents to me", []),
     ("3.認証キー\n:\nNTiMnD2GV9qJ\n4.保証の種類", ["NTiMnD2GV9qJ"]),
     ("■閲覧用パスワード\n　s7mF3DEzqTTE\n", ["s7mF3DEzqTTE"]),
+    ("閲覧用パスワード\nA 0 0 0 0", ["A 0 0 0", "A 0 0 0 0"]),
+    ("保証契約番号　閲覧用パスワード\n2604012345 s7mF3DEzqTTE", ["s7mF3DEzqTTE"]),
     ("保証契約番号 認証キー\n2604012345 NTiMnD2GV9qJ", ["NTiMnD2GV9qJ"]),
     ("認証キー_Zz9Yy8Xx7.pdf", ["Zz9Yy8Xx7.pdf", "Zz9Yy8Xx7"]),
     ("暗号化パスワードは別送してください。", []),
     ("電子保証に係る「認証キー」のお知らせ（2604012345）.pdf", []),
     ("NINSHOKEY_2604012345.pdf", []),
     ("認証キー：A b 3 d E 5", ["A b 3 d", "A b 3 d E", "A b 3 d E 5"]),
+    ("PW A b 3 d", ["A b 3 d"]),
+    ("認証KEY=Ab3dE5fG", ["Ab3dE5fG"]),
+    ("閲覧用PW：s7mF3DEzqTTE", ["s7mF3DEzqTTE"]),
+    ("暗証番号：4821", ["4821"]),
+    ("password=hunter22;", ["hunter22;", "hunter22"]),
+    ("パスワ－ド（半角）：Kk2604#tot", ["Kk2604#tot"]),
+    ("p/w: 'Rk7v2Lm9'", ["Rk7v2Lm9"]),
+    ("key points of the notice", []),
+    ("Received-SPF: pass (mail.example.jp: domain of x@example.jp)", []),
+    ("search_by_key: invalid format found in block 0.", []),
+    ("パスワード：(Ab12Cd34)", ["Ab12Cd34"]),
+    ("ZIPパスワード：Ab12Cd34.zip", ["Ab12Cd34.zip", "Ab12Cd34"]),
 ])
 def test_values_beside_a_key_or_password_label(text: str, expected: list[str]) -> None:
     """Every layout gives its value (on the label's line, on the next, under a header line
@@ -394,6 +434,28 @@ def test_secrets_of_an_auto_reply_that_quotes_a_key(settings: Settings) -> None:
     decision = decide(mail, settings)
     assert decision.outcomes == ()
     assert secrets_of(mail, decision) == ["Ab3dE5fG7hJk"]
+
+
+def test_a_long_spaced_value_is_read_up_to_its_limit() -> None:
+    """A value spaced out is read whole up to MAX_VALUE_CHARS characters, and no further
+    (a line of prose after a label is not one long secret)."""
+    spaced = " ".join("Ab3dE5fG7hJk" * 6)  # 72 characters
+    values = labelled_secrets(f"認証キー：{spaced}")
+    assert max(len(log.skeleton(v)) for v in values) == 64
+
+
+def test_secrets_of_the_whole_message(settings: Settings) -> None:
+    """The key of a key notice's text, a password in a follow-up's subject (a pair read as
+    one), a password the message was opened with, and the values beside labels anywhere
+    are the message's secrets, once each."""
+    raw = mails.dsure_key_mail(subject="【電子保証】パスワード：Zp4Wq8Lk2")
+    follow_up = mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS,
+                            subject="PW：Ｑｗ８Ｅｒ７Ｔｙ６", body="よろしくお願いします。\n")
+    mail = dataclasses.replace(read_message(raw), companions=(follow_up,),
+                               passwords=("Tried4Pass",))
+    decision = decide(mail, settings)
+    key = mails.default_auth_key("2604012345")
+    assert secrets_of(mail, decision) == ["Tried4Pass", key, "Zp4Wq8Lk2", "Qw8Er7Ty6"]
 
 
 def test_a_lone_contract_number_is_no_password(settings: Settings) -> None:
