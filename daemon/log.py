@@ -92,7 +92,7 @@ def skeleton(text: str) -> str:
     ``Ab3d E5fG`` and ``ab3de5fg`` have the same skeleton."""
     if text.isascii():
         return _ASCII_SEPARATORS.sub("", text.lower())
-    return "".join(_fold(c) for c in text)
+    return "".join(map(_fold, text))
 
 
 def _skeleton_map(text: str) -> tuple[str, list[int]]:
@@ -144,7 +144,7 @@ def mask_text(text: str, found: Matcher) -> str:
         return text
     quick = skeleton(text)
     grams = {quick[i:i + GRAM] for i in range(len(quick) - GRAM + 1)}
-    if grams.isdisjoint(found.by_start):
+    if found.by_start.keys().isdisjoint(grams):  # goes over the smaller of the two
         return text
     folded, where = _skeleton_map(text)
     spans: list[tuple[int, int]] = []
