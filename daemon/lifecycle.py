@@ -158,7 +158,7 @@ def labelled_secrets(text: str) -> list[str]:
     of several labels, each word of the next line that mixes letters and digits. A value
     typed in groups or spaced out is given whole (and as each longer run of its words), a
     value in brackets up to its closing one, a file name also without its suffix."""
-    text = normalize(text)
+    text = normalize(text).replace("\u301c", "~")  # ～ as JIS mail turns it: 〜
     found: list[str] = []
     for m in _SECRET_LABEL.finditer(text):
         after = _AFTER_SECRET_LABEL.match(text, m.end())

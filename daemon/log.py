@@ -78,11 +78,16 @@ _ASCII_SEPARATORS = re.compile(r"[\s\-]+")
 GRAM = 4  # a secret is looked up by its first GRAM characters (MIN_CHARS or fewer)
 
 
+# A full-width tilde (～) sent in ISO-2022-JP or Shift_JIS arrives as a wave dash (〜).
+_SAME = {"\u301c": "~"}
+
+
 @lru_cache(maxsize=8192)
 def _fold(char: str) -> str:
     """One character as it is compared: NFKC (full-width and half-width forms are their
     plain letters and digits), case-folded, and nothing for a blank, a dash or an invisible
     format character."""
+    char = _SAME.get(char, char)
     return "".join(c for c in unicodedata.normalize("NFKC", char).casefold()
                    if not (c.isspace() or c in _DASHES or unicodedata.category(c) == "Cf"))
 

@@ -52,6 +52,7 @@ _GAPS = re.compile("[\\s\\-\u00ad\u200b-\u200d\u2010-\u2015\u2043\u2060\u2212\u2
 
 
 def _folded(text: str) -> str:
+    text = text.replace("\u301c", "~")  # ～ as ISO-2022-JP and Shift_JIS mail carry it
     return _GAPS.sub("", unicodedata.normalize("NFKC", text).casefold())
 
 
@@ -280,6 +281,15 @@ def test_a_secret_registered_in_another_form_is_masked_as_typed(logged: Lines) -
                                           "[REDACTED]"]
 
 
+def test_a_tilde_that_mail_turned_into_a_wave_dash_is_still_the_secret(
+        logged: Lines) -> None:
+    """A password with ~ typed full-width (～) arrives from an ISO-2022-JP mail as 〜: it is
+    masked in that form too."""
+    log.register_message_secrets(["A00~0000"])
+    _log(subject="pw Ａ００〜００００ and A00～0000")
+    assert json.loads(logged()[0])["subject"] == "pw [REDACTED] and [REDACTED]"
+
+
 def test_overlapping_secrets_are_masked_as_one(logged: Lines) -> None:
     """Two secrets that overlap in a text leave nothing of either."""
     log.register_message_secrets(["Ab3dE5fG", "E5fG7hJk"])
@@ -422,6 +432,7 @@ def test_masking_a_line_does_not_grow_with_the_secrets_registered(
     ("search_by_key: invalid format found in block 0.", []),
     ("パスワード：(Ab12Cd34)", ["Ab12Cd34"]),
     ("ZIPパスワード：Ab12Cd34.zip", ["Ab12Cd34.zip", "Ab12Cd34"]),
+    ("パスワード：Ａ００〜００００", ["A00~0000"]),
 ])
 def test_values_beside_a_key_or_password_label(text: str, expected: list[str]) -> None:
     """Every layout gives its value (on the label's line, on the next, under a header line
