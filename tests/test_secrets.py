@@ -474,6 +474,22 @@ def test_secrets_of_the_whole_message(settings: Settings) -> None:
     assert secrets_of(mail, decision) == ["Tried4Pass", key, "Zp4Wq8Lk2", "Qw8Er7Ty6"]
 
 
+def test_a_key_wrapped_by_the_mail_client_is_registered_whole(settings: Settings,
+                                                              tmp_path: Path) -> None:
+    """A typed key that the mail client wrapped onto the next line is read whole by the
+    extractor (the line reached the wrap width): the whole key is a secret, so the subject
+    that shows it is masked, not only its first line's part."""
+    body = ("保証契約番号：2604012345\n"
+            "株式会社山田建設の山田です。いつもお世話になっております。認証キー：Ab3dE5\n"
+            "fG7hJk\n契約保証\n")
+    raw = mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS, body=body,
+                      subject="【電子保証】Ab3dE5fG7hJk", charset="utf-8")
+    assert labelled_secrets(body) == ["Ab3dE5"]
+    lines, printed = _through_the_daemon(raw, settings, tmp_path)
+    assert json.loads(lines[0])["subject"] == "【電子保証】[REDACTED]"
+    assert shown("Ab3dE5fG7hJk", *lines, printed) == []
+
+
 def test_a_lone_contract_number_is_no_password(settings: Settings) -> None:
     """A 保証契約番号 on a line of its own (under its label) is not taken for a password sent
     without its label, so staff still find the message by it in the log."""
