@@ -15,6 +15,7 @@ import structlog
 from daemon import config, log
 from daemon.config import ConfigError, Settings
 from daemon.decide import History, finalize
+from daemon.lifecycle import secrets_of
 from daemon.mailbox import MailboxError
 from daemon.sandbox import decide_in_child, read_in_child
 
@@ -40,16 +41,20 @@ def classify_file(settings: Settings, path: Path, *, history: History | None = N
                   now: datetime | None = None) -> dict[str, object]:
     """The JSON ``classify`` prints for one message file: what ``run`` would do with it
     now (``held`` only while its wait runs), with the reply cap and what it replaces
-    when the state file (``history``) is given."""
+    when the state file (``history``) is given; no secret of the message in clear."""
     now = now or datetime.now(UTC)
     # Read as the daemon reads: in a child with the office's limits, so that classify
     # survives whatever the daemon survives (a hostile message ends in review).
     mail, _ = read_in_child(path.read_bytes(), None, settings.limits, now=now)
     decision, _ = decide_in_child(mail, settings, now=now)
-    result = finalize(decision, mail, settings, now=now, history=history).to_json()
+    decision = finalize(decision, mail, settings, now=now, history=history)
+    result = decision.to_json()
     result["message_id"] = mail.message_id
     result["received_at"] = mail.received_at.isoformat()
-    return result
+    # The fields are masked already; any other string (an attachment's name, a Message-ID)
+    # that holds one of the message's secrets, in any form, gets it masked as the log does.
+    masked: dict[str, object] = log.masked(result, secrets_of(mail, decision))
+    return masked
 
 
 def main(argv: Sequence[str] | None = None) -> int:

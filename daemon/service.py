@@ -39,7 +39,7 @@ from daemon.compose import (
 from daemon.config import Settings
 from daemon.decide import finalize
 from daemon.lifecycle import is_own_copy, quarantine_due, secrets_of
-from daemon.log import register_secret
+from daemon.log import register_message_secrets, register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
 from daemon.model import Decision, Mail, Verdict
 from daemon.outbox import Outbox, SendError
@@ -68,8 +68,7 @@ def backoff(attempt: int, first_seconds: float, max_minutes: float) -> timedelta
 
 def protect_secrets(mail: Mail, decision: Decision) -> None:
     """Register every secret of this message with the log redactor."""
-    for value in secrets_of(mail, decision):
-        register_secret(value)
+    register_message_secrets(secrets_of(mail, decision))
 
 
 def log_read(mail: Mail, decision: Decision, uid: int | None = None) -> None:
@@ -164,6 +163,8 @@ class Intake:
         """Take one new message from fetched to filed (or held); returns its outcome."""
         folders = self.settings.imap.folders
         mail = self._read(fetched.raw, fetched.internaldate)
+        # Before anything can log about it (an error's text included), its secrets are known.
+        protect_secrets(mail, Decision(Verdict.REVIEW))
         structlog.contextvars.bind_contextvars(message_id=mail.message_id)
         row = self.store.seen(
             folder=self.settings.imap.folder, uidvalidity=box.uidvalidity, uid=fetched.uid,
