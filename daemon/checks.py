@@ -211,3 +211,17 @@ def run_checks(mail: Mail, submission: Submission, cls: Classification,
             return tuple(found)
         problems.extend(c for c in found if c not in problems)
     return tuple(problems)
+
+
+def shown_url(url: str) -> str:
+    """A URL as staff should see it, as parsed: scheme and host in lower case, the host
+    IDNA-encoded (a look-alike host in another script shows as xn--...); as written when
+    it cannot be parsed."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+        port = f":{parts.port}" if parts.port else ""
+    except (ValueError, UnicodeError):
+        return url
+    user = "(user)@" if "@" in parts.netloc else ""
+    return parts._replace(scheme=parts.scheme.lower(), netloc=f"{user}{host}{port}").geturl()

@@ -27,6 +27,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from daemon import display
 from daemon import problems as catalogue
+from daemon.checks import shown_url
 from daemon.config import Settings
 from daemon.lifecycle import secrets_of
 from daemon.model import Decision, DocumentStatus, GuaranteeType, Kind, Mail, Outcome, Verdict
@@ -231,6 +232,8 @@ def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settin
     fields = []
     for name, label in FIELD_LABELS:
         value = getattr(outcome.fields, name)
+        if value and name == "view_url":
+            value = shown_url(value)  # as parsed: the host staff would really reach
         if value:
             fields.append((label, display.for_staff(str(value))))
     body = _templates.get_template("to_staff.txt.j2").render(

@@ -647,3 +647,17 @@ def test_parts_over_the_limits_send_a_complete_typed_submission_to_review(
     assert within.verdict.value == "routed"
     over = decide(read_message(raw, limits=ReadLimits(attachments=4)), settings)
     assert (over.verdict.value, over.problems) == ("review", ("too-large",))
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    (f"HTTPS://WWW.{SYSTEM.upper()}/view?k=AbC", f"https://www.{SYSTEM}/view?k=AbC"),
+    ("https://ѕonpo-hosyou-syouken.jp/v", "https://xn--onpo-hosyou-syouken-u9p.jp/v"),
+    ("https://user:pw@evil.example:8443/v", "https://(user)@evil.example:8443/v"),
+    ("http://[::1/x", "http://[::1/x"),
+])
+def test_staff_see_a_url_as_parsed(url: str, shown: str) -> None:
+    """The staff mail shows the host a browser would reach: lower case, IDNA-encoded (a
+    Cyrillic look-alike shows as xn--), a user name marked, never hidden."""
+    from daemon.checks import shown_url  # noqa: PLC0415
+
+    assert shown_url(url) == shown
