@@ -296,6 +296,10 @@ _SENTENCE_END = re.compile(r"(?:[。、」』\"')\]】]|です|でした|でご�
 WRAP_COLUMNS = (64, 80)
 
 
+# A code typed in short groups with single blanks, and nothing else on the line after it.
+_GROUPED = re.compile(r"[A-Za-z0-9]{2,6}(?: [A-Za-z0-9]{2,6}){1,5}(?=[ ]*(?:\n|$|[^\x00-\x7f]))")
+
+
 def _code(slot: _Slot, pattern: re.Pattern[str], chars: re.Pattern[str]) -> tuple[str, bool]:
     """The code at the start of the slot's value ("" when there is none), and whether it is
     whole: False when it may go on on the next line and that is unclear."""
@@ -312,6 +316,10 @@ def _code(slot: _Slot, pattern: re.Pattern[str], chars: re.Pattern[str]) -> tupl
         code = code.rstrip(_URL_END)
         if len(code) < len(m.group(0)):
             return code, True
+    grouped = _GROUPED.match(value, lead)
+    if pattern is not _URL and grouped and grouped.end() > m.end():
+        # Typed in groups ("Ab3d E5fG 7hJk"): the whole, never the first group alone.
+        return grouped.group(0).replace(" ", ""), True
     if after or slot.start + m.end() != _line_end(slot.text, slot.start):
         return code, True
     rest = _wrapped_rest(slot.text, slot.start + m.end(), chars)

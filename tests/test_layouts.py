@@ -922,3 +922,16 @@ def test_a_value_that_begins_like_a_label_is_a_value(text: str, view: str | None
     a closing bracket of an aside is no part of it."""
     assert extract.view_password(normalize(text)) == view
     assert extract.document_passwords(text) == document
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("認証キー：Ab3d E5fG 7hJk\n", "Ab3dE5fG7hJk"),
+    ("認証キー：Ab3d E5fG 7hJk です\n", "Ab3dE5fG7hJk"),
+    ("認証キーは Ab3d E5fG 7hJk です。\n", "Ab3dE5fG7hJk"),
+    ("認証キー：Ab3dE5fG7hJk abc\n", "Ab3dE5fG7hJk"),
+    ("認証キー：Ab3dE5fG7hJk (大文字小文字を区別)\n", "Ab3dE5fG7hJk"),
+])
+def test_a_key_typed_in_groups_is_read_whole(text: str, key: str) -> None:
+    """A key typed in groups of a few characters is read whole, never its first group
+    alone (a cut key routed to staff looks complete)."""
+    assert extract.auth_key(normalize(text)) == key
