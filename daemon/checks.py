@@ -224,4 +224,4 @@ def shown_url(url: str) -> str:
     except (ValueError, UnicodeError):
         return url
     user = "(user)@" if "@" in parts.netloc else ""
-    return parts._replace(scheme=parts.scheme.lower(), netloc=f"{user}{host}{port}").geturl()
+    return parts._replace(netloc=f"{user}{host}{port}").geturl()  # (the scheme comes lower)

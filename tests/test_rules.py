@@ -654,6 +654,7 @@ def test_parts_over_the_limits_send_a_complete_typed_submission_to_review(
     ("https://ѕonpo-hosyou-syouken.jp/v", "https://xn--onpo-hosyou-syouken-u9p.jp/v"),
     ("https://user:pw@evil.example:8443/v", "https://(user)@evil.example:8443/v"),
     ("http://[::1/x", "http://[::1/x"),
+    ("https:///view", "https:///view"),  # no host: nothing made up
 ])
 def test_staff_see_a_url_as_parsed(url: str, shown: str) -> None:
     """The staff mail shows the host a browser would reach: lower case, IDNA-encoded (a
@@ -661,3 +662,28 @@ def test_staff_see_a_url_as_parsed(url: str, shown: str) -> None:
     from daemon.checks import shown_url  # noqa: PLC0415
 
     assert shown_url(url) == shown
+
+
+def test_only_the_missing_password_code_becomes_the_wrong_one(settings: Settings) -> None:
+    """With a password mail set aside, attachment-password-missing becomes
+    attachment-password-wrong; the outcome's other codes stay as they are."""
+    from daemon.decide import finalize  # noqa: PLC0415
+
+    class Seen:
+        def replies_between(self, address: str | None, start: datetime, end: datetime, *,
+                            exclude_sources: tuple[str, ...]) -> int:
+            return 0
+
+        def earlier_submission(self, **_: object) -> str | None:
+            return None
+
+        def password_mail_since(self, sender: str, since: datetime) -> bool:
+            return True
+
+    outcome = Outcome(Verdict.CORRECTION, Kind.LEGACY_PDF, None,
+                      ("insurer-cc-missing", "attachment-password-missing"), (YAMADA,), Fields())
+    mail = read_message(mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS, subject="x",
+                                    body="y"))
+    final = finalize(Decision(Verdict.CORRECTION, (outcome,), "", ("<m@x>",)), mail, settings,
+                     now=NOW, history=Seen())  # type: ignore[arg-type]
+    assert final.problems == ("insurer-cc-missing", "attachment-password-wrong")
