@@ -105,16 +105,16 @@ def proof(waiting: Waiting, mail: Mail, settings: Settings, opener: Opener) -> P
     if not eligible(waiting, mail) or ignore_reason(mail, settings):
         return Proof.NONE
     if waiting.reason == WAITING_FOR_PASSWORD:
-        return _password_proof(waiting.mail, mail, settings, opener)
+        return _password_proof(waiting.mail, mail, opener)
     if waiting.reason == WAITING_FOR_DOCUMENT:
-        return _password_proof(mail, waiting.mail, settings, opener)
+        return _password_proof(mail, waiting.mail, opener)
     if waiting.reason == WAITING_FOR_REST and waiting.sender.lower() == mail.from_addr.lower():
         return rest_proof(classify(waiting.mail, settings).submissions,
                           classify(mail, settings).submissions)
     return Proof.NONE
 
 
-def _password_proof(locked: Mail, key: Mail, settings: Settings, opener: Opener) -> Proof:
+def _password_proof(locked: Mail, key: Mail, opener: Opener) -> Proof:
     """``key`` gives a password that opens ``locked``'s encrypted attachment: OPENED.
     A password that opens nothing pairs with nothing, whatever else is held (a zip sent
     next may be the one it opens; the held attachment's own wait decides, see

@@ -45,7 +45,9 @@ from typing import Any, Literal, TypeVar
 
 from daemon.config import Limits as ReadSettings
 from daemon.config import Settings
+from daemon.decide import decide
 from daemon.model import Decision, DocumentStatus, Fields, Kind, Mail, Outcome, Verdict
+from daemon.read import ReadLimits, read_headers_only, read_message
 
 T = TypeVar("T")
 ErrorKind = Literal["timeout", "memory", "crashed"]
@@ -231,8 +233,6 @@ def read_in_child(raw: bytes, received_at: datetime | None, limits: ReadSettings
     message costs its own reading only. When the child fails, the message is read from
     its headers alone, with one placeholder part saying why (too-large for memory,
     unreadable otherwise), and the error is returned beside it."""
-    from daemon.read import ReadLimits, read_headers_only, read_message  # noqa: PLC0415
-
     read_limits = ReadLimits(limits.message_bytes, limits.attachments, limits.attachment_bytes,
                              limits.text_chars)
     job = partial(read_message, raw, received_at, now=now, passwords=passwords,
@@ -255,8 +255,6 @@ def decide_in_child(mail: Mail, settings: Settings, *, can_wait: bool = True,
     work on a stranger's text never runs in the daemon itself); only the small decision
     comes back. Without the history: see :func:`daemon.decide.finalize`. When the child
     fails, the message goes to review (too-large) and the error is returned beside it."""
-    from daemon.decide import decide  # noqa: PLC0415
-
     job = partial(decide, mail, settings, can_wait=can_wait, sources=sources, now=now)
     limits = settings.limits
     try:

@@ -206,6 +206,13 @@ class History:
 
     hour: int = 0  # replies to anybody in the last hour
     asked_all: list[tuple[datetime, datetime]] = field(default_factory=list)
+    password_mail: bool = False  # a password mail was set aside
+
+    def earlier_submission(self, **_: object) -> str | None:
+        return None
+
+    def password_mail_since(self, sender: str, since: datetime) -> bool:
+        return self.password_mail
 
     def replies_between(self, address: str | None, start: datetime, end: datetime, *,
                         exclude_sources: tuple[str, ...]) -> int:
@@ -669,21 +676,10 @@ def test_only_the_missing_password_code_becomes_the_wrong_one(settings: Settings
     attachment-password-wrong; the outcome's other codes stay as they are."""
     from daemon.decide import finalize  # noqa: PLC0415
 
-    class Seen:
-        def replies_between(self, address: str | None, start: datetime, end: datetime, *,
-                            exclude_sources: tuple[str, ...]) -> int:
-            return 0
-
-        def earlier_submission(self, **_: object) -> str | None:
-            return None
-
-        def password_mail_since(self, sender: str, since: datetime) -> bool:
-            return True
-
     outcome = Outcome(Verdict.CORRECTION, Kind.LEGACY_PDF, None,
                       ("insurer-cc-missing", "attachment-password-missing"), (YAMADA,), Fields())
     mail = read_message(mails.build(from_=YAMADA, to=mails.OFFICE_ADDRESS, subject="x",
                                     body="y"))
     final = finalize(Decision(Verdict.CORRECTION, (outcome,), "", ("<m@x>",)), mail, settings,
-                     now=NOW, history=Seen())  # type: ignore[arg-type]
+                     now=NOW, history=History(password_mail=True))
     assert final.problems == ("insurer-cc-missing", "attachment-password-wrong")
