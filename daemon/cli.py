@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _classify(settings: Settings, path: Path) -> int:
     """Print what ``run`` would do with one message file, reading (never writing) the
     state file when there is one."""
-    from daemon.store import StateVersionError, Store  # noqa: PLC0415
+    from daemon.store import StateUnavailableError, StateVersionError, Store  # noqa: PLC0415
 
     store = None
     state = Path(settings.state.path)
@@ -90,7 +90,7 @@ def _classify(settings: Settings, path: Path) -> int:
     except OSError as err:
         print(f"surety-intake: cannot read {path}: {err.strerror}", file=sys.stderr)
         return 1
-    except (StateVersionError, sqlite3.Error) as err:
+    except (StateUnavailableError, StateVersionError, sqlite3.Error) as err:
         print(f"surety-intake: cannot read the state file {state}: {err}", file=sys.stderr)
         return 1
     finally:
@@ -102,15 +102,16 @@ def _classify(settings: Settings, path: Path) -> int:
 
 def _run(settings: Settings, *, once: bool) -> int:
     # Imported here so that classify and check-config start without the network stack.
-    from daemon.service import Intake, run_forever  # noqa: PLC0415
-    from daemon.store import StateVersionError, Store  # noqa: PLC0415
+    from daemon.schedule import run_forever  # noqa: PLC0415
+    from daemon.service import Intake  # noqa: PLC0415
+    from daemon.store import StateUnavailableError, StateVersionError, Store  # noqa: PLC0415
 
     log.configure()
     logger = structlog.get_logger("daemon.cli")
     try:
         config.check_for_run(settings)
         store = Store(settings.state.path, busy_timeout=settings.state.busy_timeout_seconds)
-        intake = Intake(settings, store)
+        intake = Intake.for_office(settings, store)
     except ConfigError as err:
         print(f"surety-intake: config error: {err}", file=sys.stderr)
         return 2
@@ -119,7 +120,7 @@ def _run(settings: Settings, *, once: bool) -> int:
         logger.error("state.too_new", error=str(err), path=settings.state.path)
         print(f"surety-intake: {err}", file=sys.stderr)
         return 2
-    except (sqlite3.OperationalError, OSError) as err:
+    except (StateUnavailableError, sqlite3.OperationalError, OSError) as err:
         # Disk full, file locked or unwritable: nothing was taken; systemd starts the
         # daemon again later (Restart=on-failure), a cron'd --once runs again.
         logger.error("state.unavailable", error=str(err), path=settings.state.path)

@@ -23,6 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from daemon.model import Verdict
+
 TlsMode = Literal["tls", "starttls", "none"]
 
 
@@ -64,6 +66,16 @@ class Folders(_Section):
     held: str
     sent: str
     quarantine: str
+
+    def for_verdict(self, verdict: Verdict) -> str:
+        """The folder a message with this verdict is filed in."""
+        return {
+            Verdict.ROUTED: self.routed,
+            Verdict.CORRECTION: self.correction,
+            Verdict.REVIEW: self.review,
+            Verdict.IGNORED: self.ignored,
+            Verdict.HELD: self.held,
+        }[verdict]
 
 
 class Imap(_Section):

@@ -21,6 +21,7 @@ the state file says exactly what ``run`` does.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -33,10 +34,11 @@ from daemon.classify import classify, password_candidates
 from daemon.config import Settings
 from daemon.extract import auth_key, contract_number, document_passwords, host_in, view_password
 from daemon.japanese import normalize
-from daemon.lifecycle import ReplyHistory, limit_replies
+from daemon.lifecycle import ReplyHistory, limit_replies, own_mail
 from daemon.model import (
     Classification,
     Decision,
+    EarlierSubmission,
     GuaranteeType,
     Kind,
     Mail,
@@ -84,15 +86,16 @@ class History(ReplyHistory, Protocol):
         ``since`` (it was set aside as unpaired-password)."""
         ...  # pragma: no cover
 
-    def earlier_submission(self, *, sender: str, outcome: Outcome, source: str,
-                           before: datetime) -> str | None:
-        """The Message-ID of an earlier submission this one replaces, if any."""
+    def earlier_submissions(self, kind: Kind, *, source: str, before: datetime
+                            ) -> Sequence[EarlierSubmission]:
+        """Submissions of this kind decided up to ``before`` in other messages than
+        ``source``, newest first."""
         ...  # pragma: no cover
 
 
 def ignore_reason(mail: Mail, settings: Settings) -> str | None:
     """Why this message must get no answer at all, or None for a person's mail."""
-    if mail.from_addr == settings.smtp.sender.lower() or mail.header("X-Surety-Verdict"):
+    if own_mail(mail, settings) is not None:
         return "own-mail"
     auto = _header_value(mail, "Auto-Submitted")
     if auto and not auto.startswith("no"):
@@ -297,11 +300,28 @@ def _link(decision: Decision, mail: Mail, history: History, decided_at: datetime
     for outcome in decision.outcomes:
         earlier = None
         if outcome.verdict is Verdict.ROUTED:
-            earlier = history.earlier_submission(
-                sender=mail.from_addr, outcome=outcome, source=decision.sources[0],
-                before=decided_at)
+            earlier = replaced(outcome, mail.from_addr, history.earlier_submissions(
+                outcome.kind, source=decision.sources[0], before=decided_at))
         outcomes.append(replace(outcome, replaces=earlier) if earlier else outcome)
     return replace(decision, outcomes=tuple(outcomes))
+
+
+def replaced(outcome: Outcome, sender: str, earlier: Iterable[EarlierSubmission]
+             ) -> str | None:
+    """The Message-ID of the earlier submission (newest first) this one replaces, if any:
+    the same guarantee (the same 保証契約番号 or 証券番号) sent before, or, after a
+    correction, the same sender's submission for the same works."""
+    fields = outcome.fields
+    for before in earlier:
+        same_number = (fields.contract_number and before.contract_number
+                       == fields.contract_number) or (
+            fields.policy_number and before.policy_number == fields.policy_number)
+        same_works = (before.sender == sender.lower()
+                      and before.verdict is Verdict.CORRECTION
+                      and fields.project_name and before.project_name == fields.project_name)
+        if same_number or same_works:
+            return before.source
+    return None
 
 
 def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Settings, *,

@@ -4,7 +4,7 @@ The loop (:mod:`daemon.service`) asks these questions and acts on the answers; n
 them touches the network or the disk (what they need from the state file comes in through
 :class:`ReplyHistory`):
 
-- is this mail the daemon's own copy of something it sent? (:func:`is_own_copy`)
+- did the daemon write this mail, and is it the copy of one it sent? (:func:`own_mail`)
 - has this message failed often enough to be set aside? (:func:`quarantine_due`)
 - may this correction still go, or has its address had enough replies? (:func:`limit_replies`)
 - which values must never appear in the log? (:func:`secrets_of`)
@@ -12,6 +12,7 @@ them touches the network or the disk (what they need from the state file comes i
 
 from __future__ import annotations
 
+import enum
 import re
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -29,12 +30,28 @@ REPLY_WINDOW = timedelta(hours=24)
 HOUR = timedelta(hours=1)
 
 
-def is_own_copy(mail: Mail, settings: Settings) -> bool:
-    """The daemon's own copy of a mail it sent (it comes back through smtp.copy_to): from
-    the daemon's sender address and naming its source message. A contractor's mail that
-    quotes the daemon's headers, or the daemon's address without them, is not one."""
-    return mail.from_addr == settings.smtp.sender.lower() and bool(
-        mail.header("X-Surety-Source"))
+class Own(enum.Enum):
+    """Which of the daemon's own mails a message is."""
+
+    COPY = "copy"    # the copy of a mail it sent (smtp.copy_to): the proof it went out
+    OTHER = "other"  # anything else it wrote, or sent from its address: never answered
+
+
+def own_mail(mail: Mail, settings: Settings) -> Own | None:
+    """Whether the daemon wrote this mail, the one answer to "is this ours?".
+
+    The copy of a mail it sent comes from its sender address and names its source message
+    (X-Surety-Source). Anything else from that address, or carrying the verdict header
+    every mail it writes has (one of its mails forwarded back, a bounce quoting it whole),
+    is its own too, and never answered. A contractor's mail that quotes the daemon's
+    headers in its text, or names the daemon's address elsewhere, is neither.
+    """
+    from_daemon = mail.from_addr == settings.smtp.sender.lower()
+    if from_daemon and mail.header("X-Surety-Source"):
+        return Own.COPY
+    if from_daemon or mail.header("X-Surety-Verdict"):
+        return Own.OTHER
+    return None
 
 
 def quarantine_due(failed_attempts: int, settings: Settings) -> bool:

@@ -207,6 +207,19 @@ class Outcome:
         }
 
 
+@dataclass(frozen=True)
+class EarlierSubmission:
+    """A submission decided before, as the state file keeps it (what a new one may
+    replace)."""
+
+    source: str  # Message-ID of the message it came in
+    sender: str
+    verdict: Verdict
+    contract_number: str = ""
+    policy_number: str = ""
+    project_name: str = ""
+
+
 def _verdict_json(v: Outcome | Decision) -> dict[str, object]:
     """The fields an outcome and a whole decision share in JSON."""
     return {

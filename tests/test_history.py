@@ -34,9 +34,9 @@ def _typed_without_key(n: int) -> bytes:
 def _record(store: Store, settings: Settings, raw: bytes, uid: int, at: datetime) -> None:
     """What run records for a message it decided alone: its verdict and queued mails."""
     mail = read_message(raw, at)
-    row = store.seen(folder="INBOX", uidvalidity=1, uid=uid, message_id=mail.message_id,
-                     content_hash=hashlib.sha256(raw).hexdigest(), received_at=at,
-                     sender=mail.from_addr)
+    row = store.messages.seen(folder="INBOX", uidvalidity=1, uid=uid, message_id=mail.message_id,
+                              content_hash=hashlib.sha256(raw).hexdigest(), received_at=at,
+                              sender=mail.from_addr)
     decision = decide(mail, settings, can_wait=False, now=at, history=store)
     planned = [(("reply" if o.verdict.value == "correction" else "forward") + f"-{i}",
                 f"<out-{uid}-{i}@x>", o.route_to) for i, o in enumerate(decision.outcomes)]

@@ -22,7 +22,7 @@ from daemon.decide import (
     decide,
     wait_for,
 )
-from daemon.model import Decision, DocumentStatus, Fields, Kind, Mail, Submission
+from daemon.model import Decision, DocumentStatus, EarlierSubmission, Fields, Kind, Mail, Submission
 from daemon.pairing import Proof, Waiting
 from daemon.read import read_message
 
@@ -162,8 +162,8 @@ class _Asked:
                         exclude_sources: tuple[str, ...]) -> int:
         return 0
 
-    def earlier_submission(self, **_: object) -> str | None:
-        return None
+    def earlier_submissions(self, *_: object, **__: object) -> list[EarlierSubmission]:
+        return []
 
     def password_mail_since(self, sender: str, since: datetime) -> bool:
         return self.seen

@@ -457,19 +457,21 @@ def test_submission_forwarded_as_an_attached_message(settings: Settings) -> None
 def test_new_view_password_replaces_the_routed_one(tmp_path: Path, settings: Settings) -> None:
     """After an additional upload, the same policy with a new 閲覧用パスワード is linked to the
     earlier routed submission."""
+    from daemon.decide import replaced  # noqa: PLC0415
     from daemon.store import Store  # noqa: PLC0415
 
     store = Store(tmp_path / "s.sqlite3")
     now = datetime(2026, 4, 10, 9, tzinfo=JST)
     first_raw = mails.confirmation_mail()
     first = _decide(first_raw, settings)
-    row = store.seen(folder="INBOX", uidvalidity=1, uid=1, message_id=first.sources[0],
-                     content_hash="a", received_at=now, sender=YAMADA)
+    row = store.messages.seen(folder="INBOX", uidvalidity=1, uid=1, message_id=first.sources[0],
+                              content_hash="a", received_at=now, sender=YAMADA)
     store.record_decision(row.id, first, now, [])
     second = _decide(mails.confirmation_mail(view_password="NewPass12345",
                                              subject="【電子保証】閲覧用パスワード変更"), settings)
     assert second.sources != first.sources
-    earlier = store.earlier_submission(sender=YAMADA, outcome=second.outcomes[0],
-                                       source=second.sources[0], before=now + timedelta(hours=1))
+    outcome = second.outcomes[0]
+    earlier = replaced(outcome, YAMADA, store.earlier_submissions(
+        outcome.kind, source=second.sources[0], before=now + timedelta(hours=1)))
     assert earlier == first.sources[0]
     store.close()

@@ -82,8 +82,9 @@ def test_state_database_holds_no_secret(tmp_path: Path, settings: Settings) -> N
     for n, raw in enumerate([mails.dsure_key_mail(), mails.confirmation_mail(),
                              mails.legacy_pdf_mail()]):
         decision = decide(read_message(raw), settings)
-        row = store.seen(folder="INBOX", uidvalidity=1, uid=n, message_id=decision.sources[0],
-                         content_hash=str(n), received_at=now)
+        row = store.messages.seen(folder="INBOX", uidvalidity=1, uid=n,
+                                  message_id=decision.sources[0], content_hash=str(n),
+                                  received_at=now)
         store.record_decision(row.id, decision, now, [("forward", f"<o{n}@x>", ("a@b.c",))])
     store.close()
     dump = "\n".join(sqlite3.connect(tmp_path / "s.sqlite3").iterdump())

@@ -22,12 +22,13 @@ from daemon.decide import decide
 from daemon.extract import host_in, url_on_hosts
 from daemon.japanese import decode_iso2022jp, decode_text
 from daemon.lifecycle import (
-    is_own_copy,
+    Own,
     limit_replies,
+    own_mail,
     quarantine_due,
     secrets_of,
 )
-from daemon.model import Decision, Fields, Kind, Mail, Outcome, Verdict
+from daemon.model import Decision, EarlierSubmission, Fields, Kind, Mail, Outcome, Verdict
 from daemon.read import ReadLimits, read_message
 from daemon.service import log_read
 
@@ -208,8 +209,8 @@ class History:
     asked_all: list[tuple[datetime, datetime]] = field(default_factory=list)
     password_mail: bool = False  # a password mail was set aside
 
-    def earlier_submission(self, **_: object) -> str | None:
-        return None
+    def earlier_submissions(self, *_: object, **__: object) -> list[EarlierSubmission]:
+        return []
 
     def password_mail_since(self, sender: str, since: datetime) -> bool:
         return self.password_mail
@@ -371,10 +372,10 @@ def test_own_copy_needs_the_daemons_sender_and_its_header(settings: Settings) ->
         return _mail(mails.build(from_=from_, to=mails.OFFICE_ADDRESS, subject="x", body="y",
                                  headers=headers))
 
-    assert is_own_copy(mail(sender, source=True), settings)
-    assert is_own_copy(mail(sender.upper(), source=True), settings)
-    assert not is_own_copy(mail(sender, source=False), settings)
-    assert not is_own_copy(mail(YAMADA, source=True), settings)
+    assert own_mail(mail(sender, source=True), settings) is Own.COPY
+    assert own_mail(mail(sender.upper(), source=True), settings) is Own.COPY
+    assert own_mail(mail(sender, source=False), settings) is Own.OTHER
+    assert own_mail(mail(YAMADA, source=True), settings) is None
 
 
 def test_quarantine_after_the_configured_number_of_failures(settings: Settings) -> None:

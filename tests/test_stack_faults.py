@@ -99,10 +99,10 @@ def test_quarantine_after_repeated_failures_and_release(office: Office) -> None:
     uidvalidity, uid = _intake_uid()
     # The state a daemon leaves when it died three times working on this message.
     store = Store(office.state_path)
-    row = store.seen(folder="INBOX", uidvalidity=uidvalidity, uid=uid, message_id=_id(raw),
-                     content_hash="h", received_at=datetime.now(UTC))
+    row = store.messages.seen(folder="INBOX", uidvalidity=uidvalidity, uid=uid, message_id=_id(raw),
+                              content_hash="h", received_at=datetime.now(UTC))
     for _ in range(3):
-        store.begin_attempt(row.id)
+        store.messages.begin_attempt(row.id)
     store.close()
 
     run = office.run("run", "--once")
@@ -261,11 +261,11 @@ def _crashed_while_sending(office: Office, *, really_sent: bool) -> str:
     decided_at = datetime.now(UTC)
     [out] = compose(decision, mail, settings, decided_at)
     store = Store(office.state_path)
-    row = store.seen(folder="INBOX", uidvalidity=uidvalidity, uid=uid,
-                     message_id=mail.message_id, content_hash="h", received_at=decided_at)
+    row = store.messages.seen(folder="INBOX", uidvalidity=uidvalidity, uid=uid,
+                              message_id=mail.message_id, content_hash="h", received_at=decided_at)
     store.record_decision(row.id, decision, decided_at,
                           [(out.action, out.message_id, out.recipients)])
-    store.mark_sending(out.message_id)
+    store.outgoing.mark_sending(out.message_id)
     store.close()
     if really_sent:  # the server said 250, then the process died before writing it down
         Outbox(settings.smtp, None).send(out.to_bytes(), out.recipients,

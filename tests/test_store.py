@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import stack
 
-from daemon.store import MIGRATIONS, SCHEMA, SCHEMA_VERSION, StateVersionError, Store
+from daemon.store import SCHEMA_VERSION, StateVersionError, Store
+from daemon.store.schema import MIGRATIONS, SCHEMA
 
 
 def _first_version_file(path: Path) -> None:
@@ -35,12 +36,12 @@ def test_a_first_version_state_file_is_brought_up_to_date(tmp_path: Path) -> Non
     path = tmp_path / "state.sqlite3"
     _first_version_file(path)
     store = Store(path)
-    [mail] = store.pending_outgoing(1)
+    [mail] = store.outgoing.pending(1)
     assert (mail.out_message_id, mail.state, mail.uncertain, mail.confirm_after) == (
         "<out@x>", "sending", False, None)
     until = datetime(2026, 11, 1, 9, tzinfo=UTC)
-    store.await_copy("<out@x>", until)
-    [mail] = store.pending_outgoing(1)
+    store.outgoing.await_copy("<out@x>", until)
+    [mail] = store.outgoing.pending(1)
     assert (mail.state, mail.uncertain, mail.confirm_after) == ("queued", True, until)
     store.close()
     db = sqlite3.connect(path)
@@ -54,18 +55,18 @@ def test_an_uncertain_mail_stays_uncertain_through_clean_failures(tmp_path: Path
     """A hand-over that was cut off may have reached the server: a later refused connection
     does not make the mail certain again."""
     store = Store(tmp_path / "state.sqlite3")
-    row = store.seen(folder="INBOX", uidvalidity=1, uid=1, message_id="<m@x>",
-                     content_hash="h", received_at=datetime(2026, 11, 1, tzinfo=UTC))
-    store.queue(row.id, "forward", "<out@x>", ("keiyaku@city.example.jp",))
+    row = store.messages.seen(folder="INBOX", uidvalidity=1, uid=1, message_id="<m@x>",
+                              content_hash="h", received_at=datetime(2026, 11, 1, tzinfo=UTC))
+    store.outgoing.queue(row.id, "forward", "<out@x>", ("keiyaku@city.example.jp",))
     later = datetime(2026, 11, 1, 9, tzinfo=UTC)
-    store.mark_sending("<out@x>")
-    store.defer("<out@x>", "SMTP failed: connection lost", later, uncertain=True)
-    store.defer("<out@x>", "SMTP failed: connection refused", later + timedelta(minutes=1))
-    [mail] = store.pending_outgoing(row.id)
+    store.outgoing.mark_sending("<out@x>")
+    store.outgoing.defer("<out@x>", "SMTP failed: connection lost", later, uncertain=True)
+    store.outgoing.defer("<out@x>", "SMTP failed: connection refused", later + timedelta(minutes=1))
+    [mail] = store.outgoing.pending(row.id)
     assert mail.uncertain and mail.state == "queued"
-    store.mark_sending("<out@x>")
-    store.mark_sent("<out@x>")
-    assert store.pending_outgoing(row.id) == []
+    store.outgoing.mark_sending("<out@x>")
+    store.outgoing.mark_sent("<out@x>")
+    assert store.outgoing.pending(row.id) == []
 
 
 def test_a_state_file_from_a_newer_daemon_is_refused(tmp_path: Path) -> None:

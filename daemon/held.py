@@ -1,0 +1,127 @@
+"""Held messages in the mailbox: the one a new mail completes, and the two as one.
+
+The adapter around :mod:`daemon.pairing` (which is pure): it finds the held messages
+a new mail may complete in the state file and the held folder, reads them, and asks
+pairing which one, if any, the mail provably completes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+
+from daemon import pairing
+from daemon.config import Settings
+from daemon.mailbox import Fetched
+from daemon.model import Mail, Verdict
+from daemon.store import MessageRow
+from daemon.store.messages import Messages
+
+log = structlog.get_logger("daemon.held")
+
+# Reads a message (bytes, arrival time, passwords to try) into a Mail.
+Reader = Callable[[bytes, datetime | None, Iterable[str]], Mail]
+
+
+class Box(Protocol):
+    """What the loop needs of an IMAP session (:class:`daemon.mailbox.Mailbox`)."""
+
+    uidvalidity: int
+
+    def fetch_new(self, skip: set[int]) -> Iterable[Fetched]: ...  # pragma: no cover
+
+    def find(self, message_id: str, folders: list[str]
+             ) -> tuple[str, Fetched] | None: ...  # pragma: no cover
+
+    def file(self, uid: int, folder: str) -> None: ...  # pragma: no cover
+
+    def file_from(self, folder: str, uid: int, target: str) -> None: ...  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Found:
+    """A held message found in the mailbox, read: its record, folder and UID."""
+
+    row: MessageRow
+    folder: str
+    uid: int
+    mail: Mail
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A held message and the mail that completes it, read as one message."""
+
+    first: Found
+    combined: Mail
+    follow_up_id: str
+
+    @property
+    def sources(self) -> tuple[str, str]:
+        """The Message-IDs of both, the combined message's own first."""
+        first = self.first.mail.message_id
+        own = self.combined.message_id
+        return own, (self.follow_up_id if own == first else first)
+
+
+class Held:
+    """The held messages of one office: in the state file, and in the held folder."""
+
+    def __init__(self, settings: Settings, messages: Messages, read: Reader) -> None:
+        self.settings = settings
+        self.messages = messages
+        self.read = read
+
+    def reopen(self, mail: Mail, passwords: tuple[str, ...]) -> Mail:
+        """A message read again, trying these passwords on its encrypted attachments."""
+        return self.read(mail.raw, mail.received_at, passwords)
+
+    def partner(self, box: Box, mail: Mail) -> Found | None:
+        """The held message this mail provably completes (see daemon.pairing), if any."""
+        if not mail.from_addr:
+            return None
+        found: dict[int, Found] = {}
+        waiting: list[pairing.Waiting] = []
+        folder = self.settings.imap.folders.held
+        for held in self.messages.held(domain=mail.from_addr.rpartition("@")[2]):
+            candidate = pairing.Waiting(held.id, held.sender, held.held_reason or "",
+                                        held.held_until, mail)
+            if not pairing.eligible(candidate, mail) or len(waiting) >= pairing.MAX_WAITING:
+                continue
+            first = self.fetch(box, held, [folder])
+            if first is None:
+                continue
+            found[held.id] = first
+            waiting.append(replace(candidate, mail=first.mail))
+        match = pairing.partner(waiting, mail, self.settings, self.reopen)
+        return None if match is None else found[match.key]
+
+    def fetch(self, box: Box, held: MessageRow, folders: list[str]) -> Found | None:
+        """A held message from the first of ``folders`` that has it, read (None, and a
+        warning, when it is not there: moved by a person)."""
+        where = box.find(held.message_id, folders)
+        if where is None:
+            log.warning("held.missing", held_message_id=held.message_id)
+            return None
+        folder, fetched = where
+        return Found(held, folder, fetched.uid, self.read(fetched.raw, held.received_at, ()))
+
+    def finished(self, box: Box, follow_up: MessageRow) -> Found:
+        """The held message a follow-up was decided with (a run stopped half-way): in the
+        held folder, or already filed in its verdict's."""
+        first = self.messages.row(follow_up.paired_with or 0)
+        folders = self.settings.imap.folders
+        found = self.fetch(box, first, [
+            folders.held, folders.for_verdict(Verdict(first.verdict or Verdict.REVIEW))])
+        if found is None:
+            raise LookupError(f"held message {first.message_id} not found")
+        return found
+
+    def pair(self, first: Found, mail: Mail) -> Pair:
+        """A held message and its follow-up, read as one (see pairing.combined)."""
+        combined = pairing.combined(first.mail, mail, self.reopen)
+        return Pair(first, combined, mail.message_id)

@@ -1,0 +1,79 @@
+"""The state file's tables, and the migrations that bring an older file up to date."""
+
+from __future__ import annotations
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id            INTEGER PRIMARY KEY,
+    folder        TEXT NOT NULL,
+    uidvalidity   INTEGER NOT NULL,
+    uid           INTEGER NOT NULL,
+    message_id    TEXT NOT NULL,
+    content_hash  TEXT NOT NULL,
+    received_at   TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('seen', 'held', 'decided', 'done')),
+    sender        TEXT NOT NULL DEFAULT '',
+    held_reason   TEXT,
+    held_until    TEXT,
+    paired_with   INTEGER REFERENCES messages(id),
+    kind          TEXT,
+    verdict       TEXT,
+    guarantee_type TEXT,
+    problems      TEXT,
+    route_to      TEXT,
+    reason        TEXT,
+    duplicate_of  INTEGER REFERENCES messages(id),
+    attempts      INTEGER NOT NULL DEFAULT 0,   -- failed attempts (exceptions, deaths)
+    in_progress   INTEGER NOT NULL DEFAULT 0,   -- 1 while a run works on it
+    last_error    TEXT,
+    seen_at       TEXT NOT NULL,
+    decided_at    TEXT,
+    done_at       TEXT,
+    UNIQUE (folder, uidvalidity, uid)
+);
+CREATE INDEX IF NOT EXISTS messages_identity ON messages (message_id, content_hash);
+CREATE INDEX IF NOT EXISTS messages_held ON messages (state, sender);
+CREATE TABLE IF NOT EXISTS submissions (
+    id              INTEGER PRIMARY KEY,
+    message         INTEGER NOT NULL REFERENCES messages(id),
+    source          TEXT NOT NULL,   -- Message-ID of the message it came in
+    sender          TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    guarantee_type  TEXT,
+    contract_number TEXT,
+    policy_number   TEXT,
+    project_name    TEXT,
+    verdict         TEXT NOT NULL,
+    decided_at      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS submissions_sender ON submissions (sender, kind);
+CREATE TABLE IF NOT EXISTS outgoing (
+    id             INTEGER PRIMARY KEY,
+    message        INTEGER NOT NULL REFERENCES messages(id),
+    action         TEXT NOT NULL,
+    out_message_id TEXT NOT NULL UNIQUE,
+    recipients     TEXT NOT NULL,
+    state          TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed')),
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT,
+    next_attempt_at TEXT,
+    queued_at      TEXT NOT NULL,
+    sent_at        TEXT
+);
+"""
+
+# Changes to a state file made by an earlier version, in order: MIGRATIONS[i] takes a file
+# from version i + 1 to i + 2 (files from before versions were recorded are version 1).
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    # 2: a mail whose hand-over was cut off (the server may have it) and, once the server
+    # was seen up again, until when its copy is waited for before it is sent again.
+    ("ALTER TABLE outgoing ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0",
+     "ALTER TABLE outgoing ADD COLUMN confirm_after TEXT"),
+    # 3: the address a reply went to, lower-cased, in a column of its own (the reply cap
+    # counts by it), rather than read out of the JSON list of recipients.
+    ("ALTER TABLE outgoing ADD COLUMN reply_to TEXT",
+     "UPDATE outgoing SET reply_to=lower(json_extract(recipients, '$[0]'))"
+     " WHERE action LIKE 'reply%'",
+     "CREATE INDEX IF NOT EXISTS outgoing_replies ON outgoing (reply_to, queued_at)"),
+)
+SCHEMA_VERSION = 1 + len(MIGRATIONS)
