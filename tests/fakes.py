@@ -1,0 +1,132 @@
+"""An in-memory mailbox and SMTP server for fast tests of :class:`daemon.service.Intake`.
+
+They behave as the real ones do where the loop can tell: UIDs per folder that only grow,
+a message filed once leaves its folder, a mail the server takes is delivered with the
+daemon's copy to the copy address (the intake mailbox, as Postfix does), and a failure
+is the same :class:`daemon.outbox.SendError` the real outbox raises. The real-stack tests
+(tests/test_stack*.py) stay the proof against Postfix and Dovecot.
+"""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from email.policy import default
+
+from daemon.mailbox import Fetched
+from daemon.outbox import SendError
+
+
+@dataclass
+class Stored:
+    """A message in a folder."""
+
+    uid: int
+    raw: bytes
+    arrived: datetime
+
+    @property
+    def message(self) -> Message:
+        return email.message_from_bytes(self.raw, policy=default)
+
+
+@dataclass
+class FakeMailbox:
+    """Folders of messages; the intake folder is ``intake``."""
+
+    intake: str
+    arrived: datetime
+    uidvalidity: int = 1
+    folders: dict[str, list[Stored]] = field(default_factory=dict)
+    next_uid: dict[str, int] = field(default_factory=dict)
+    refuse_filing_to: set[str] = field(default_factory=set)  # folders a move to fails
+
+    def __enter__(self) -> FakeMailbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def deliver(self, raw: bytes, folder: str | None = None,
+                arrived: datetime | None = None) -> int:
+        """A message arrives (in the intake folder); its UID there."""
+        name = folder or self.intake
+        uid = self.next_uid.get(name, 1)
+        self.next_uid[name] = uid + 1
+        self.folders.setdefault(name, []).append(Stored(uid, raw, arrived or self.arrived))
+        return uid
+
+    def held(self, folder: str) -> list[Message]:
+        """The messages in a folder, oldest first."""
+        return [s.message for s in self.folders.get(folder, [])]
+
+    def fetch_new(self, skip: set[int]) -> Iterator[Fetched]:
+        for stored in list(self.folders.get(self.intake, [])):
+            if stored.uid not in skip:
+                yield Fetched(stored.uid, stored.raw, stored.arrived)
+
+    def find(self, message_id: str, folders: list[str]) -> tuple[str, Fetched] | None:
+        for name in folders:
+            for stored in self.folders.get(name, []):
+                if str(stored.message["Message-ID"] or "").strip() == message_id:
+                    return name, Fetched(stored.uid, stored.raw, stored.arrived)
+        return None
+
+    def file(self, uid: int, folder: str) -> None:
+        self.file_from(self.intake, uid, folder)
+
+    def file_from(self, folder: str, uid: int, target: str) -> None:
+        if target in self.refuse_filing_to:
+            raise RuntimeError(f"the server refused to move the message to {target}")
+        [stored] = [s for s in self.folders.get(folder, []) if s.uid == uid]
+        self.folders[folder].remove(stored)
+        self.deliver(stored.raw, target, stored.arrived)
+
+
+@dataclass
+class Handed:
+    """A mail the server took."""
+
+    raw: bytes
+    recipients: tuple[str, ...]
+
+    @property
+    def message(self) -> Message:
+        return email.message_from_bytes(self.raw, policy=default)
+
+
+@dataclass
+class FakeOutbox:
+    """An SMTP server: takes mail, or fails as told (``failures``, one per hand-over)."""
+
+    mailbox: FakeMailbox
+    copy_address: str
+    taken: list[Handed] = field(default_factory=list)
+    failures: list[SendError] = field(default_factory=list)
+    probe_failures: list[SendError] = field(default_factory=list)
+    # A hand-over cut off after the server took the mail: its copy comes, the answer not.
+    cut_off_after_taking: int = 0
+    handovers: int = 0
+
+    def send(self, message: bytes, recipients: tuple[str, ...], *,
+             copy_to: str | None = None) -> None:
+        self.handovers += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.taken.append(Handed(message, recipients))
+        if copy_to == self.copy_address:
+            self.mailbox.deliver(message)
+        if self.cut_off_after_taking:
+            self.cut_off_after_taking -= 1
+            raise SendError("SMTP failed: connection reset", permanent=False, uncertain=True)
+
+    def probe(self) -> None:
+        if self.probe_failures:
+            raise self.probe_failures.pop(0)
+
+    def to(self, address: str) -> list[Message]:
+        """The mails the server took for this address."""
+        return [h.message for h in self.taken if address in h.recipients]

@@ -1,0 +1,252 @@
+"""Fast tests of the loop (daemon.service.Intake) with an in-memory mailbox and SMTP
+server (tests/fakes.py): a message's life from the intake folder to its verdict's folder,
+the quarantine path, and delivery's states. The same paths run against the real Postfix
+and Dovecot in tests/test_stack*.py."""
+
+from __future__ import annotations
+
+import email
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.policy import default
+from pathlib import Path
+
+import pytest
+import stack
+from fakes import FakeMailbox, FakeOutbox
+from samples import mails, parties
+from structlog.testing import capture_logs
+
+from daemon.compose import copy_address
+from daemon.config import Settings
+from daemon.delivery import OutState, StepError, check_step
+from daemon.outbox import SendError
+from daemon.service import Intake
+from daemon.store import Store
+
+ARRIVED = mails.DEFAULT_DATE + timedelta(minutes=5)
+
+
+def _subject(raw: bytes) -> str:
+    return str(email.message_from_bytes(raw, policy=default)["Subject"])
+
+
+@dataclass
+class Office:
+    """The loop on a fake mailbox and SMTP server, with a clock the test moves."""
+
+    settings: Settings
+    store: Store
+    box: FakeMailbox
+    outbox: FakeOutbox
+    intake: Intake
+    now: datetime = ARRIVED
+
+    def run(self) -> dict[str, int]:
+        return dict(self.intake.run_once())
+
+    def later(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+    def folder(self, name: str) -> list[str]:
+        """The subjects of the messages in a configured folder (routed, held, ...)."""
+        path = getattr(self.settings.imap.folders, name)
+        return [str(m["Subject"]) for m in self.box.held(path)]
+
+    def inbox(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.box.held(self.settings.imap.folder)]
+
+    def outgoing_states(self) -> list[str]:
+        rows = self.store.db.rows("SELECT state FROM outgoing ORDER BY id")
+        return [r["state"] for r in rows]
+
+
+@pytest.fixture
+def office(settings: Settings) -> Iterator[Office]:
+    store = Store(settings.state.path)
+    box = FakeMailbox(settings.imap.folder, ARRIVED)
+    outbox = FakeOutbox(box, copy_address(settings))
+    holder: list[Office] = []
+    intake = Intake(settings, store, connect=lambda: box, outbox=outbox,
+                    clock=lambda: holder[0].now)
+    holder.append(Office(settings, store, box, outbox, intake))
+    yield holder[0]
+    store.close()
+
+
+def test_a_complete_key_notice_is_forwarded_and_filed_and_its_copy_filed_as_sent(
+        office: Office) -> None:
+    office.box.deliver(mails.dsure_key_mail())
+    assert office.run() == {"routed": 1}
+    [forward] = office.outbox.to(stack.CONTRACT_STAFF)
+    assert forward["X-Surety-Verdict"] == "routed"
+    assert office.folder("routed") == [_subject(mails.dsure_key_mail())]
+    # The daemon's copy came back to the intake mailbox: filed as the proof it went out.
+    assert office.inbox() == [str(forward["Subject"])]
+    assert office.run() == {"own-copy": 1}
+    assert [m["Message-ID"] for m in office.box.held(office.settings.imap.folders.sent)] == [
+        forward["Message-ID"]]
+    assert office.run() == {}
+    assert len(office.outbox.taken) == 1
+    assert office.outgoing_states() == ["sent"]
+
+
+def test_an_incomplete_submission_waits_for_the_rest_then_gets_one_correction(
+        office: Office) -> None:
+    office.box.deliver(mails.dsure_key_mail(in_body=True, omit=("auth_key",)))
+    assert office.run() == {"held": 1}  # the 認証キー may follow in a second mail
+    assert office.run() == {}
+    office.later(minutes=office.settings.policy.rest_wait_minutes + 1)
+    assert office.run() == {"correction": 1}
+    [reply] = office.outbox.to(parties.CONTRACTORS["yamada"].address_email)
+    assert "auth-key-missing" in str(reply["X-Surety-Problems"])
+    assert len(office.folder("correction")) == 1
+    assert office.outbox.to(stack.CONTRACT_STAFF) == []
+
+
+def test_the_same_message_twice_is_filed_alike_and_answered_once(office: Office) -> None:
+    raw = mails.dsure_key_mail()
+    office.box.deliver(raw)
+    office.box.deliver(raw)
+    assert office.run() == {"routed": 1, "duplicate": 1}
+    assert len(office.folder("routed")) == 2
+    assert len(office.outbox.to(stack.CONTRACT_STAFF)) == 1
+
+
+def test_an_encrypted_form_waits_for_its_password_then_both_go_as_one(office: Office) -> None:
+    office.box.deliver(mails.confirmation_mail(encrypt="zip-aes"))
+    assert office.run() == {"held": 1}
+    assert len(office.folder("held")) == 1
+    assert office.outbox.taken == []
+    office.later(minutes=5)
+    office.box.deliver(mails.password_followup(), arrived=office.now)
+    assert office.run() == {"routed": 1}
+    assert office.folder("held") == []
+    assert len(office.folder("routed")) == 2
+    [forward] = office.outbox.to(stack.CONTRACT_STAFF)
+    assert forward["X-Surety-Verdict"] == "routed"
+
+
+def test_a_held_form_whose_password_never_comes_is_asked_for_it(office: Office) -> None:
+    office.box.deliver(mails.confirmation_mail(encrypt="zip-aes"))
+    assert office.run() == {"held": 1}
+    office.later(hours=office.settings.policy.password_wait_hours, minutes=1)
+    assert office.run() == {"correction": 1}
+    [reply] = office.outbox.to(parties.CONTRACTORS["yamada"].address_email)
+    assert "attachment-password-missing" in str(reply["X-Surety-Problems"])
+    assert office.folder("held") == []
+    assert len(office.folder("correction")) == 1
+
+
+def test_a_message_that_keeps_failing_is_set_aside_and_staff_told_once(office: Office) -> None:
+    routed = office.settings.imap.folders.routed
+    office.box.refuse_filing_to.add(routed)
+    office.box.deliver(mails.dsure_key_mail())
+    with capture_logs() as logs:
+        for _ in range(office.settings.limits.max_attempts):
+            assert office.run() == {"failed": 1, **({"own-copy": 1} if _ == 1 else {})}
+        assert office.run() == {"quarantined": 1}
+    assert [e["attempts"] for e in logs if e["event"] == "message.quarantined"] == [
+        office.settings.limits.max_attempts]
+    [notice] = office.outbox.to(stack.REVIEW)
+    assert "quarantined" in str(notice["X-Surety-Problems"])
+    assert len(office.folder("quarantine")) == 1
+    assert len(office.outbox.to(stack.CONTRACT_STAFF)) == 1  # the forward went once
+    assert office.run() == {"own-copy": 1}  # the notice's copy; nothing else is left
+    assert office.inbox() == []
+
+
+def test_a_temporary_smtp_failure_waits_and_sends_later(office: Office) -> None:
+    office.outbox.failures.append(SendError("SMTP 451: try later", permanent=False))
+    office.box.deliver(mails.dsure_key_mail())
+    assert office.run() == {"send-deferred": 1}
+    assert office.outgoing_states() == ["queued"]
+    assert office.run() == {"send-waiting": 1}  # its retry time has not come
+    office.later(minutes=1)
+    assert office.run() == {"routed": 1}
+    assert len(office.outbox.to(stack.CONTRACT_STAFF)) == 1
+    assert office.outgoing_states() == ["sent"]
+
+
+def test_a_reply_refused_for_good_becomes_a_notice_to_staff(office: Office) -> None:
+    office.outbox.failures.append(SendError("SMTP 550: no such user", permanent=True))
+    office.box.deliver(mails.dsure_key_mail(in_body=True, omit=("auth_key",)))
+    assert office.run() == {"held": 1}
+    office.later(minutes=office.settings.policy.rest_wait_minutes + 1)
+    assert office.run() == {"correction": 1}
+    [notice] = office.outbox.to(stack.REVIEW)
+    assert "undeliverable" in str(notice["X-Surety-Problems"])
+    assert office.outgoing_states() == ["failed", "sent"]
+    assert len(office.folder("correction")) == 1
+
+
+def test_a_mail_taken_before_the_connection_broke_is_not_sent_twice(office: Office) -> None:
+    office.outbox.cut_off_after_taking = 1
+    office.box.deliver(mails.dsure_key_mail())
+    assert office.run() == {"send-deferred": 1}
+    office.later(minutes=1)
+    with capture_logs() as logs:
+        assert office.run() == {"routed": 1, "own-copy": 1}
+    assert "mail.already_sent" in [e["event"] for e in logs]
+    assert office.outbox.handovers == 1
+    assert office.outgoing_states() == ["sent"]
+
+
+def test_a_mail_lost_with_the_connection_is_sent_again_after_the_copy_wait(
+        office: Office) -> None:
+    office.outbox.failures.append(
+        SendError("SMTP failed: connection reset", permanent=False, uncertain=True))
+    office.box.deliver(mails.dsure_key_mail())
+    assert office.run() == {"send-deferred": 1}
+    office.later(minutes=1)
+    assert office.run() == {"send-waiting": 1}  # the server is up: its copy is waited for
+    assert office.outbox.handovers == 1
+    office.later(seconds=office.settings.smtp.copy_wait_seconds + 1)
+    assert office.run() == {"routed": 1}
+    assert office.outbox.handovers == 2
+    assert len(office.outbox.to(stack.CONTRACT_STAFF)) == 1
+
+
+def test_a_locked_state_file_stops_the_poll_and_loses_nothing(
+        settings: Settings, tmp_path: Path) -> None:
+    store = Store(settings.state.path, busy_timeout=0.1)
+    box = FakeMailbox(settings.imap.folder, ARRIVED)
+    outbox = FakeOutbox(box, copy_address(settings))
+    intake = Intake(settings, store, connect=lambda: box, outbox=outbox,
+                    clock=lambda: ARRIVED)
+    box.deliver(mails.dsure_key_mail())
+    holder = sqlite3.connect(settings.state.path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with capture_logs() as logs:
+            assert dict(intake.run_once()) == {"state-unavailable": 1}
+        assert [e["event"] for e in logs if e["log_level"] == "error"] == ["state.unavailable"]
+        assert outbox.taken == []
+        assert len(box.held(settings.imap.folder)) == 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert dict(intake.run_once()) == {"routed": 1}
+    store.close()
+
+
+@pytest.mark.parametrize(("now", "to"), [
+    (OutState.SENT, OutState.SENDING), (OutState.SENT, OutState.QUEUED),
+    (OutState.FAILED, OutState.QUEUED), (OutState.FAILED, OutState.SENDING),
+    (OutState.QUEUED, OutState.FAILED),
+])
+def test_a_mail_cannot_take_a_step_its_state_does_not_allow(now: OutState, to: OutState
+                                                            ) -> None:
+    with pytest.raises(StepError, match=f"from {now} to {to}"):
+        check_step(now, to)
+
+
+def test_the_store_refuses_to_send_a_sent_mail_again(office: Office) -> None:
+    office.box.deliver(mails.dsure_key_mail())
+    office.run()
+    [row] = office.store.db.rows("SELECT out_message_id FROM outgoing")
+    with pytest.raises(StepError):
+        office.store.outgoing.mark_sending(row["out_message_id"])
+    assert office.store.outgoing.state(row["out_message_id"]) is OutState.SENT
