@@ -41,6 +41,9 @@ class Box(Protocol):
 
     def file_from(self, folder: str, uid: int, target: str) -> None: ...  # pragma: no cover
 
+    def wait_for_news(self, seconds: float, interrupt: Callable[[], bool]
+                      ) -> bool: ...  # pragma: no cover
+
 
 @dataclass(frozen=True)
 class Found:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
 from typing import Any
@@ -22,6 +23,11 @@ from daemon.config import Imap
 log = structlog.get_logger("daemon.mailbox")
 
 DONE_KEYWORD = "$SuretyFiled"  # marks a copied (not moved) message when MOVE is missing
+# An IDLE is ended and issued again after this long: servers drop an IDLE after 30 minutes
+# (RFC 2177 asks clients to re-issue it at least every 29).
+IDLE_MAX_SECONDS = 25 * 60
+_IDLE_SLICE = 1.0  # seconds between looks at whether to stop waiting
+_NEWS = (b"EXISTS", b"RECENT")
 
 
 class MailboxError(Exception):
@@ -160,6 +166,36 @@ class Mailbox:
             return None
         finally:
             self._select()
+
+    def wait_for_news(self, seconds: float, interrupt: Callable[[], bool]) -> bool:
+        """Wait up to ``seconds`` for a new message in the intake folder: with IDLE, the
+        server says so at once (True); without it, the time just passes (a NOOP keeps the
+        session). ``interrupt`` is asked every second and ends the wait when it is True."""
+        try:
+            return self._wait(seconds, interrupt)
+        except (OSError, IMAPClientError, ssl.SSLError) as err:
+            raise MailboxError(f"IMAP session lost while waiting: {err}") from err
+
+    def _wait(self, seconds: float, interrupt: Callable[[], bool]) -> bool:
+        client = self.client
+        deadline = time.monotonic() + min(seconds, IDLE_MAX_SECONDS)
+        if not client.has_capability("IDLE"):
+            while not interrupt() and time.monotonic() < deadline:
+                time.sleep(min(_IDLE_SLICE, max(0.0, deadline - time.monotonic())))
+            client.noop()
+            return False
+        client.idle()
+        try:
+            while not interrupt():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                responses = client.idle_check(timeout=min(left, _IDLE_SLICE))
+                if any(len(r) > 1 and r[1] in _NEWS for r in responses):
+                    return True
+            return False
+        finally:
+            client.idle_done()
 
     def file_from(self, folder: str, uid: int, target: str) -> None:
         """Move a message from another folder than the intake one (a held message)."""

@@ -72,6 +72,17 @@ class Result(enum.StrEnum):
     STATE_UNAVAILABLE = "state-unavailable"
 
 
+# Outcomes that took a message out of the intake folder (a poll with none of them changed
+# nothing: waiting for a retry, a failure, the state file unavailable).
+_PROGRESS = frozenset({*Verdict, Result.OWN_COPY, Result.DUPLICATE, Result.HELD,
+                       Result.QUARANTINED})
+
+
+def progressed(outcomes: Counter[str]) -> bool:
+    """Whether a poll moved any message on (then another may have come meanwhile)."""
+    return any(n > 0 and key in _PROGRESS for key, n in outcomes.items())
+
+
 class Placement(NamedTuple):
     """A message to file: its record, the folder it is in (None: the intake folder)
     and its UID there."""
@@ -138,22 +149,25 @@ class Intake:
                    outbox=Outbox(settings.smtp, smtp_password))
 
     def run_once(self) -> Counter[str]:
+        """One poll on a session of its own (``run --once``)."""
+        with self.connect() as box:
+            return self.poll(box)
+
+    def poll(self, box: Box) -> Counter[str]:
         """Process every message waiting in the intake folder, then the held messages whose
         wait is over; returns counts per outcome."""
         outcomes: Counter[str] = Counter()
         folder = self.settings.imap.folder
-        with self.connect() as box:
-            try:
-                skip = self.store.messages.done_uids(folder, box.uidvalidity)
-                steps = (partial(self._process, box, f) for f in box.fetch_new(skip))
-                self._run(steps, outcomes)
-                if not self.stopping.is_set():
-                    due = self.store.messages.held(due=self.clock())
-                    self._run((partial(self._expire, box, row) for row in due), outcomes)
-            except StateUnavailableError as err:
-                # Disk full, state file locked or unwritable: no new work until it clears.
-                log.error("state.unavailable", error=str(err), path=self.settings.state.path)
-                outcomes[Result.STATE_UNAVAILABLE] += 1
+        try:
+            skip = self.store.messages.done_uids(folder, box.uidvalidity)
+            self._run((partial(self._process, box, f) for f in box.fetch_new(skip)), outcomes)
+            if not self.stopping.is_set():
+                due = self.store.messages.held(due=self.clock())
+                self._run((partial(self._expire, box, row) for row in due), outcomes)
+        except StateUnavailableError as err:
+            # Disk full, state file locked or unwritable: no new work until it clears.
+            log.error("state.unavailable", error=str(err), path=self.settings.state.path)
+            outcomes[Result.STATE_UNAVAILABLE] += 1
         log.info("poll.done", folder=folder, **{str(k): n for k, n in outcomes.items()})
         return outcomes
 

@@ -10,7 +10,7 @@ is the same :class:`daemon.outbox.SendError` the real outbox raises. The real-st
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -77,6 +77,10 @@ class FakeMailbox:
 
     def file(self, uid: int, folder: str) -> None:
         self.file_from(self.intake, uid, folder)
+
+    def wait_for_news(self, seconds: float, interrupt: Callable[[], bool]) -> bool:
+        """No server to wait on: there is news when something waits in the intake folder."""
+        return bool(self.folders.get(self.intake)) and not interrupt()
 
     def file_from(self, folder: str, uid: int, target: str) -> None:
         if target in self.refuse_filing_to:

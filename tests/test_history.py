@@ -17,7 +17,8 @@ from samples import mails
 from daemon import config
 from daemon.cli import classify_file, main
 from daemon.config import Settings
-from daemon.decide import decide
+from daemon.decide import decide, replaced
+from daemon.model import EarlierSubmission, Fields, Kind, Outcome, Verdict
 from daemon.read import read_message
 from daemon.store import Store
 
@@ -151,3 +152,51 @@ def test_a_password_set_aside_turns_the_question_into_the_right_password(
     assert decide(replace(zipped, received_at=earlier), settings, can_wait=False, now=over,
                   history=store).problems == ("attachment-password-missing",)
     store.close()
+
+
+# --- what a re-sent submission replaces (decide.replaced: the policy the store answers for)
+
+def _outcome(**fields: str) -> Outcome:
+    return Outcome(Verdict.ROUTED, Kind.DSURE_KEY, None, (), ("staff@x",), Fields(**fields))
+
+
+def _earlier(source: str, *, sender: str = YAMADA, verdict: Verdict = Verdict.ROUTED,
+             **numbers: str) -> EarlierSubmission:
+    return EarlierSubmission(source, sender, verdict, **numbers)
+
+
+@pytest.mark.parametrize(("outcome", "earlier", "replaces"), [
+    # The same 保証契約番号, or the same 証券番号: the same guarantee sent again.
+    (_outcome(contract_number="2604012345"),
+     [_earlier("<a>", contract_number="2604012399"), _earlier("<b>", contract_number="2604012345")],
+     "<b>"),
+    (_outcome(policy_number="P-1"), [_earlier("<a>", policy_number="P-1")], "<a>"),
+    # The newest of several that match.
+    (_outcome(policy_number="P-1"),
+     [_earlier("<new>", policy_number="P-1"), _earlier("<old>", policy_number="P-1")], "<new>"),
+    # After a correction, the same sender's submission for the same works.
+    (_outcome(project_name="市道改良工事"),
+     [_earlier("<a>", verdict=Verdict.CORRECTION, project_name="市道改良工事")], "<a>"),
+    (_outcome(project_name="市道改良工事"),
+     [_earlier("<a>", sender=YAMADA.upper(), verdict=Verdict.CORRECTION,
+               project_name="市道改良工事")], None),  # stored lower-case: never upper
+    # The same works routed before (not corrected), or from another sender: not replaced.
+    (_outcome(project_name="市道改良工事"),
+     [_earlier("<a>", project_name="市道改良工事")], None),
+    (_outcome(project_name="市道改良工事"),
+     [_earlier("<a>", sender="other@x.example.jp", verdict=Verdict.CORRECTION,
+               project_name="市道改良工事")], None),
+    # A field both lack is never a match.
+    (_outcome(project_name="市道改良工事"),
+     [_earlier("<a>", verdict=Verdict.CORRECTION)], None),
+    (_outcome(), [_earlier("<a>")], None),
+    (_outcome(contract_number="2604012345"), [], None),
+])
+def test_a_resent_submission_replaces_the_same_guarantee_or_corrected_works(
+        outcome: Outcome, earlier: list[EarlierSubmission], replaces: str | None) -> None:
+    assert replaced(outcome, YAMADA, earlier) == replaces
+
+
+def test_the_sender_is_compared_without_letter_case() -> None:
+    earlier = [_earlier("<a>", verdict=Verdict.CORRECTION, project_name="市道改良工事")]
+    assert replaced(_outcome(project_name="市道改良工事"), YAMADA.upper(), earlier) == "<a>"
