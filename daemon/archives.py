@@ -26,6 +26,7 @@ from typing import Any
 
 import pyzipper
 
+from daemon.documents import office_format
 from daemon.model import DocumentStatus
 
 MiB = 1 << 20
@@ -36,11 +37,9 @@ _DOS_DIRECTORY = 0x10
 _SEPARATORS = re.compile(r"[/\\]")
 _JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _JUNK_FOLDERS = frozenset({"__MACOSX"})
-# Zip containers that are documents, not archives to open (the magic alone would say zip).
-_DOCUMENT_SUFFIXES = (
-    ".xlsx", ".xlsm", ".xltx", ".docx", ".docm", ".dotx", ".pptx", ".pptm",
-    ".odt", ".ods", ".odp", ".epub", ".jar", ".apk",
-)  # fmt: skip
+# Zip containers that are documents, not archives to open (the magic alone would say
+# zip): Office files (see daemon.documents.OFFICE_SUFFIXES), and these.
+_OTHER_DOCUMENT_SUFFIXES = (".odt", ".ods", ".odp", ".epub", ".jar", ".apk")
 
 LOCKED = "encrypted; no password given"
 NOT_OPENED = "encrypted; the password given does not open it"
@@ -120,7 +119,8 @@ def is_zip(data: bytes, filename: str) -> bool:
     name = filename.lower().strip()
     if name.endswith(".zip"):
         return True
-    if name.endswith(_DOCUMENT_SUFFIXES):
+    office = office_format(name)
+    if name.endswith(_OTHER_DOCUMENT_SUFFIXES) or (office is not None and office.zipped):
         return False  # .xlsx/.docx are zips too, but documents to read, not archives
     return data[:4] in (b"PK\x03\x04", b"PK\x05\x06")
 

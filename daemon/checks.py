@@ -20,6 +20,7 @@ from daemon.classify import configured_insurer
 from daemon.config import Settings
 from daemon.extract import host_in
 from daemon.model import Classification, GuaranteeType, Kind, Mail, Submission
+from daemon.problems import Code
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -34,7 +35,7 @@ class Case:
     settings: Settings
 
 
-Check = Callable[[Case], list[str]]
+Check = Callable[[Case], list[Code]]
 
 
 @dataclass(frozen=True)
@@ -48,33 +49,33 @@ class Rule:
     final: bool = False  # when it hits, no other rule is reported
 
 
-def _required(case: Case, *, field: str, code: str) -> list[str]:
+def _required(case: Case, *, field: str, code: Code) -> list[Code]:
     """``code`` when the submission's ``field`` is empty (bound per field in RULES)."""
     return [] if getattr(case.submission.fields, field) else [code]
 
 
-def _wrong_document(case: Case) -> list[str]:
+def _wrong_document(case: Case) -> list[Code]:
     wrong = case.submission.wrong_document
     return [wrong] if wrong else []
 
 
-def _route_accepted(case: Case) -> list[str]:
+def _route_accepted(case: Case) -> list[Code]:
     kind = case.submission.kind
-    return [] if kind.value in case.settings.policy.accept else ["route-not-accepted"]
+    return [] if kind.value in case.settings.policy.accept else [Code.ROUTE_NOT_ACCEPTED]
 
 
-def _electronic_start(case: Case) -> list[str]:
+def _electronic_start(case: Case) -> list[Code]:
     start = case.settings.policy.electronic_start
     first = case.submission.fields.first_contract_date
-    return ["before-electronic-start"] if start and first and first < start else []
+    return [Code.BEFORE_ELECTRONIC_START] if start and first and first < start else []
 
 
-def _view_url(case: Case) -> list[str]:
+def _view_url(case: Case) -> list[Code]:
     url = case.submission.fields.view_url
     if url is None:
-        return ["view-url-missing"]
+        return [Code.VIEW_URL_MISSING]
     hosts = case.settings.policy.confirmation_system_domains
-    return [] if view_url_valid(url, hosts) else ["view-url-invalid"]
+    return [] if view_url_valid(url, hosts) else [Code.VIEW_URL_INVALID]
 
 
 def view_url_valid(url: str, hosts: list[str]) -> bool:
@@ -94,56 +95,57 @@ def view_url_valid(url: str, hosts: list[str]) -> bool:
     return bool(host) and host_in(host, hosts)
 
 
-def _insurer_on_system(case: Case) -> list[str]:
+def _insurer_on_system(case: Case) -> list[Code]:
     name = case.submission.fields.insurer
     if name is None:
         return []  # the form names its insurer; without one, staff see the URL's policy
     insurer = configured_insurer(name, case.settings.insurers)
-    return [] if insurer and insurer.confirmation_system else ["insurer-not-supported"]
+    return [] if insurer and insurer.confirmation_system else [Code.INSURER_NOT_SUPPORTED]
 
 
-def _legacy_insurer(case: Case) -> list[str]:
+def _legacy_insurer(case: Case) -> list[Code]:
     name = case.submission.fields.insurer
     if name is None:
-        return ["insurer-unknown"]
+        return [Code.INSURER_UNKNOWN]
     insurer = configured_insurer(name, case.settings.insurers)
     if insurer is None:
-        return ["insurer-not-supported"]
+        return [Code.INSURER_NOT_SUPPORTED]
     designated = {a.lower() for a in insurer.legacy_cc}
     # The real To/Cc headers, never addresses written in the text.
-    return [] if designated & set(case.mail.recipients) else ["insurer-cc-missing"]
+    return [] if designated & set(case.mail.recipients) else [Code.INSURER_CC_MISSING]
 
 
-def _legacy_deadline(case: Case) -> list[str]:
+def _legacy_deadline(case: Case) -> list[Code]:
     policy = case.settings.policy
     if policy.legacy_pdf_until is None:
         return []
     if policy.legacy_pdf_basis == "issued":
         day = case.submission.fields.issued_on
         if day is None:
-            return ["issue-date-unreadable"]
+            return [Code.ISSUE_DATE_UNREADABLE]
     else:
         day = case.mail.received_at.astimezone(JST).date()
-    return ["legacy-deadline-passed"] if day > policy.legacy_pdf_until else []
+    return [Code.LEGACY_DEADLINE_PASSED] if day > policy.legacy_pdf_until else []
 
 
-def _guarantee_type(case: Case) -> list[str]:
-    return [] if case.submission.guarantee_type else ["guarantee-type-unknown"]
+def _guarantee_type(case: Case) -> list[Code]:
+    return [] if case.submission.guarantee_type else [Code.GUARANTEE_TYPE_UNKNOWN]
 
 
-def _invoice(case: Case) -> list[str]:
+def _invoice(case: Case) -> list[Code]:
     advance = case.submission.guarantee_type in (
         GuaranteeType.ADVANCE_PAYMENT, GuaranteeType.INTERIM_ADVANCE_PAYMENT)
     needed = case.settings.policy.advance_payment_needs_invoice
-    return ["invoice-missing"] if advance and needed and not case.classification.has_invoice else []
+    missing = advance and needed and not case.classification.has_invoice
+    return [Code.INVOICE_MISSING] if missing else []
 
 
-def _subject_format(case: Case) -> list[str]:
+def _subject_format(case: Case) -> list[Code]:
     gtype = case.submission.guarantee_type
     pattern = case.settings.policy.subject_patterns.get(gtype.value) if gtype else None
     if pattern is None:
         return []
-    return [] if re.search(pattern, case.mail.subject) else ["subject-format"]
+    return [] if re.search(pattern, case.mail.subject) else [Code.SUBJECT_FORMAT]
 
 
 _ANY = (Kind.DSURE_KEY, Kind.CONFIRMATION_SYSTEM, Kind.LEGACY_PDF, Kind.OTHER)
@@ -161,10 +163,10 @@ RULES: tuple[Rule, ...] = (
     Rule("electronic-start", _SUBMITTED, _electronic_start,
          "the contract was first concluded on or after policy.electronic_start", final=True),
     Rule("contract-number", _DSURE,
-         partial(_required, field="contract_number", code="contract-number-missing"),
+         partial(_required, field="contract_number", code=Code.CONTRACT_NUMBER_MISSING),
          "a key notice names its 保証契約番号"),
     Rule("auth-key", _DSURE,
-         partial(_required, field="auth_key", code="auth-key-missing"),
+         partial(_required, field="auth_key", code=Code.AUTH_KEY_MISSING),
          "a key notice names its 認証キー"),
     Rule("guarantee-type", _DSURE, _guarantee_type,
          "the guarantee type is known, so the right section gets it"),
@@ -174,13 +176,13 @@ RULES: tuple[Rule, ...] = (
     Rule("view-url", _CONFIRMATION, _view_url,
          "a confirmation-system submission names its 閲覧用URL, on the system's host"),
     Rule("view-password", _CONFIRMATION,
-         partial(_required, field="view_password", code="view-password-missing"),
+         partial(_required, field="view_password", code=Code.VIEW_PASSWORD_MISSING),
          "... and its 閲覧用パスワード"),
     Rule("project-name", _CONFIRMATION,
-         partial(_required, field="project_name", code="project-name-missing"),
+         partial(_required, field="project_name", code=Code.PROJECT_NAME_MISSING),
          "... and the 工事名"),
     Rule("contractor-name", _CONFIRMATION,
-         partial(_required, field="contractor_name", code="contractor-name-missing"),
+         partial(_required, field="contractor_name", code=Code.CONTRACTOR_NAME_MISSING),
          "... and the 受注者名"),
     Rule("insurer-on-system", _CONFIRMATION, _insurer_on_system,
          "the insurer is configured and on the confirmation system"),
@@ -196,11 +198,11 @@ RULES: tuple[Rule, ...] = (
 
 
 def run_checks(mail: Mail, submission: Submission, cls: Classification,
-               settings: Settings) -> tuple[str, ...]:
+               settings: Settings) -> tuple[Code, ...]:
     """Run every rule that applies to the submission's kind: the codes found, in rule
     order, once each (a final rule's alone)."""
     case = Case(mail, submission, cls, settings)
-    problems: list[str] = []
+    problems: list[Code] = []
     for rule in RULES:
         if submission.kind not in rule.kinds:
             continue

@@ -10,6 +10,7 @@ text is trusted over the mail's words.
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Callable
 from dataclasses import replace
@@ -17,6 +18,7 @@ from datetime import date
 
 from daemon import extract
 from daemon.config import Insurer, Settings
+from daemon.documents import office_format
 from daemon.japanese import normalize, parse_date
 from daemon.model import (
     Attachment,
@@ -28,6 +30,7 @@ from daemon.model import (
     Mail,
     Submission,
 )
+from daemon.problems import Code
 
 GUARANTEE_COMPANIES = (
     ("東日本建設業保証株式会社", ("東日本建設業保証", "東日本保証")),
@@ -51,7 +54,18 @@ _INSURER_NAME = re.compile(
 )
 _FIRST_CONTRACT = ("当初契約日", "当初契約締結日", "契約締結日", "契約日")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".tif", ".tiff", ".bmp", ".heic")
-_OFFICE_SUFFIXES = (".xlsx", ".xls", ".docx", ".doc")
+
+
+class Document(enum.StrEnum):
+    """What one attached document is, from its own text."""
+
+    INVOICE = "invoice"  # 請求書
+    RESERVATION = "reservation"  # 契約保証予約: not an electronic guarantee
+    KEY_NOTICE = "key-notice"  # D-Sure 認証キー等のお知らせ
+    BANK = "bank"  # a bank's guarantee: not an electronic guarantee
+    CERTIFICATE = "certificate"  # the e-certificate printed, instead of the key notice
+    FORM = "form"  # the insurer's 発注者提出用フォーマット
+    POLICY = "policy"  # an insurer's policy (保険証券)
 
 
 def mail_text(mail: Mail) -> str:
@@ -59,25 +73,25 @@ def mail_text(mail: Mail) -> str:
     return normalize(f"{mail.subject}\n\n{mail.body}")  # a subject's label takes no body line
 
 
-def document_kind(text: str, filename: str) -> str | None:
+def document_kind(text: str, filename: str) -> Document | None:
     """What one attached document is, from its own text (and name, for invoices)."""
     # The document's title and first lines, without its printed notes (a leaflet's
     # "※契約保証予約は対象外" does not make it a reservation).
     head = re.sub(r"※[^\n]*", "", text[:400])
     if _INVOICE.search(head) or "請求書" in normalize(filename):
-        return "invoice"
+        return Document.INVOICE
     if _RESERVATION.search(head):
-        return "reservation"
+        return Document.RESERVATION
     if extract.auth_key(text) and extract.contract_number(text):
-        return "key-notice"
+        return Document.KEY_NOTICE
     if _BANK.search(text) and "保証書" in text.replace(" ", "") and not _is_policy(text):
-        return "bank"
+        return Document.BANK
     if _CERTIFICATE.search(head) and extract.contract_number(text) and "認証キー" not in text:
-        return "certificate"
+        return Document.CERTIFICATE
     if any(s in text for s in _CONFIRMATION_SIGNS[:3]):
-        return "form"
+        return Document.FORM
     if any(s in text for s in _POLICY_SIGNS):
-        return "policy"
+        return Document.POLICY
     return None
 
 
@@ -98,7 +112,7 @@ def classify(mail: Mail, settings: Settings) -> Classification:
                       for a in mail.attachments)
     for att in readable:
         kind = document_kind(att.text, att.filename)
-        if kind == "invoice":
+        if kind is Document.INVOICE:
             has_invoice = True
             continue
         if kind is None:
@@ -118,19 +132,19 @@ def classify(mail: Mail, settings: Settings) -> Classification:
     )
 
 
-def unreadable_problems(mail: Mail, *, password_given: bool = False) -> tuple[str, ...]:
+def unreadable_problems(mail: Mail, *, password_given: bool = False) -> tuple[Code, ...]:
     """Problem codes for attachments that could not be read: an encrypted one that the
     password given does not open is ``attachment-password-wrong``."""
-    codes: list[str] = []
+    codes: list[Code] = []
     for att in mail.attachments:
         if att.status is DocumentStatus.ENCRYPTED and password_given:
-            codes.append("attachment-password-wrong")
+            codes.append(Code.ATTACHMENT_PASSWORD_WRONG)
         elif att.status in (DocumentStatus.ENCRYPTED, DocumentStatus.UNREADABLE):
-            codes.append("attachment-unreadable")
+            codes.append(Code.ATTACHMENT_UNREADABLE)
         elif att.status is DocumentStatus.NO_TEXT:
-            codes.append("text-unreadable")
+            codes.append(Code.TEXT_UNREADABLE)
         elif att.status is DocumentStatus.TOO_LARGE:
-            codes.append("too-large")
+            codes.append(Code.TOO_LARGE)
     return tuple(dict.fromkeys(codes))
 
 
@@ -155,26 +169,32 @@ def password_candidates(mail: Mail) -> list[str]:
     return list(dict.fromkeys(found))[:MAX_PASSWORD_CANDIDATES]
 
 
-def _from_document(kind: str, att: Attachment, own: str, subject: str, mail: Mail,
+# A key-notice-like document that may not be sent instead of the key notice.
+_NOT_ELIGIBLE = {
+    Document.CERTIFICATE: Code.CERTIFICATE_NOT_KEY_NOTICE,
+    Document.RESERVATION: Code.RESERVATION_NOT_ELIGIBLE,
+}
+
+
+def _from_document(kind: Document, att: Attachment, own: str, subject: str, mail: Mail,
                    settings: Settings) -> Submission:
     doc = att.text
-    if kind in ("key-notice", "certificate", "reservation"):
+    if kind in (Document.KEY_NOTICE, Document.CERTIFICATE, Document.RESERVATION):
         fields = _fields(doc, own, mail, settings)
-        wrong = {"certificate": "certificate-not-key-notice",
-                 "reservation": "reservation-not-eligible"}.get(kind)
-        gtype = GuaranteeType.CONTRACT if kind == "reservation" else _guarantee_type(
+        wrong = _NOT_ELIGIBLE.get(kind)
+        gtype = GuaranteeType.CONTRACT if kind is Document.RESERVATION else _guarantee_type(
             doc, subject, own)
         return Submission(Kind.DSURE_KEY, gtype, fields, att.filename, wrong)
-    if kind == "bank":
+    if kind is Document.BANK:
         fields = _fields(doc, own, mail, settings)
         return Submission(Kind.OTHER, GuaranteeType.CONTRACT, fields, att.filename,
-                          "bank-guarantee-not-eligible")
-    if kind == "form":
+                          Code.BANK_GUARANTEE_NOT_ELIGIBLE)
+    if kind is Document.FORM:
         fields = _fields(doc, own, mail, settings, fill_numbers=True)
         return Submission(Kind.CONFIRMATION_SYSTEM, GuaranteeType.CONTRACT, fields, att.filename)
     fields = _fields(doc, own, mail, settings)
     fields = replace(fields, issued_on=extract.issued_on(doc))
-    wrong = None if att.is_pdf else "not-pdf"
+    wrong = None if att.is_pdf else Code.NOT_PDF
     return Submission(Kind.LEGACY_PDF, GuaranteeType.CONTRACT, fields, att.filename, wrong)
 
 
@@ -270,7 +290,7 @@ def _from_mail(mail: Mail, own: str, subject: str, settings: Settings) -> Submis
     if kind is Kind.LEGACY_PDF:
         unpdf = [a for a in mail.attachments if _is_image_or_office(a)]
         if unpdf and not any(a.is_pdf for a in mail.attachments):
-            wrong = "not-pdf"
+            wrong = Code.NOT_PDF
     gtype = None
     if kind is not Kind.OTHER:
         gtype = (GuaranteeType.CONTRACT if kind is not Kind.DSURE_KEY
@@ -287,9 +307,9 @@ def _policy_mail(mail: Mail, own: str) -> bool:
 
 
 def _is_image_or_office(att: Attachment) -> bool:
-    name = att.filename.lower()
-    return att.content_type.startswith("image/") or name.endswith(
-        (*_IMAGE_SUFFIXES, *_OFFICE_SUFFIXES))
+    image = att.content_type.startswith("image/") or att.filename.lower().endswith(
+        _IMAGE_SUFFIXES)
+    return image or office_format(att.filename) is not None
 
 
 def _guarantee_type(*texts: str) -> GuaranteeType | None:

@@ -13,6 +13,7 @@ URL or display-name text of the sender's quoted back to them, and no secret in a
 from __future__ import annotations
 
 import copy
+import enum
 import hashlib
 import re
 from dataclasses import dataclass, replace
@@ -31,6 +32,7 @@ from daemon.checks import shown_url
 from daemon.config import Settings
 from daemon.lifecycle import secrets_of
 from daemon.model import Decision, DocumentStatus, GuaranteeType, Kind, Mail, Outcome, Verdict
+from daemon.problems import Code
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -94,6 +96,22 @@ _templates = Environment(
 _ORIGINAL_MARKER = "@@surety-intake-original-message-"
 
 
+class Action(enum.StrEnum):
+    """What a mail the daemon sends does: the start of its action name in the state file
+    and its Message-ID ("forward", "reply-2", "undeliverable-reply-2", "quarantine")."""
+
+    FORWARD = "forward"  # a submission to staff (routed, review)
+    REPLY = "reply"  # a correction to the contractor
+    UNDELIVERABLE = "undeliverable"  # staff told that a mail was refused for good
+    QUARANTINE = "quarantine"  # staff told that a message was set aside
+
+
+def action_of(name: str) -> Action:
+    """The action an action name performs ("reply-2": reply; "undeliverable-forward":
+    undeliverable); an unknown one raises ValueError."""
+    return Action(name.split("-", 1)[0])
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One mail to send, with the action it performs (for the state record).
@@ -103,7 +121,7 @@ class Outgoing:
     never re-encoded, so staff see exactly what the contractor sent.
     """
 
-    action: str  # "forward" (to staff) or "reply" (to the contractor), "-N" per submission
+    action: str  # an Action, "-N" per submission ("forward-2"), see action_of
     recipients: tuple[str, ...]
     message: EmailMessage
     originals: tuple[bytes, ...] = ()
@@ -153,9 +171,11 @@ def compose(decision: Decision, mail: Mail, settings: Settings, now: datetime) -
     for index, outcome in enumerate(decision.outcomes):
         suffix = f"-{index + 1}" if many else ""
         if outcome.verdict in (Verdict.ROUTED, Verdict.REVIEW):
-            out.append(_to_staff(outcome, decision, mail, settings, now, f"forward{suffix}"))
+            action = f"{Action.FORWARD}{suffix}"
+            out.append(_to_staff(outcome, decision, mail, settings, now, action))
         elif outcome.verdict is Verdict.CORRECTION:
-            out.append(_correction(outcome, decision, mail, settings, now, f"reply{suffix}"))
+            action = f"{Action.REPLY}{suffix}"
+            out.append(_correction(outcome, decision, mail, settings, now, action))
     return out
 
 
@@ -266,10 +286,9 @@ def japanese_date(day: date) -> str:
 
 
 def _problem(code: str, settings: Settings, outcome: Outcome) -> catalogue.Problem:
-    """The catalogue entry with the office's settings and the submission's values filled in."""
-    known = catalogue.CATALOGUE.get(code)
-    if known is None:
-        return catalogue.Problem(code, catalogue.Effect.REVIEW, code, code)
+    """The catalogue entry with the office's settings and the submission's values filled
+    in (an unknown code raises: see daemon.problems.get)."""
+    known = catalogue.get(code)
     values = _text_values(settings, outcome)
     insurer = outcome.fields.insurer
     staff = _Values(values, insurer=display.for_staff(insurer) or "（不明）")
@@ -299,7 +318,7 @@ ROUTE_LABELS = {
 def _instead(kind: Kind, accept: list[str]) -> str:
     """What a contractor should do instead of a route the office does not take."""
     insurer_route = kind in (Kind.CONFIRMATION_SYSTEM, Kind.LEGACY_PDF)
-    if insurer_route and "confirmation-system" in accept:
+    if insurer_route and Kind.CONFIRMATION_SYSTEM.value in accept:
         return ("保険会社に保証証券等確認システムへの登録を依頼し、同システムの閲覧用URLと"
                 "「発注者提出用フォーマット」（閲覧用パスワード記載のもの）をお送りください。")
     if insurer_route:
@@ -339,7 +358,7 @@ def _correction(outcome: Outcome, decision: Decision, mail: Mail, settings: Sett
         received=received_label(mail),
         subject=quoted,
         problems=[_problem(c, settings, outcome) for c in outcome.problems
-                  if c in catalogue.CATALOGUE and catalogue.CATALOGUE[c].to_contractor],
+                  if catalogue.get(c).to_contractor],
         intake_address=intake_address(settings),
     )
     subject = f"【電子保証 再提出のお願い】Re: {original}"
@@ -366,7 +385,7 @@ def copy_address(settings: Settings) -> str:
 
 def _notice(settings: Settings, now: datetime, *, sources: list[str], action: str,
             subject: str, headline: str, lines: list[str], about: NoticeSubject,
-            original: bytes | None, problems: tuple[str, ...]) -> Outgoing:
+            original: bytes | None, problems: tuple[Code, ...]) -> Outgoing:
     """A mail to the review address about something the daemon could not do."""
     body = _templates.get_template("notice.txt.j2").render(
         headline=display.for_staff(headline), lines=[display.for_staff(s) for s in lines],
@@ -380,8 +399,8 @@ def _notice(settings: Settings, now: datetime, *, sources: list[str], action: st
     _set(msg, "Subject", subject)
     msg["Date"] = format_datetime(now.astimezone(JST))
     msg["Message-ID"] = outgoing_id(sources, action, settings.smtp.sender)
-    msg["X-Surety-Kind"] = "other"
-    msg["X-Surety-Verdict"] = "review"
+    msg["X-Surety-Kind"] = Kind.OTHER.value
+    msg["X-Surety-Verdict"] = Verdict.REVIEW.value
     msg["X-Surety-Problems"] = ",".join(problems)
     _set(msg, "X-Surety-Source", " ".join(sources))
     msg.set_content(body)
@@ -409,17 +428,19 @@ def about(mail: Mail) -> NoticeSubject:
 def undeliverable_notice(decision: Decision, mail: Mail, settings: Settings, now: datetime, *,
                          failed_action: str, recipients: list[str], error: str) -> Outgoing:
     """Staff are told that a mail the daemon had to send was refused for good (5xx)."""
-    kind = "差出人への修正依頼" if failed_action.startswith("reply") else "担当課への回付メール"
+    replied = action_of(failed_action) is Action.REPLY
+    kind = "差出人への修正依頼" if replied else "担当課への回付メール"
     subject_of = about(mail)
     original = display.masked(subject_of.subject, secrets_of(mail, decision))
     return _notice(
-        settings, now, sources=list(decision.sources), action=f"undeliverable-{failed_action}",
+        settings, now, sources=list(decision.sources),
+        action=f"{Action.UNDELIVERABLE}-{failed_action}",
         subject=f"【電子保証 要確認】送信できませんでした: {original or '（件名なし）'}",
         headline=f"下記のメールについて、{kind}（宛先: {', '.join(recipients)}）を"
                  "メールサーバーが受け付けなかったため、送信できませんでした。",
         lines=[f"メールサーバーの応答: {error}",
                "宛先のアドレスをご確認のうえ、必要に応じて職員から連絡してください。"],
-        about=subject_of, original=mail.raw, problems=("undeliverable",),
+        about=subject_of, original=mail.raw, problems=(Code.UNDELIVERABLE,),
     )
 
 
@@ -428,7 +449,7 @@ def quarantine_notice(raw: bytes, subject_of: NoticeSubject, settings: Settings,
     """Staff are told, once, that a message was set aside after failing repeatedly."""
     folder = settings.imap.folders.quarantine
     return _notice(
-        settings, now, sources=[subject_of.message_id], action="quarantine",
+        settings, now, sources=[subject_of.message_id], action=Action.QUARANTINE,
         subject=f"【電子保証 処理エラー】{subject_of.subject or '（件名なし）'}",
         headline=f"下記のメールは、自動処理が{attempts}回続けて失敗したため、"
                  f"受付用メールボックスの「{folder}」フォルダに移しました。",
@@ -436,5 +457,5 @@ def quarantine_notice(raw: bytes, subject_of: NoticeSubject, settings: Settings,
                f"エラーの内容（運用担当者向け）: {error or '処理中に停止しました'}",
                f"システムの更新後に再処理する場合は、このメールを「{folder}」から"
                f"「{settings.imap.folder}」に戻してください。"],
-        about=subject_of, original=raw, problems=("quarantined",),
+        about=subject_of, original=raw, problems=(Code.QUARANTINED,),
     )

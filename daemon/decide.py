@@ -40,6 +40,8 @@ from daemon.model import (
     Decision,
     EarlierSubmission,
     GuaranteeType,
+    HeldReason,
+    IgnoredReason,
     Kind,
     Mail,
     Outcome,
@@ -47,7 +49,7 @@ from daemon.model import (
     Verdict,
     overall,
 )
-from daemon.problems import Effect
+from daemon.problems import Code, Effect
 
 _AUTO_SUBJECT = re.compile(
     r"自動返信|自動応答|不在通知|不在のお知らせ|^\s*(?:automatic reply|auto[- ]?reply|"
@@ -65,9 +67,10 @@ _OPENING_LINES = 3
 
 _SUFFIXES = PublicSuffixList()
 
-WAITING_FOR_PASSWORD = "waiting-for-password"  # noqa: S105 - a reason, not a secret
-WAITING_FOR_REST = "waiting-for-rest"
-WAITING_FOR_DOCUMENT = "waiting-for-document"  # a password mail, for what it opens
+# The held reasons by their older names (tests and callers import these).
+WAITING_FOR_PASSWORD = HeldReason.PASSWORD
+WAITING_FOR_REST = HeldReason.REST
+WAITING_FOR_DOCUMENT = HeldReason.DOCUMENT
 
 # The mail says the rest of the submission follows in another mail.
 _REST_FOLLOWS = re.compile(
@@ -93,32 +96,34 @@ class History(ReplyHistory, Protocol):
         ...  # pragma: no cover
 
 
-def ignore_reason(mail: Mail, settings: Settings) -> str | None:
+def ignore_reason(mail: Mail, settings: Settings) -> IgnoredReason | None:
     """Why this message must get no answer at all, or None for a person's mail."""
     if own_mail(mail, settings) is not None:
-        return "own-mail"
+        return IgnoredReason.OWN_MAIL
     auto = _header_value(mail, "Auto-Submitted")
     if auto and not auto.startswith("no"):
-        return "auto-submitted"
+        return IgnoredReason.AUTO_SUBMITTED
     if mail.header("X-Auto-Response-Suppress") is not None:
-        return "auto-submitted"
+        return IgnoredReason.AUTO_SUBMITTED
     ctype = _header_value(mail, "Content-Type")
     if "multipart/report" in ctype:
-        return "read-receipt" if "disposition-notification" in ctype else "bounce"
+        if "disposition-notification" in ctype:
+            return IgnoredReason.READ_RECEIPT
+        return IgnoredReason.BOUNCE
     return_path = mail.header("Return-Path")
     if return_path is not None and return_path.strip() in ("<>", ""):
-        return "bounce"
+        return IgnoredReason.BOUNCE
     if mail.from_addr.startswith(_BOUNCE_SENDERS):
-        return "bounce"
+        return IgnoredReason.BOUNCE
     if mail.header("List-Id") or mail.header("List-Unsubscribe"):
-        return "mailing-list"
+        return IgnoredReason.MAILING_LIST
     precedence = _header_value(mail, "Precedence")
     if precedence in ("bulk", "junk", "list"):
-        return "mailing-list"
+        return IgnoredReason.MAILING_LIST
     if _AUTO_SUBJECT.search(mail.subject):
-        return "auto-reply-subject"
+        return IgnoredReason.AUTO_REPLY_SUBJECT
     if _auto_reply(mail):
-        return "auto-reply"
+        return IgnoredReason.AUTO_REPLY
     return None
 
 
@@ -219,16 +224,17 @@ def finalize(decision: Decision, mail: Mail, settings: Settings, *,
     if history is None or decision.verdict in (Verdict.HELD, Verdict.IGNORED):
         return decision
     decided_at = now or mail.received_at
-    if "attachment-password-missing" in decision.problems and history.password_mail_since(
+    if Code.ATTACHMENT_PASSWORD_MISSING in decision.problems and history.password_mail_since(
             mail.from_addr, mail.received_at):
         # The contractor did send a password, one that opens nothing: ask for the right one.
-        decision = _recode(decision, "attachment-password-missing", "attachment-password-wrong")
+        decision = _recode(decision, Code.ATTACHMENT_PASSWORD_MISSING,
+                           Code.ATTACHMENT_PASSWORD_WRONG)
     decision = limit_replies(decision, history, sources=decision.sources,
                              decided_at=decided_at, settings=settings).decision
     return _link(decision, mail, history, decided_at)
 
 
-def _recode(decision: Decision, old: str, new: str) -> Decision:
+def _recode(decision: Decision, old: Code, new: Code) -> Decision:
     outcomes = tuple(replace(o, problems=tuple(new if c == old else c for c in o.problems))
                      for o in decision.outcomes)
     return replace(decision, outcomes=outcomes)
@@ -241,21 +247,21 @@ def _verdict(mail: Mail, settings: Settings, *, can_wait: bool, sources: tuple[s
         # The system's own URL notice, sent to the office directly: half a submission
         # (no 閲覧用パスワード, no form). Never answered; a person matches it up.
         cls = classify(mail, settings)
-        outcome = _review(cls.submissions[0], "system-notice", settings)
-        return Decision(Verdict.REVIEW, (outcome,), "system-notice", sources)
-    reason = ignore_reason(mail, settings)
-    if reason:
-        return Decision(Verdict.IGNORED, (), reason, sources)
+        outcome = _review(cls.submissions[0], Code.SYSTEM_NOTICE, settings)
+        return Decision(Verdict.REVIEW, (outcome,), Code.SYSTEM_NOTICE, sources)
+    ignored = ignore_reason(mail, settings)
+    if ignored:
+        return Decision(Verdict.IGNORED, (), ignored, sources)
     cls = classify(mail, settings)
     if len(cls.submissions) > settings.limits.max_submissions:
         # Not a submission anybody sends: one mail to a person, not one per guarantee.
-        outcome = _review(cls.submissions[0], "too-many-submissions", settings)
-        return Decision(Verdict.REVIEW, (outcome,), "too-many-submissions", sources)
+        outcome = _review(cls.submissions[0], Code.TOO_MANY_SUBMISSIONS, settings)
+        return Decision(Verdict.REVIEW, (outcome,), Code.TOO_MANY_SUBMISSIONS, sources)
     if sender_not_authenticated(mail, settings):
         # Possibly forged: never routed, never answered.
-        outcomes = [_review(sub, "sender-not-authenticated", settings)
+        outcomes = [_review(sub, Code.SENDER_NOT_AUTHENTICATED, settings)
                     for sub in cls.submissions]
-        return Decision(Verdict.REVIEW, tuple(outcomes), "sender-not-authenticated", sources)
+        return Decision(Verdict.REVIEW, tuple(outcomes), Code.SENDER_NOT_AUTHENTICATED, sources)
     outcomes = [_decide_one(mail, sub, cls, settings, can_wait=True) for sub in cls.submissions]
     held = _held_reason(mail, cls, outcomes) if can_wait else None
     if held:
@@ -267,7 +273,7 @@ def _verdict(mail: Mail, settings: Settings, *, can_wait: bool, sources: tuple[s
         outcomes = [_decide_one(mail, sub, cls, settings, can_wait=False)
                     for sub in cls.submissions]
     if _unpaired_password(mail, cls):
-        outcomes = [replace(outcomes[0], problems=("unpaired-password",),
+        outcomes = [replace(outcomes[0], problems=(Code.UNPAIRED_PASSWORD,),
                             verdict=Verdict.REVIEW, route_to=tuple(settings.routing.review))]
     verdict = overall([o.verdict for o in outcomes])
     reason = ",".join(dict.fromkeys(
@@ -281,9 +287,9 @@ def wait_for(reason: str, mail: Mail, settings: Settings) -> timedelta:
     part (a follow-up sent right after, or none), policy.rest_wait_minutes."""
     policy = settings.policy
     long_wait = timedelta(hours=policy.password_wait_hours)
-    if reason == WAITING_FOR_PASSWORD:
+    if reason == HeldReason.PASSWORD:
         return long_wait
-    if reason == WAITING_FOR_REST and rest_follows(mail):
+    if reason == HeldReason.REST and rest_follows(mail):
         return long_wait
     return min(timedelta(minutes=policy.rest_wait_minutes), long_wait)
 
@@ -330,10 +336,10 @@ def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Sett
     unreadable = list(cls.unreadable)
     if cls.sealed and not can_wait:
         # The password never came: ask for it (the documents may be the submission).
-        unreadable = ["attachment-password-missing" if c == "attachment-unreadable" else c
-                      for c in unreadable]
+        unreadable = [Code.ATTACHMENT_PASSWORD_MISSING if c == Code.ATTACHMENT_UNREADABLE
+                      else c for c in unreadable]
     if sub.kind is Kind.OTHER and not sub.wrong_document:
-        found = unreadable or ["not-a-submission"]
+        found = unreadable or [Code.NOT_A_SUBMISSION]
     elif unreadable and not sub.source and (
         sub.kind is Kind.LEGACY_PDF or any(catalogue.effect(c) is Effect.FIX for c in found)
     ):
@@ -343,44 +349,45 @@ def _decide_one(mail: Mail, sub: Submission, cls: Classification, settings: Sett
         found += [c for c in unreadable if c not in found]
     if any(catalogue.effect(c) is Effect.FIX for c in found):
         # The contractor sends again anyway; which guarantee it is matters only then.
-        found = [c for c in found if c != "guarantee-type-unknown"]
-    if "too-large" in unreadable and "too-large" not in found:
+        found = [c for c in found if c != Code.GUARANTEE_TYPE_UNKNOWN]
+    if Code.TOO_LARGE in unreadable and Code.TOO_LARGE not in found:
         # Parts over the limits were never opened (a zip bomb, thousands of attachments):
         # whatever the rest says, a person looks.
-        found.append("too-large")
+        found.append(Code.TOO_LARGE)
     if not mail.is_mime:
-        found.insert(0, "not-mime")
+        found.insert(0, Code.NOT_MIME)
     if _needs_reply(found) and reply_address(mail, settings) is None:
-        found.append("no-reply-address")
+        found.append(Code.NO_REPLY_ADDRESS)
     if _needs_reply(found):
         # A correction lists only what to fix: warnings are for staff, on routed mail.
         found = [c for c in found if catalogue.effect(c) is not Effect.WARNING]
     return _outcome(mail, sub, tuple(found), settings)
 
 
-def _held_reason(mail: Mail, cls: Classification, outcomes: list[Outcome]) -> str | None:
+def _held_reason(mail: Mail, cls: Classification,
+                 outcomes: list[Outcome]) -> HeldReason | None:
     """What the message could wait for, if anything."""
     if cls.sealed:
-        return WAITING_FOR_PASSWORD
+        return HeldReason.PASSWORD
     if not mail.attachments and (cls.password_given or (
             all(o.kind is Kind.OTHER for o in outcomes) and password_candidates(mail))):
-        return WAITING_FOR_DOCUMENT  # a password, maybe for an attachment sent next
+        return HeldReason.DOCUMENT  # a password, maybe for an attachment sent next
     if len(outcomes) != 1:
         return None
     sub = cls.submissions[0]
     codes = set(outcomes[0].problems)
     if outcomes[0].kind is Kind.CONFIRMATION_SYSTEM:
-        form_without_url = bool(sub.source) and "view-url-missing" in codes
+        form_without_url = bool(sub.source) and Code.VIEW_URL_MISSING in codes
         url_without_form = not sub.source and sub.fields.view_url is not None and (
-            "view-password-missing" in codes)
+            Code.VIEW_PASSWORD_MISSING in codes)
         if form_without_url or url_without_form:
-            return WAITING_FOR_REST
+            return HeldReason.REST
     if outcomes[0].kind is Kind.DSURE_KEY and not sub.source and not cls.unreadable:
         # A key notice typed in two mails: the 保証契約番号 now, the 認証キー next (or the
         # other way round).
         number, key = sub.fields.contract_number, sub.fields.auth_key
         if (number is None) != (key is None):
-            return WAITING_FOR_REST
+            return HeldReason.REST
     return None
 
 
@@ -430,23 +437,22 @@ def _organisation(address: str) -> str:
     return found
 
 
-def _field_missing(code: str) -> bool:
-    problem = catalogue.CATALOGUE.get(code)
-    return problem is not None and problem.field_missing
+def _field_missing(code: Code) -> bool:
+    return catalogue.get(code).field_missing
 
 
-def _needs_reply(found: list[str]) -> bool:
+def _needs_reply(found: list[Code]) -> bool:
     effects = {catalogue.effect(c) for c in found}
     return Effect.FIX in effects and Effect.REVIEW not in effects
 
 
-def _review(sub: Submission, code: str, settings: Settings) -> Outcome:
+def _review(sub: Submission, code: Code, settings: Settings) -> Outcome:
     """A submission set aside for a person, for this one reason only."""
     return Outcome(Verdict.REVIEW, sub.kind, sub.guarantee_type, (code,),
                    tuple(settings.routing.review), sub.fields, sub.source)
 
 
-def _outcome(mail: Mail, sub: Submission, found: tuple[str, ...],
+def _outcome(mail: Mail, sub: Submission, found: tuple[Code, ...],
              settings: Settings) -> Outcome:
     effects = {catalogue.effect(c) for c in found}
     if Effect.REVIEW in effects:

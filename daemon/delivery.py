@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from daemon.compose import Outgoing, copy_address, undeliverable_notice
+from daemon.compose import Action, Outgoing, action_of, copy_address, undeliverable_notice
 from daemon.config import Settings
 from daemon.model import Decision, Mail
 
@@ -109,7 +109,7 @@ class Delivery:
         """The notices owed for this message's mails refused in an earlier run."""
         return [self.undeliverable(decision, mail, decided_at, failed)
                 for failed in self.table.failed(message)
-                if not failed.action.startswith("undeliverable")]
+                if action_of(failed.action) is not Action.UNDELIVERABLE]
 
     def send(self, message: int, mails: list[Outgoing], decision: Decision, mail: Mail,
              decided_at: datetime, copy_seen: CopySeen) -> Result | None:
@@ -159,7 +159,7 @@ class Delivery:
         self.table.mark_undeliverable(out.message_id, error)
         log.error("mail.undeliverable", action=out.action, error=error,
                   out_message_id=out.message_id, recipients=list(out.recipients))
-        if out.action.startswith("undeliverable"):
+        if action_of(out.action) is Action.UNDELIVERABLE:
             return None
         from daemon.store.outgoing import FailedMail  # noqa: PLC0415 - no import cycle
 

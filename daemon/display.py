@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from daemon.documents import OFFICE_SUFFIXES
 from daemon.model import mask
 
 # Characters that end a line somewhere (str.splitlines, the email package, mail clients):
@@ -33,6 +34,11 @@ _HIDDEN_CATEGORIES = frozenset(("Cc", "Cf", "Cs"))
 
 URL_NOTE = "（URL省略）"
 
+# What ends a file's name as a top-level domain ends a host's (資料.pdf, 様式.xlsx): never
+# taken for a host. Office files' suffixes from daemon.documents, and these.
+_FILE_SUFFIXES = "|".join(
+    [*(s.lstrip(".") for s in OFFICE_SUFFIXES), "pdf", "txt", "csv", "jpe?g", "png", "gif",
+     "tiff?", "eml", "lzh"])
 _URL = re.compile(
     r"""
     [\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+                      # a mail address
@@ -40,7 +46,7 @@ _URL = re.compile(
          |www\.)\S*                                        # a scheme, or www.
     | (?<![\w.\-])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])(?:[/:?\#]\S*)?   # an IPv4 host
     | (?<![\w.\-])[\w\-]+(?:\.[\w\-]+)*                   # a bare host name ...
-      \.(?!(?:pdf|xlsx?|xlsm|docx?|txt|csv|jpe?g|png|gif|tiff?|eml|lzh)(?![a-z]))
+      \.(?!(?:""" + _FILE_SUFFIXES + r""")(?![a-z]))        # (not a file's suffix)
       [a-z]{2,63}(?![\w\-]|\.\w)(?:[/:?\#]\S*)?            # ... ending in a TLD
     """,
     re.IGNORECASE | re.VERBOSE,

@@ -10,6 +10,7 @@ such (a scan), never guessed at.
 
 from __future__ import annotations
 
+import enum
 import io
 import logging
 import re
@@ -124,8 +125,52 @@ def _read_pdfium(data: bytes, passwords: list[str]) -> Extracted | None:
 
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # encrypted OOXML is an OLE file
-OFFICE_SUFFIXES = (".xlsx", ".xlsm", ".docx")
 MAX_CELLS = 20_000
+
+
+class OfficeFormat(enum.Enum):
+    """How an Office file is stored, and whether :func:`read_office` reads it."""
+
+    WORKBOOK = "workbook"  # Office Open XML spreadsheet: read with openpyxl
+    DOCUMENT = "document"  # Office Open XML word-processing file: read with python-docx
+    # Office Open XML not read: a template, a macro-enabled document (python-docx refuses
+    # its content type), slides.
+    OPEN_XML = "open-xml"
+    BINARY = "binary"  # the older binary format (an OLE file, not a zip): not read
+
+    @property
+    def read(self) -> bool:
+        """read_office reads it."""
+        return self in (OfficeFormat.WORKBOOK, OfficeFormat.DOCUMENT)
+
+    @property
+    def zipped(self) -> bool:
+        """Stored as a zip (an archive to read as a document, not to unpack)."""
+        return self is not OfficeFormat.BINARY
+
+
+# Every Office file the daemon knows, by suffix: the one list. The reader, the classifier
+# (a policy sent as an Office file), the zip unpacker (zips that are documents), the
+# secret finder (a file name's suffix) and the URL finder (not a top-level domain) all
+# take theirs from it.
+OFFICE_SUFFIXES: dict[str, OfficeFormat] = {
+    ".xlsx": OfficeFormat.WORKBOOK,
+    ".xlsm": OfficeFormat.WORKBOOK,
+    ".docx": OfficeFormat.DOCUMENT,
+    ".xltx": OfficeFormat.OPEN_XML,
+    ".docm": OfficeFormat.OPEN_XML,
+    ".dotx": OfficeFormat.OPEN_XML,
+    ".pptx": OfficeFormat.OPEN_XML,
+    ".pptm": OfficeFormat.OPEN_XML,
+    ".xls": OfficeFormat.BINARY,
+    ".doc": OfficeFormat.BINARY,
+}
+
+
+def office_format(filename: str) -> OfficeFormat | None:
+    """The Office format a file name's suffix says (in any case); None for no Office file."""
+    _, dot, suffix = filename.rpartition(".")
+    return OFFICE_SUFFIXES.get(f".{suffix.lower()}") if dot else None
 
 
 def read_office(data: bytes, filename: str, passwords: Iterable[str] = ()) -> Extracted:
@@ -141,7 +186,8 @@ def read_office(data: bytes, filename: str, passwords: Iterable[str] = ()) -> Ex
     if not data.startswith(b"PK"):
         return Extracted(DocumentStatus.UNREADABLE, detail="not an Office file")
     try:
-        reader = _docx_text if filename.lower().endswith(".docx") else _xlsx_text
+        document = office_format(filename) is OfficeFormat.DOCUMENT
+        reader = _docx_text if document else _xlsx_text
         text = reader(data)
     except Exception as err:  # noqa: BLE001 - the readers raise anything on broken files
         return Extracted(DocumentStatus.UNREADABLE, detail=f"corrupt file ({type(err).__name__})")

@@ -22,6 +22,7 @@ picked up:
 
 from __future__ import annotations
 
+import enum
 import re
 import unicodedata
 from bisect import bisect_left
@@ -84,13 +85,28 @@ def _key(label: str) -> str:
     return label.replace(" ", "").casefold()
 
 
-_FIELD_OF: dict[str, str] = {}
+class _Field(enum.StrEnum):
+    """The field a label opens."""
+
+    CONTRACT_NUMBER = "contract_number"
+    AUTH_KEY = "auth_key"
+    VIEW_URL = "view_url"
+    VIEW_PASSWORD = "view_password"  # noqa: S105 - a field's name, not a secret
+    PROJECT_NAME = "project_name"
+    PROJECT_NUMBER = "project_number"
+    CONTRACTOR = "contractor"
+    POLICY_NUMBER = "policy_number"
+    ISSUED = "issued"
+    OTHER = "other"  # a field not read here
+
+
+_FIELD_OF: dict[str, _Field] = {}
 for _field, _field_labels in (
-    ("contract_number", CONTRACT_NUMBER_LABELS), ("auth_key", AUTH_KEY_LABELS),
-    ("view_url", VIEW_URL_LABELS), ("view_password", VIEW_PASSWORD_LABELS),
-    ("project_name", PROJECT_NAME_LABELS), ("project_number", PROJECT_NUMBER_LABELS),
-    ("contractor", CONTRACTOR_LABELS), ("policy_number", POLICY_NUMBER_LABELS),
-    ("issued", ISSUED_LABELS), ("other", OTHER_LABELS),
+    (_Field.CONTRACT_NUMBER, CONTRACT_NUMBER_LABELS), (_Field.AUTH_KEY, AUTH_KEY_LABELS),
+    (_Field.VIEW_URL, VIEW_URL_LABELS), (_Field.VIEW_PASSWORD, VIEW_PASSWORD_LABELS),
+    (_Field.PROJECT_NAME, PROJECT_NAME_LABELS), (_Field.PROJECT_NUMBER, PROJECT_NUMBER_LABELS),
+    (_Field.CONTRACTOR, CONTRACTOR_LABELS), (_Field.POLICY_NUMBER, POLICY_NUMBER_LABELS),
+    (_Field.ISSUED, ISSUED_LABELS), (_Field.OTHER, OTHER_LABELS),
 ):
     for _label in _field_labels:
         _FIELD_OF.setdefault(_key(_label), _field)
@@ -116,7 +132,7 @@ _NOTE_LINE = re.compile(r"[ ]*(?:※|\(注|注[):.]|【?注意)")  # a note, not
 class _Slot:
     """One labelled field: the text after its label, as far as its value can go."""
 
-    field: str
+    field: _Field
     value: str  # the rest of the label's line up to the next label, or the next line
     start: int  # where the value starts in the text
     sentence: bool  # "認証キーは …": only a code or a quoted value counts
@@ -198,7 +214,7 @@ def _slots(text: str) -> tuple[_Slot, ...]:
     starts = [m.start() for m in labels]
     out = []
     for m in labels:
-        field = _FIELD_OF.get(_key(m.group("label")), "other")
+        field = _FIELD_OF.get(_key(m.group("label")), _Field.OTHER)
         first, last = text.rfind("\n", 0, m.start()) + 1, _line_end(text, m.start())
         alone = bisect_left(starts, last) - bisect_left(starts, first) == 1
         where = _value_start(text, m.end(), alone=alone)
@@ -352,7 +368,7 @@ def _cut_at_wrap(line: str) -> bool:
     return low <= columns <= high or low <= len(line) <= high
 
 
-def _first_code(text: str, field: str, pattern: re.Pattern[str],
+def _first_code(text: str, field: _Field, pattern: re.Pattern[str],
                 chars: re.Pattern[str] = _CODE_CHARS,
                 valid: Callable[[str], str] = str) -> tuple[str | None, bool]:
     """The first labelled field's code, and whether any was labelled at all.
@@ -381,13 +397,13 @@ def _first_code(text: str, field: str, pattern: re.Pattern[str],
 
 def contract_number(text: str) -> str | None:
     """The 保証契約番号, normalised (ASCII digits and hyphens)."""
-    value, _ = _first_code(text, "contract_number", _NUMBER)
+    value, _ = _first_code(text, _Field.CONTRACT_NUMBER, _NUMBER)
     return normalize_number(value) if value else None
 
 
 def auth_key(text: str) -> str | None:
     """The 認証キー as printed (letters keep their case)."""
-    value, _ = _first_code(text, "auth_key", _KEY)
+    value, _ = _first_code(text, _Field.AUTH_KEY, _KEY)
     return normalize_number(value) if value else None
 
 
@@ -398,14 +414,14 @@ def _password(code: str) -> str:
 
 def view_password(text: str) -> str | None:
     """The 閲覧用パスワード."""
-    return _first_code(text, "view_password", _PASSWORD, valid=_password)[0]
+    return _first_code(text, _Field.VIEW_PASSWORD, _PASSWORD, valid=_password)[0]
 
 
 def view_url(text: str, hosts: Iterable[str]) -> str | None:
     """The 閲覧用URL: beside its label, else a URL on the confirmation system's host that
     leads somewhere (not its top page) outside a note. A URL wrapped onto the next line is
     read whole, or not at all when that is unclear."""
-    url, labelled = _first_code(text, "view_url", _URL, _URL_CHARS)
+    url, labelled = _first_code(text, _Field.VIEW_URL, _URL, _URL_CHARS)
     if labelled:
         return url
     for m in _URL.finditer(text):
@@ -439,7 +455,7 @@ def host_in(host: str, domains: Iterable[str]) -> bool:
 
 def policy_number(text: str) -> str | None:
     """The insurer's 証券番号."""
-    value, _ = _first_code(text, "policy_number", _NUMBER)
+    value, _ = _first_code(text, _Field.POLICY_NUMBER, _NUMBER)
     return normalize_number(value) if value else None
 
 
@@ -477,7 +493,7 @@ def _line_value(slot: _Slot) -> str | None:
     return _clean_name(slot.value)
 
 
-def _first_line_value(text: str, field: str) -> str | None:
+def _first_line_value(text: str, field: _Field) -> str | None:
     for slot in _slots(text):
         if slot.field == field and slot.value:
             value = _line_value(slot)
@@ -488,13 +504,13 @@ def _first_line_value(text: str, field: str) -> str | None:
 
 def project_name(text: str) -> str | None:
     """The 工事名, the rest of its line."""
-    return _first_line_value(text, "project_name")
+    return _first_line_value(text, _Field.PROJECT_NAME)
 
 
 def project_number(text: str) -> str | None:
     """The 工事番号 (or 施行番号, 仕様書番号, ...), as written, up to the next blank."""
     for slot in _slots(text):
-        if slot.field != "project_number" or not slot.value:
+        if slot.field is not _Field.PROJECT_NUMBER or not slot.value:
             continue
         m = re.match(r"[「『\"']?((?:第)?[A-Za-z0-9][^\s「」『』\"']{0,39})", slot.value)
         if m:
@@ -504,13 +520,13 @@ def project_number(text: str) -> str | None:
 
 def contractor_name(text: str) -> str | None:
     """The 受注者名 (or 保険契約者, 請負者, ...) beside its label."""
-    return _first_line_value(text, "contractor")
+    return _first_line_value(text, _Field.CONTRACTOR)
 
 
 def issued_on(text: str) -> date | None:
     """The policy's issue date (証券発行日, 発行日, 作成日)."""
     for slot in _slots(text):
-        if slot.field == "issued" and slot.value:
+        if slot.field is _Field.ISSUED and slot.value:
             when = parse_date(slot.value)
             if when:
                 return when

@@ -21,9 +21,11 @@ from typing import Protocol
 
 from daemon.classify import password_candidates
 from daemon.config import Settings
+from daemon.documents import OFFICE_SUFFIXES
 from daemon.japanese import normalize
 from daemon.log import MIN_CHARS, skeleton
 from daemon.model import Decision, DocumentStatus, Mail, Verdict, overall
+from daemon.problems import Code
 from daemon.read import read_headers_only
 
 REPLY_WINDOW = timedelta(hours=24)
@@ -102,7 +104,7 @@ def limit_replies(decision: Decision, history: ReplyHistory, *, sources: tuple[s
             limited.append(to)
             outcomes.append(replace(outcome, verdict=Verdict.REVIEW,
                                     route_to=tuple(settings.routing.review),
-                                    problems=(*outcome.problems, "reply-limit-reached")))
+                                    problems=(*outcome.problems, Code.REPLY_LIMIT_REACHED)))
         else:
             counted[to] += 1
             outcomes.append(outcome)
@@ -165,7 +167,10 @@ _VALUE_RUN = re.compile(r"[!-~]+(?:[ \u2010-\u2015\u2212\u30fc]+[!-~]+)*")
 _RUN_GAP = re.compile(r"[ \u2010-\u2015\u2212\u30fc]+")
 _ATTACHED = re.compile(r"[^\s【】\[\]〈〉《》■□●○◆◇・※★☆◎▼▽▶→|*:=]+$")
 _LABEL_LINE_REST = re.compile(r"[ ■□●○◆◇・※★☆◎▼▽▶→|*【】\[\]〈〉《》()「」『』:=0-9.]*")
-_FILE_SUFFIX = re.compile(r"\.(?:pdf|zip|7z|lzh|xlsx?|docx?|txt)$", re.I)
+# The suffix of a file sent (a password may be given as the file's name).
+_FILE_SUFFIXES = (".pdf", ".zip", ".7z", ".lzh", *OFFICE_SUFFIXES, ".txt")
+_FILE_SUFFIX = re.compile(
+    "(?:" + "|".join(re.escape(s) for s in _FILE_SUFFIXES) + ")$", re.I)
 MAX_VALUE_CHARS = 64
 
 

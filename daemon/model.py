@@ -9,6 +9,8 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from daemon.problems import Code
+
 
 class Kind(enum.StrEnum):
     """What a message is, as far as the office's intake goes."""
@@ -46,6 +48,26 @@ class DocumentStatus(enum.StrEnum):
     UNREADABLE = "unreadable"  # corrupt, not what its name says, or a reader failed
     SKIPPED = "skipped"  # a format we do not read (images, signatures, ...)
     TOO_LARGE = "too-large"  # over the configured limits: not opened
+
+
+class IgnoredReason(enum.StrEnum):
+    """Why a message gets no answer at all (an ignored decision's reason)."""
+
+    OWN_MAIL = "own-mail"  # the daemon's own mail
+    AUTO_SUBMITTED = "auto-submitted"  # Auto-Submitted, X-Auto-Response-Suppress
+    READ_RECEIPT = "read-receipt"
+    BOUNCE = "bounce"
+    MAILING_LIST = "mailing-list"
+    AUTO_REPLY_SUBJECT = "auto-reply-subject"  # an auto-reply by its subject
+    AUTO_REPLY = "auto-reply"  # an auto-reply by a header or its first lines
+
+
+class HeldReason(enum.StrEnum):
+    """What a held message waits for (a held decision's reason, the state's held_reason)."""
+
+    PASSWORD = "waiting-for-password"  # noqa: S105 - a reason, not a secret
+    REST = "waiting-for-rest"  # the other part of a submission sent in two mails
+    DOCUMENT = "waiting-for-document"  # a password mail, for the attachment it opens
 
 
 @dataclass(frozen=True)
@@ -171,7 +193,7 @@ class Submission:
     guarantee_type: GuaranteeType | None
     fields: Fields
     source: str = ""  # the attachment it came from, or "" for the mail itself
-    wrong_document: str | None = None  # the problem code when it is not what may be sent
+    wrong_document: Code | None = None  # the problem code when it is not what may be sent
 
 
 @dataclass(frozen=True)
@@ -179,7 +201,7 @@ class Classification:
     """What a message holds: its submissions and what could not be read."""
 
     submissions: tuple[Submission, ...]
-    unreadable: tuple[str, ...] = ()  # problem codes about reading: attachment-unreadable, ...
+    unreadable: tuple[Code, ...] = ()  # problem codes about reading: attachment-unreadable, ...
     sealed: bool = False  # an encrypted attachment that no password given opens
     has_invoice: bool = False  # a 請求書 is attached (name or text)
     password_given: bool = False  # the mail gives a password for a document
@@ -192,7 +214,8 @@ class Outcome:
     verdict: Verdict
     kind: Kind
     guarantee_type: GuaranteeType | None
-    problems: tuple[str, ...]
+    # Code members; typed str while daemon.sandbox still builds its outcome with a literal.
+    problems: tuple[Code, ...]
     route_to: tuple[str, ...]
     fields: Fields
     source: str = ""
@@ -232,7 +255,7 @@ def _verdict_json(v: Outcome | Decision) -> dict[str, object]:
     }
 
 
-_SEVERITY = ("held", "review", "correction", "routed", "ignored")
+_SEVERITY = (Verdict.HELD, Verdict.REVIEW, Verdict.CORRECTION, Verdict.ROUTED, Verdict.IGNORED)
 
 
 @dataclass(frozen=True)
@@ -245,7 +268,9 @@ class Decision:
 
     verdict: Verdict
     outcomes: tuple[Outcome, ...] = ()
-    reason: str = ""  # for ignored, held and review: a short English reason for the log
+    # Why, for the log and the state file: an IgnoredReason, a HeldReason, or for review
+    # the review codes (comma-separated).
+    reason: str = ""
     sources: tuple[str, ...] = ()  # Message-IDs decided together (first: the submission)
     held_until: datetime | None = None  # for held: when its wait is over
 
@@ -288,4 +313,4 @@ def overall(verdicts: list[Verdict]) -> Verdict:
     """The most serious of several verdicts (an empty list is ``ignored``)."""
     if not verdicts:
         return Verdict.IGNORED
-    return min(verdicts, key=lambda v: _SEVERITY.index(v.value))
+    return min(verdicts, key=_SEVERITY.index)

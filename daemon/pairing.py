@@ -31,14 +31,9 @@ from datetime import datetime
 
 from daemon.classify import classify, password_candidates
 from daemon.config import Settings
-from daemon.decide import (
-    WAITING_FOR_DOCUMENT,
-    WAITING_FOR_PASSWORD,
-    WAITING_FOR_REST,
-    ignore_reason,
-)
+from daemon.decide import ignore_reason
 from daemon.japanese import normalize
-from daemon.model import DocumentStatus, Fields, Kind, Mail, Submission
+from daemon.model import DocumentStatus, Fields, HeldReason, Kind, Mail, Submission
 
 # Reads a message again, trying these passwords on its encrypted attachments.
 Opener = Callable[[Mail, tuple[str, ...]], Mail]
@@ -46,7 +41,7 @@ Opener = Callable[[Mail, tuple[str, ...]], Mail]
 # At most this many held messages are looked at for one new mail (bounded work).
 MAX_WAITING = 12
 
-_BY_PASSWORD = (WAITING_FOR_PASSWORD, WAITING_FOR_DOCUMENT)
+_BY_PASSWORD = (HeldReason.PASSWORD, HeldReason.DOCUMENT)
 
 
 class Proof(enum.IntEnum):
@@ -64,7 +59,7 @@ class Waiting:
 
     key: int  # the caller's handle (the state file's row id)
     sender: str
-    reason: str
+    reason: str  # a HeldReason (as the state file gives it back)
     until: datetime | None
     mail: Mail
 
@@ -104,11 +99,11 @@ def proof(waiting: Waiting, mail: Mail, settings: Settings, opener: Opener) -> P
     """How surely ``mail`` completes ``waiting`` (NONE: it does not)."""
     if not eligible(waiting, mail) or ignore_reason(mail, settings):
         return Proof.NONE
-    if waiting.reason == WAITING_FOR_PASSWORD:
+    if waiting.reason == HeldReason.PASSWORD:
         return _password_proof(waiting.mail, mail, opener)
-    if waiting.reason == WAITING_FOR_DOCUMENT:
+    if waiting.reason == HeldReason.DOCUMENT:
         return _password_proof(mail, waiting.mail, opener)
-    if waiting.reason == WAITING_FOR_REST and waiting.sender.lower() == mail.from_addr.lower():
+    if waiting.reason == HeldReason.REST and waiting.sender.lower() == mail.from_addr.lower():
         return rest_proof(classify(waiting.mail, settings).submissions,
                           classify(mail, settings).submissions)
     return Proof.NONE

@@ -28,7 +28,7 @@ from html.parser import HTMLParser
 import mailparser
 
 from daemon.archives import is_zip, unpack_zip
-from daemon.documents import OFFICE_SUFFIXES, read_office, read_pdf, table_lines
+from daemon.documents import office_format, read_office, read_pdf, table_lines
 from daemon.extract import document_passwords
 from daemon.japanese import decode_text
 from daemon.model import Attachment, DocumentStatus, Mail
@@ -313,7 +313,8 @@ def _read_attachment(name: str, ctype: str, data: bytes, passwords: list[str]) -
     if looks_pdf or data[:5] == b"%PDF-":
         got = read_pdf(data, passwords)
         return Attachment(name, ctype, data, got.status, got.text, got.detail)
-    if name.lower().endswith(OFFICE_SUFFIXES):
+    office = office_format(name)
+    if office is not None and office.read:
         got = read_office(data, name, passwords)
         return Attachment(name, ctype, data, got.status, got.text, got.detail)
     if ctype.startswith("text/") or name.lower().endswith(".txt"):

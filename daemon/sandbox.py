@@ -47,6 +47,7 @@ from daemon.config import Limits as ReadSettings
 from daemon.config import Settings
 from daemon.decide import decide
 from daemon.model import Decision, DocumentStatus, Fields, Kind, Mail, Outcome, Verdict
+from daemon.problems import Code
 from daemon.read import ReadLimits, read_headers_only, read_message
 
 T = TypeVar("T")
@@ -261,7 +262,7 @@ def decide_in_child(mail: Mail, settings: Settings, *, can_wait: bool = True,
         return run_limited(job, limits=Limits(limits.read_seconds,
                                               limits.read_memory_mb << 20)), None
     except SandboxError as err:
-        outcome = Outcome(Verdict.REVIEW, Kind.OTHER, None, ("too-large",),
+        outcome = Outcome(Verdict.REVIEW, Kind.OTHER, None, (Code.TOO_LARGE,),
                           tuple(settings.routing.review), Fields())
-        return Decision(Verdict.REVIEW, (outcome,), "too-large",
+        return Decision(Verdict.REVIEW, (outcome,), Code.TOO_LARGE,
                         sources or (mail.message_id,)), err

@@ -38,6 +38,7 @@ from daemon.lifecycle import Own, own_mail, quarantine_due, secrets_of
 from daemon.log import register_message_secrets, register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
 from daemon.model import Decision, Mail, Verdict
+from daemon.problems import Code
 from daemon.sandbox import decide_in_child, read_in_child
 from daemon.store import MessageRow, MessageState, StateUnavailableError, Store
 
@@ -294,7 +295,7 @@ class Intake:
             self.store.outgoing.queue(row.id, notice.action, notice.message_id,
                                       notice.recipients)
             log.error("message.quarantined", attempts=attempt.failures, error=error)
-            decision = Decision(Verdict.REVIEW, (), "quarantined", (mail.message_id,))
+            decision = Decision(Verdict.REVIEW, (), Code.QUARANTINED, (mail.message_id,))
             waiting = self.delivery.send(row.id, [notice], decision, mail, now,
                                          partial(self._copy_seen, box))
             if waiting:
@@ -319,7 +320,7 @@ class Intake:
         """Record the decision, send its mails (those not sent yet), file the message(s)."""
         decided_at = row.decided_at if row.state is MessageState.DECIDED and row.decided_at \
             else self.clock()
-        if "reply-limit-reached" in decision.problems:
+        if Code.REPLY_LIMIT_REACHED in decision.problems:
             log.warning("reply.limit_reached", to=mail.reply_to[0] if mail.reply_to
                         else mail.from_addr, limit=self.settings.replies.per_sender_per_day)
         for outcome in decision.outcomes:

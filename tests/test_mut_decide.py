@@ -671,10 +671,13 @@ def test_a_decision_records_the_messages_it_was_made_on(raw: Any, settings: Sett
 
 # --- the catalogue and the reply cap ----------------------------------------------------------
 
-def test_an_unknown_code_needs_review_and_known_ones_keep_their_effect() -> None:
-    """A code the catalogue does not know (a newer daemon's, a typo) is never routed nor
-    answered: review; known codes keep theirs."""
-    assert problems.effect("no-such-code") is Effect.REVIEW
+def test_an_unknown_code_raises_and_known_ones_keep_their_effect() -> None:
+    """A code the catalogue does not know (a newer daemon's, a typo) means nothing by
+    default (it used to mean review): asking about it raises; known codes keep theirs."""
+    with pytest.raises(KeyError, match="no-such-code"):
+        problems.effect("no-such-code")
+    with pytest.raises(problems.UnknownCodeError):
+        problems.get("auth-key-mising")
     assert problems.effect("auth-key-missing") is Effect.FIX
     assert problems.effect("subject-format") is Effect.WARNING
     assert problems.get("not-mime").effect is Effect.REVIEW

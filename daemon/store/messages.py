@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from daemon.model import Verdict
+from daemon.problems import Code
 from daemon.store.db import Database, StateUnavailableError, now, stamp, when
 
-QUARANTINED = "quarantined"  # the verdict column of a message set aside
+QUARANTINED = Code.QUARANTINED.value  # the verdict column of a message set aside
 
 
 class MessageState(enum.StrEnum):
@@ -206,8 +207,8 @@ class Messages:
         unpaired-password (its password opened nothing)."""
         row = self._db.row(
             "SELECT 1 FROM messages WHERE sender=? AND julianday(received_at)>=julianday(?)"
-            " AND ',' || problems || ',' LIKE '%,unpaired-password,%' LIMIT 1",
-            (sender.lower(), since.isoformat()),
+            " AND ',' || problems || ',' LIKE ? LIMIT 1",
+            (sender.lower(), since.isoformat(), f"%,{Code.UNPAIRED_PASSWORD},%"),
         )
         return row is not None
 

@@ -10,10 +10,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from daemon.compose import Action, action_of
 from daemon.delivery import OutState, check_step
 from daemon.store.db import Database, now, stamp, when
-
-REPLY = "reply"  # the action of a reply to the contractor starts so ("reply", "reply-2")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,8 @@ class FailedMail:
 def insert(db: sqlite3.Connection, message: int, action: str, out_message_id: str,
            recipients: tuple[str, ...]) -> None:
     """Queue a mail inside a transaction (once: a mail queued before stays as it is)."""
-    reply_to = recipients[0].lower() if action.startswith(REPLY) and recipients else None
+    reply_to = (recipients[0].lower()
+                if action_of(action) is Action.REPLY and recipients else None)
     db.execute(
         "INSERT OR IGNORE INTO outgoing (message, action, out_message_id, recipients,"
         " reply_to, state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
