@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from daemon.compose import copy_address
 from daemon.config import Settings
 from daemon.delivery import OutState, StepError, check_step
 from daemon.outbox import SendError
-from daemon.service import Intake
+from daemon.service import Intake, progressed
 from daemon.store import Store
 
 ARRIVED = mails.DEFAULT_DATE + timedelta(minutes=5)
@@ -250,3 +251,16 @@ def test_the_store_refuses_to_send_a_sent_mail_again(office: Office) -> None:
     with pytest.raises(StepError):
         office.store.outgoing.mark_sending(row["out_message_id"])
     assert office.store.outgoing.state(row["out_message_id"]) is OutState.SENT
+
+
+@pytest.mark.parametrize(("outcomes", "more"), [
+    ({"routed": 1}, True), ({"own-copy": 2}, True), ({"held": 1}, True),
+    ({"duplicate": 1}, True), ({"quarantined": 1}, True), ({"ignored": 1}, True),
+    # Nothing left the intake folder: waiting at once again would only spin.
+    ({}, False), ({"send-waiting": 1}, False), ({"send-deferred": 1}, False),
+    ({"failed": 3}, False), ({"state-unavailable": 1}, False), ({"held-missing": 1}, False),
+    ({"already-done": 1}, False), ({"routed": 0}, False),
+])
+def test_only_a_poll_that_moved_a_message_is_followed_by_another_at_once(
+        outcomes: dict[str, int], more: bool) -> None:
+    assert progressed(Counter(outcomes)) is more
