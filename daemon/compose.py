@@ -141,7 +141,7 @@ class Outgoing:
         whole.make_mixed()
         for index, original in enumerate(self.originals):
             part = MIMEPart(policy=msg.policy)
-            eight_bit = any(b >= 0x80 for b in original)
+            eight_bit = not original.isascii()
             part["Content-Type"] = "message/rfc822"
             part["Content-Transfer-Encoding"] = "8bit" if eight_bit else "7bit"
             name = "original.eml" if index == 0 else f"original-{index + 1}.eml"

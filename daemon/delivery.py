@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -75,6 +76,8 @@ class Sender(Protocol):
              copy_to: str | None = None) -> None: ...  # pragma: no cover
 
     def probe(self) -> None: ...  # pragma: no cover
+
+    def session(self) -> AbstractContextManager[None]: ...  # pragma: no cover
 
 
 CopySeen = Callable[[str], bool]  # whether the copy of this Message-ID arrived

@@ -32,7 +32,9 @@ class Box(Protocol):
 
     uidvalidity: int
 
-    def fetch_new(self, skip: set[int]) -> Iterable[Fetched]: ...  # pragma: no cover
+    def fetch_new(self, skip: set[int], *, headers: tuple[str, ...] = (),
+                  body_unwanted: Callable[[bytes], bool] | None = None
+                  ) -> Iterable[Fetched]: ...  # pragma: no cover
 
     def find(self, message_id: str, folders: list[str]
              ) -> tuple[str, Fetched] | None: ...  # pragma: no cover

@@ -17,6 +17,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import parseaddr
 from typing import Protocol
 
 from daemon.classify import password_candidates
@@ -48,10 +51,32 @@ def own_mail(mail: Mail, settings: Settings) -> Own | None:
     is its own too, and never answered. A contractor's mail that quotes the daemon's
     headers in its text, or names the daemon's address elsewhere, is neither.
     """
-    from_daemon = mail.from_addr == settings.smtp.sender.lower()
-    if from_daemon and mail.header("X-Surety-Source"):
+    return _own(mail.from_addr, mail.header("X-Surety-Source"),
+                mail.header("X-Surety-Verdict"), settings)
+
+
+# The headers own_mail looks at: fetched alone, they tell an own copy without its body.
+OWN_HEADERS = ("From", "X-Surety-Source", "X-Surety-Verdict")
+
+
+def own_by_headers(head: bytes, settings: Settings) -> Own | None:
+    """:func:`own_mail` on a message's headers alone (its body not fetched)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+    from_addr = parseaddr(str(headers.get("From", "")))[1].lower()
+    return _own(from_addr, _text(headers.get("X-Surety-Source")),
+                _text(headers.get("X-Surety-Verdict")), settings)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value).strip()
+
+
+def _own(from_addr: str, source: str | None, verdict: str | None,
+         settings: Settings) -> Own | None:
+    from_daemon = from_addr == settings.smtp.sender.lower()
+    if from_daemon and source:
         return Own.COPY
-    if from_daemon or mail.header("X-Surety-Verdict"):
+    if from_daemon or verdict:
         return Own.OTHER
     return None
 

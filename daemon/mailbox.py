@@ -7,11 +7,13 @@ context (plus an optional private CA), and every socket has a timeout.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -41,6 +43,7 @@ class Fetched:
     uid: int
     raw: bytes
     internaldate: datetime
+    whole: bool = True  # False: the headers only (the body was not wanted)
 
 
 def _arrival(value: object) -> datetime:
@@ -54,7 +57,15 @@ def _arrival(value: object) -> datetime:
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:
-    """The default context (certificate and host name checked), plus a private CA."""
+    """The default context (certificate and host name checked), plus a private CA. Made
+    once per CA file and version of it (loading the system's certificates takes tens of
+    milliseconds; a CA file replaced on disk is loaded again)."""
+    stamp = Path(ca_file).stat().st_mtime_ns if ca_file else 0
+    return _context(ca_file, stamp)
+
+
+@functools.lru_cache(maxsize=4)
+def _context(ca_file: str, _stamp: int) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if ca_file:
         context.load_verify_locations(cafile=ca_file)
@@ -119,8 +130,11 @@ class Mailbox:
                 self._client.logout()
             self._client = None
 
-    def fetch_new(self, skip: set[int]) -> Iterator[Fetched]:
-        """Every message in the intake folder not yet filed, oldest first, in batches.
+    def fetch_new(self, skip: set[int], *, headers: tuple[str, ...] = (),
+                  body_unwanted: Callable[[bytes], bool] | None = None) -> Iterator[Fetched]:
+        """Every message in the intake folder not yet filed, oldest first, in batches (one
+        UID FETCH each). With ``body_unwanted``, each batch's ``headers`` are fetched
+        first, and a message they show needs no body comes with its headers only.
 
         BODY.PEEK leaves the \\Seen flag alone, so staff still see what is unread.
         """
@@ -131,15 +145,34 @@ class Mailbox:
         size = self._settings.batch_size
         for start in range(0, len(uids), size):
             batch = uids[start : start + size]
+            heads: dict[int, bytes] = {}
+            if body_unwanted is not None:
+                heads = {uid: head for uid, head in self._heads(batch, headers).items()
+                         if body_unwanted(head)}
+            wanted = [uid for uid in batch if uid not in heads]
             data: dict[int, dict[bytes, Any]] = self.client.fetch(
-                batch, ["BODY.PEEK[]", "INTERNALDATE"]
-            )
+                wanted, ["BODY.PEEK[]", "INTERNALDATE"]) if wanted else {}
             for uid in batch:
+                if uid in heads:
+                    yield Fetched(uid, heads[uid], datetime.now(UTC), whole=False)
+                    continue
                 item = data.get(uid)
                 if item is None:  # expunged by someone else meanwhile
                     continue
                 when = _arrival(item.get(b"INTERNALDATE"))
                 yield Fetched(uid, bytes(item.get(b"BODY[]", b"")), when)
+
+    def _heads(self, uids: list[int], names: tuple[str, ...]) -> dict[int, bytes]:
+        """These headers of each message (BODY.PEEK[HEADER.FIELDS (...)])."""
+        fields = " ".join(n.upper() for n in names)
+        data: dict[int, dict[bytes, Any]] = self.client.fetch(
+            uids, [f"BODY.PEEK[HEADER.FIELDS ({fields})]"])
+        heads = {}
+        for uid, item in data.items():
+            for key, value in item.items():
+                if key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
+                    heads[int(uid)] = value
+        return heads
 
     def find(self, message_id: str, folders: list[str]) -> tuple[str, Fetched] | None:
         """A message by its Message-ID in the first of ``folders`` that holds it.

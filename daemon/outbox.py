@@ -9,7 +9,9 @@ being sent: the same :class:`SendError` as a 5xx answer, so staff are told.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
+from collections.abc import Iterator
 
 import aiosmtplib
 
@@ -36,17 +38,37 @@ class SendError(Exception):
 
 
 class Outbox:
-    """Sends mail through the office's SMTP server."""
+    """Sends mail through the office's SMTP server: each mail on a connection of its own,
+    or, inside :meth:`session`, all on one kept open."""
 
     def __init__(self, settings: Smtp, password: str | None) -> None:
         self._settings = settings
         self._password = password
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._kept: aiosmtplib.SMTP | None = None
 
     def send(self, message: bytes, recipients: tuple[str, ...], *,
              copy_to: str | None = None) -> None:
         """Send one message to ``recipients`` (and the daemon's own copy to ``copy_to``),
         or raise :class:`SendError` when any of ``recipients`` was not accepted."""
-        asyncio.run(self._send(message, recipients, copy_to))
+        if self._loop is None:
+            asyncio.run(self._send_alone(message, recipients, copy_to))
+        else:
+            self._loop.run_until_complete(self._send_kept(message, recipients, copy_to))
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Mails sent inside share one SMTP connection, opened for the first and closed
+        (QUIT) at the end; one that failed is dropped and the next mail opens another."""
+        self._loop = asyncio.new_event_loop()
+        try:
+            yield
+        finally:
+            if self._kept is not None:
+                self._loop.run_until_complete(_goodbye(self._kept))
+                self._kept = None
+            self._loop.close()
+            self._loop = None
 
     def probe(self) -> None:
         """Connect (TLS, login) and say goodbye: raise :class:`SendError` unless the
@@ -81,10 +103,40 @@ class Outbox:
     async def _probe(self) -> None:
         await _goodbye(await self._connect())
 
-    async def _send(self, message: bytes, recipients: tuple[str, ...],
-                    copy_to: str | None) -> None:
-        wire = {address: mailbox(address) for address in recipients}
+    async def _send_alone(self, message: bytes, recipients: tuple[str, ...],
+                          copy_to: str | None) -> None:
         client = await self._connect()
+        try:
+            await self._hand_over(client, message, recipients, copy_to)
+        finally:
+            await _goodbye(client)
+
+    async def _send_kept(self, message: bytes, recipients: tuple[str, ...],
+                         copy_to: str | None) -> None:
+        client = await self._ready()
+        try:
+            await self._hand_over(client, message, recipients, copy_to)
+        except SendError:
+            self._kept = None  # in an unknown state: the next mail opens another
+            await _goodbye(client)
+            raise
+
+    async def _ready(self) -> aiosmtplib.SMTP:
+        """The kept connection, seen to be alive (RSET; a server may close an idle one,
+        before anything was handed over), or a new one."""
+        if self._kept is not None:
+            try:
+                await self._kept.rset()
+                return self._kept
+            except _FAILED:
+                await _goodbye(self._kept)
+                self._kept = None
+        self._kept = await self._connect()
+        return self._kept
+
+    async def _hand_over(self, client: aiosmtplib.SMTP, message: bytes,
+                         recipients: tuple[str, ...], copy_to: str | None) -> None:
+        wire = {address: mailbox(address) for address in recipients}
         try:
             unsendable = await _unsendable(client, wire)
             to = {w: a for a, w in wire.items() if w is not None and a not in unsendable}
@@ -106,8 +158,6 @@ class Outbox:
         except _FAILED as err:
             # Cut off while handing the mail over: the server may have taken it.
             raise SendError(f"SMTP failed: {err}", permanent=False, uncertain=True) from err
-        finally:
-            await _goodbye(client)
         missed = {r: v for r, v in refused.items() if r in to}
         if missed:
             # Some were taken (the copy, maybe other staff), these were not.

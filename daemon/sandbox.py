@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from daemon.config import Limits as ReadSettings
 from daemon.config import Settings
@@ -93,51 +93,80 @@ def run_limited(func: Callable[..., T], *args: Any, limits: Limits = Limits()) -
     ``crashed`` (for a native crash, ``traceback`` holds the Python stack faulthandler
     wrote as the child died).
     """
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    crash_read, crash_write = os.pipe()  # faulthandler's report of a native crash
-    child = context.Process(
-        target=_child, args=(receiver, sender, crash_read, crash_write, limits, func, args),
-        name="sandbox",
-    )
-    deadline = time.monotonic() + limits.seconds
-    message: tuple[str, Any, str] | None = None
-    killed = False
-    try:
-        child.start()
-        sender.close()  # the child holds the only writing end: EOF when it dies
-        os.close(crash_write)
-        crash_write = -1
-        if receiver.poll(max(0.0, deadline - time.monotonic())):
-            try:
-                message = receiver.recv()
-            except (EOFError, OSError):
-                message = None  # died before (or while) sending its result
-        child.join(_EXIT_GRACE if message is not None else max(0.0, deadline - time.monotonic()))
-        if child.is_alive():
-            killed = message is None
-            child.kill()
-    finally:
-        receiver.close()
-        sender.close()
-        if crash_write >= 0:
+    return start_limited(func, *args, limits=limits).result()
+
+
+def start_limited(func: Callable[..., T], *args: Any, limits: Limits = Limits()) -> Job[T]:
+    """Start ``func(*args)`` in a forked child under ``limits`` and return at once: its
+    :meth:`Job.result` waits for it (see :func:`run_limited`). Several may run at once,
+    one per core; each is started from the thread that collects it."""
+    return Job(func, args, limits)
+
+
+class Job(Generic[T]):
+    """One child at work; :meth:`result` collects it (once)."""
+
+    def __init__(self, func: Callable[..., T], args: tuple[Any, ...], limits: Limits) -> None:
+        context = multiprocessing.get_context("fork")
+        self._limits = limits
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._crash_read, crash_write = os.pipe()  # faulthandler's report of a native crash
+        self._child = context.Process(
+            target=_child,
+            args=(self._receiver, sender, self._crash_read, crash_write, limits, func, args),
+            name="sandbox",
+        )
+        self._deadline = time.monotonic() + limits.seconds
+        try:
+            self._child.start()
+        except BaseException:
+            self._receiver.close()
+            os.close(self._crash_read)
+            raise
+        finally:
+            sender.close()  # the child holds the only writing end: EOF when it dies
             os.close(crash_write)
-        if child.pid is not None:  # started: reap it, whatever happened here
+
+    def cancel(self) -> None:
+        """Not wanted after all (the daemon is stopping): the child is killed and reaped."""
+        self._deadline = time.monotonic()
+        with contextlib.suppress(SandboxError):
+            self.result()
+
+    def result(self) -> T:
+        """The child's result, or :class:`SandboxError`; the child is always reaped."""
+        child, receiver = self._child, self._receiver
+        message: tuple[str, Any, str] | None = None
+        killed = False
+        try:
+            if receiver.poll(max(0.0, self._deadline - time.monotonic())):
+                try:
+                    message = receiver.recv()
+                except (EOFError, OSError):
+                    message = None  # died before (or while) sending its result
+            child.join(_EXIT_GRACE if message is not None
+                       else max(0.0, self._deadline - time.monotonic()))
             if child.is_alive():
+                killed = message is None
                 child.kill()
-            child.join()
-        exitcode = child.exitcode
-        child.close()
-        crash_report = _read_available(crash_read)
-        os.close(crash_read)
-    if message is not None:
-        status, value, trace = message
-        if status == "ok":
-            return value  # type: ignore[no-any-return]
-        raise SandboxError("memory" if status == "memory" else "crashed", str(value), trace)
-    if killed:
-        raise SandboxError("timeout", f"no result within {limits.seconds:g} s")
-    raise _death(exitcode, crash_report)
+        finally:
+            receiver.close()
+            if child.pid is not None:  # started: reap it, whatever happened here
+                if child.is_alive():
+                    child.kill()
+                child.join()
+            exitcode = child.exitcode
+            child.close()
+            crash_report = _read_available(self._crash_read)
+            os.close(self._crash_read)
+        if message is not None:
+            status, value, trace = message
+            if status == "ok":
+                return value  # type: ignore[no-any-return]
+            raise SandboxError("memory" if status == "memory" else "crashed", str(value), trace)
+        if killed:
+            raise SandboxError("timeout", f"no result within {self._limits.seconds:g} s")
+        raise _death(exitcode, crash_report)
 
 
 def _death(exitcode: int | None, crash_report: str) -> SandboxError:
@@ -266,3 +295,42 @@ def decide_in_child(mail: Mail, settings: Settings, *, can_wait: bool = True,
                           tuple(settings.routing.review), Fields())
         return Decision(Verdict.REVIEW, (outcome,), Code.TOO_LARGE,
                         sources or (mail.message_id,)), err
+
+
+def _read_and_decide(raw: bytes, received_at: datetime | None, settings: Settings,
+                     now: datetime) -> tuple[Mail, Decision]:
+    """In the child: read a new message and decide it (without the history)."""
+    limits = settings.limits
+    mail = read_message(raw, received_at, now=now, limits=ReadLimits(
+        limits.message_bytes, limits.attachments, limits.attachment_bytes, limits.text_chars))
+    return mail, decide(mail, settings, now=now)
+
+
+class Reading:
+    """A new message being read and decided in a child (started at once, so that
+    several children work while the daemon acts on the message before)."""
+
+    def __init__(self, raw: bytes, received_at: datetime | None, settings: Settings,
+                 now: datetime) -> None:
+        self.raw, self.received_at, self.settings, self.now = raw, received_at, settings, now
+        limits = settings.limits
+        self._job = start_limited(_read_and_decide, raw, received_at, settings, now,
+                                  limits=Limits(limits.read_seconds, limits.read_memory_mb << 20))
+
+    def cancel(self) -> None:
+        """Not wanted after all: the child is stopped and reaped."""
+        self._job.cancel()
+
+    def result(self) -> tuple[Mail, Decision, SandboxError | None]:
+        """The message read and decided (without the history), as :func:`read_in_child`
+        and :func:`decide_in_child` would give them; when the child fails, the two are
+        done again one after the other, so that what failed is handled as they handle
+        it (a message that cannot be read is decided from its headers)."""
+        try:
+            mail, decision = self._job.result()
+            return mail, decision, None
+        except SandboxError:
+            mail, read_error = read_in_child(self.raw, self.received_at, self.settings.limits,
+                                             now=self.now)
+            decision, decide_error = decide_in_child(mail, self.settings, now=self.now)
+            return mail, decision, read_error or decide_error

@@ -16,10 +16,11 @@ from __future__ import annotations
 import enum
 import hashlib
 import imaplib
+import os
 import ssl
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from functools import partial
@@ -34,12 +35,19 @@ from daemon.config import Limits, Settings
 from daemon.decide import finalize
 from daemon.delivery import Delivery, Sender
 from daemon.held import Box, Found, Held
-from daemon.lifecycle import Own, own_mail, quarantine_due, secrets_of
+from daemon.lifecycle import (
+    OWN_HEADERS,
+    Own,
+    own_by_headers,
+    own_mail,
+    quarantine_due,
+    secrets_of,
+)
 from daemon.log import register_message_secrets, register_secret
 from daemon.mailbox import Fetched, Mailbox, MailboxError
 from daemon.model import Decision, Mail, Verdict
 from daemon.problems import Code
-from daemon.sandbox import decide_in_child, read_in_child
+from daemon.sandbox import Reading, decide_in_child, read_in_child
 from daemon.store import MessageRow, MessageState, StateUnavailableError, Store
 
 log = structlog.get_logger("daemon.service")
@@ -126,13 +134,15 @@ class Intake:
     """The daemon's work on one office's mailbox: the poll loop and each message's life."""
 
     def __init__(self, settings: Settings, store: Store, *, connect: Connect,
-                 outbox: Sender, clock: Clock | None = None) -> None:
+                 outbox: Sender, clock: Clock | None = None, workers: int = 0) -> None:
         self.settings = settings
         self.store = store
         self.connect = connect
         self.clock = clock or (lambda: datetime.now(UTC))
         self.stopping = threading.Event()
         self.delivery = Delivery(settings, store.outgoing, outbox, self.clock)
+        # Messages read and decided at once in children, ahead of the one acted on.
+        self.workers = workers or os.cpu_count() or 1
         self.held = Held(settings, store.messages, partial(read_mail, settings.limits))
 
     @classmethod
@@ -160,11 +170,13 @@ class Intake:
         outcomes: Counter[str] = Counter()
         folder = self.settings.imap.folder
         try:
-            skip = self.store.messages.done_uids(folder, box.uidvalidity)
-            self._run((partial(self._process, box, f) for f in box.fetch_new(skip)), outcomes)
-            if not self.stopping.is_set():
-                due = self.store.messages.held(due=self.clock())
-                self._run((partial(self._expire, box, row) for row in due), outcomes)
+            with self.delivery.outbox.session():  # one SMTP connection for the poll
+                skip = self.store.messages.done_uids(folder, box.uidvalidity)
+                new = box.fetch_new(skip, headers=OWN_HEADERS, body_unwanted=self._own_copy)
+                self._run(self._ahead(box, new), outcomes)
+                if not self.stopping.is_set():
+                    due = self.store.messages.held(due=self.clock())
+                    self._run((partial(self._expire, box, row) for row in due), outcomes)
         except StateUnavailableError as err:
             # Disk full, state file locked or unwritable: no new work until it clears.
             log.error("state.unavailable", error=str(err), path=self.settings.state.path)
@@ -197,10 +209,44 @@ class Intake:
         finally:
             structlog.contextvars.clear_contextvars()
 
-    def _process(self, box: Box, fetched: Fetched) -> str:
+    def _ahead(self, box: Box, fetched: Iterable[Fetched]) -> Iterator[Callable[[], str]]:
+        """Each new message's step, its reading and deciding started in a child ahead of
+        it (one child per core), so that the children work while this process acts on
+        the message before (sending, filing, recording)."""
+        window: deque[tuple[Fetched, Reading]] = deque()
+        try:
+            for item in fetched:
+                if self.stopping.is_set():
+                    break
+                if not item.whole:  # the copy of a mail the daemon sent: nothing to read
+                    yield partial(self._file_copy, box, item.uid)
+                    continue
+                window.append((item, Reading(item.raw, item.internaldate, self.settings,
+                                             self.clock())))
+                if len(window) >= self.workers:
+                    yield partial(self._process, box, *window.popleft())
+            while window:
+                yield partial(self._process, box, *window.popleft())
+        finally:  # stopping, or the poll failed: the children ahead are not needed
+            for _, reading in window:
+                reading.cancel()
+
+    def _own_copy(self, head: bytes) -> bool:
+        """Whether headers show the copy of a mail the daemon sent (smtp.copy_to)."""
+        return own_by_headers(head, self.settings) is Own.COPY
+
+    def _file_copy(self, box: Box, uid: int) -> str:
+        """The copy of a mail the daemon sent: the proof it went out, filed as sent."""
+        structlog.contextvars.bind_contextvars(uid=uid)
+        box.file(uid, self.settings.imap.folders.sent)
+        return Result.OWN_COPY
+
+    def _process(self, box: Box, fetched: Fetched, reading: Reading) -> str:
         """Take one new message from fetched to filed (or held); returns its outcome."""
         structlog.contextvars.bind_contextvars(uid=fetched.uid)
-        mail = read_mail(self.settings.limits, fetched.raw, fetched.internaldate)
+        mail, early, err = reading.result()
+        if err is not None:
+            log.warning("message.read_failed", kind=err.kind, error=str(err)[:300])
         # Before anything can log about it (an error's text included), its secrets are known.
         protect_secrets(mail, Decision(Verdict.REVIEW))
         structlog.contextvars.bind_contextvars(message_id=mail.message_id)
@@ -217,10 +263,14 @@ class Intake:
             self.store.messages.mark_done(row.id)
             return Result.OWN_COPY
         here = Placement(row.id, None, fetched.uid)
-        return self._attempt(box, row, mail, here, partial(self._new, box, row, mail, here))
+        early_at = reading.now if row.state is MessageState.SEEN else None
+        return self._attempt(box, row, mail, here,
+                             partial(self._new, box, row, mail, here, (early, early_at)))
 
-    def _new(self, box: Box, row: MessageRow, mail: Mail, here: Placement) -> str:
-        """A new message's next step, from where its record says it is."""
+    def _new(self, box: Box, row: MessageRow, mail: Mail, here: Placement,
+             early: tuple[Decision, datetime | None]) -> str:
+        """A new message's next step, from where its record says it is (``early``: its
+        decision without the history, and when it was made: None if it is not new)."""
         if row.duplicate_of is not None:
             log.info("message.duplicate", of=row.duplicate_of, verdict=row.verdict)
             self._file(box, [here], Verdict(row.verdict or Verdict.REVIEW))
@@ -240,7 +290,11 @@ class Intake:
                 return self._pair(box, partner, row, mail, placements)
         # Decided before anything about the message is logged, so that its secrets are
         # registered with the redactor first.
-        decision = self._decide(row, mail)
+        decision, now = early
+        if now is None:
+            decision = self._decide(row, mail)
+        else:
+            decision = finalize(decision, mail, self.settings, now=now, history=self.store)
         log_read(mail, decision, here.uid)
         if decision.verdict is Verdict.HELD and decision.held_until is not None:
             self.store.messages.hold(row.id, decision.reason, decision.held_until)

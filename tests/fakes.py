@@ -9,8 +9,10 @@ is the same :class:`daemon.outbox.SendError` the real outbox raises. The real-st
 
 from __future__ import annotations
 
+import contextlib
 import email
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
@@ -63,9 +65,15 @@ class FakeMailbox:
         """The messages in a folder, oldest first."""
         return [s.message for s in self.folders.get(folder, [])]
 
-    def fetch_new(self, skip: set[int]) -> Iterator[Fetched]:
+    def fetch_new(self, skip: set[int], *, headers: tuple[str, ...] = (),
+                  body_unwanted: Callable[[bytes], bool] | None = None) -> Iterator[Fetched]:
         for stored in list(self.folders.get(self.intake, [])):
-            if stored.uid not in skip:
+            if stored.uid in skip:
+                continue
+            head = stored.raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+            if body_unwanted is not None and body_unwanted(head):
+                yield Fetched(stored.uid, head, stored.arrived, whole=False)
+            else:
                 yield Fetched(stored.uid, stored.raw, stored.arrived)
 
     def find(self, message_id: str, folders: list[str]) -> tuple[str, Fetched] | None:
@@ -126,6 +134,9 @@ class FakeOutbox:
         if self.cut_off_after_taking:
             self.cut_off_after_taking -= 1
             raise SendError("SMTP failed: connection reset", permanent=False, uncertain=True)
+
+    def session(self) -> AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def probe(self) -> None:
         if self.probe_failures:

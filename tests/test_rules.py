@@ -24,6 +24,7 @@ from daemon.japanese import decode_iso2022jp, decode_text
 from daemon.lifecycle import (
     Own,
     limit_replies,
+    own_by_headers,
     own_mail,
     quarantine_due,
     secrets_of,
@@ -376,6 +377,26 @@ def test_own_copy_needs_the_daemons_sender_and_its_header(settings: Settings) ->
     assert own_mail(mail(sender.upper(), source=True), settings) is Own.COPY
     assert own_mail(mail(sender, source=False), settings) is Own.OTHER
     assert own_mail(mail(YAMADA, source=True), settings) is None
+
+
+@pytest.mark.parametrize(("from_", "headers", "own"), [
+    ("{sender}", {"X-Surety-Source": "<a@b>"}, Own.COPY),
+    ("Surety Intake <{upper}>", {"X-Surety-Source": "<a@b>"}, Own.COPY),
+    ("{sender}", None, Own.OTHER),
+    ("{sender}", {"X-Surety-Verdict": "routed"}, Own.OTHER),
+    (YAMADA, {"X-Surety-Verdict": "routed", "X-Surety-Source": "<a@b>"}, Own.OTHER),
+    (YAMADA, {"X-Surety-Source": "<a@b>"}, None),
+    (YAMADA, None, None),
+])
+def test_the_headers_alone_tell_an_own_copy_as_the_whole_message_does(
+        settings: Settings, from_: str, headers: dict[str, str] | None, own: Own | None) -> None:
+    """A copy is filed without fetching its body: its headers give the same answer."""
+    sender = settings.smtp.sender
+    raw = mails.build(from_=from_.format(sender=sender, upper=sender.upper()),
+                      to=mails.OFFICE_ADDRESS, subject="x", body="y", headers=headers)
+    head = raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
+    assert own_mail(_mail(raw), settings) is own
+    assert own_by_headers(head, settings) is own
 
 
 def test_quarantine_after_the_configured_number_of_failures(settings: Settings) -> None:
