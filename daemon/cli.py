@@ -126,6 +126,9 @@ def _run(settings: Settings, *, once: bool) -> int:
         logger.error("state.unavailable", error=str(err), path=settings.state.path)
         return 1
     try:
+        from daemon.sandbox import warm_up  # noqa: PLC0415
+
+        warm_up(settings)  # before the first child is forked: every child inherits it
         if once:
             intake.run_once()
         else:

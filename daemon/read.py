@@ -102,7 +102,7 @@ def read_message(raw: bytes, received_at: datetime | None = None, *,
     arrival = (received_at or arrival_from_headers(raw_all("received"), raw_all("date"))
                or now or datetime.now(UTC))
     declared_mime = "mime-version" in hdr or "content-type" in hdr
-    has_8bit = any(b >= 0x80 for b in raw)
+    has_8bit = not raw.isascii()
     return Mail(
         message_id=hdr.get("message-id", "").strip() or synthetic_message_id(raw),
         subject=hdr.get("subject", "").strip(),

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from importlib import resources
 from multiprocessing.connection import Connection
 from typing import Any, Generic, Literal, TypeVar
 
@@ -334,3 +335,17 @@ class Reading:
                                              now=self.now)
             decision, decide_error = decide_in_child(mail, self.settings, now=self.now)
             return mail, decision, read_error or decide_error
+
+
+def warm_up(settings: Settings) -> None:
+    """Read and decide the sample messages shipped with the daemon (``daemon/warmup/``: a
+    key notice and a confirmation form, as PDFs) once in this process, before the loop
+    forks its children: the document libraries, the patterns compiled on first use and
+    the PDF font maps are then ready in every child, instead of being made again in each
+    (tens of milliseconds per message). A sample that fails to read costs nothing."""
+    samples = resources.files("daemon").joinpath("warmup").iterdir()
+    for sample in sorted(samples, key=lambda s: s.name):
+        if not sample.name.endswith(".eml"):
+            continue
+        with contextlib.suppress(Exception):
+            decide(read_message(sample.read_bytes()), settings)

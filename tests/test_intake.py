@@ -22,8 +22,11 @@ from structlog.testing import capture_logs
 
 from daemon.compose import copy_address
 from daemon.config import Settings
+from daemon.decide import decide
 from daemon.delivery import OutState, StepError, check_step
+from daemon.model import DocumentStatus, Verdict
 from daemon.outbox import SendError
+from daemon.read import read_message
 from daemon.service import Intake, progressed
 from daemon.store import Store
 
@@ -264,3 +267,15 @@ def test_the_store_refuses_to_send_a_sent_mail_again(office: Office) -> None:
 def test_only_a_poll_that_moved_a_message_is_followed_by_another_at_once(
         outcomes: dict[str, int], more: bool) -> None:
     assert progressed(Counter(outcomes)) is more
+
+
+def test_the_warm_up_samples_read_as_complete_submissions(settings: Settings) -> None:
+    """The daemon warms its children up on these (daemon/warmup/): each must go through
+    every step a real submission takes (its PDF read, its fields found), or warming up
+    would leave the first real message's work to every child."""
+    samples = sorted((Path(__file__).parents[1] / "daemon" / "warmup").glob("*.eml"))
+    assert [p.name for p in samples] == ["confirmation.eml", "key-notice.eml"]
+    for sample in samples:
+        mail = read_message(sample.read_bytes())
+        assert [a.status for a in mail.attachments] == [DocumentStatus.TEXT]
+        assert decide(mail, settings, now=ARRIVED).verdict is Verdict.ROUTED, sample.name
