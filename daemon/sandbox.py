@@ -265,3 +265,19 @@ def decide_in_child(mail: Mail, settings: Settings, *, can_wait: bool = True,
                           tuple(settings.routing.review), Fields())
         return Decision(Verdict.REVIEW, (outcome,), "too-large",
                         sources or (mail.message_id,)), err
+
+
+def inherit_readers() -> None:
+    """Import the document libraries (PDF, Office, zip) in this process now.
+
+    They are imported lazily, where a document needs them, so that a command starts
+    without them; a forked child that reads a document then imports its own copy (a
+    tenth of a second or more per message). A long-running daemon calls this once
+    before its loop: every child it forks afterwards inherits them ready.
+    """
+    import docx  # noqa: F401, PLC0415
+    import msoffcrypto  # noqa: F401, PLC0415
+    import openpyxl  # noqa: F401, PLC0415
+    import pypdf  # noqa: F401, PLC0415
+    import pypdfium2  # noqa: F401, PLC0415
+    import pyzipper  # noqa: F401, PLC0415
