@@ -24,8 +24,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyzipper
-
 from daemon.documents import office_format
 from daemon.model import DocumentStatus
 
@@ -100,18 +98,26 @@ class _UnpackError(Exception):
         return _UnpackError(self.status, f"{name}: {self.detail}")
 
 
-# What pyzipper, zlib, bz2 and lzma raise on broken input. NotImplementedError (an
-# unsupported compression such as Deflate64, or strong encryption) is caught apart.
-_CORRUPT: tuple[type[BaseException], ...] = (
-    pyzipper.BadZipFile, pyzipper.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
-    ValueError, struct.error, OSError, KeyError, IndexError, TypeError, AttributeError,
-    RuntimeError,
-)  # fmt: skip
-# What a wrong password that slips past the check bytes (1 in 256 for ZipCrypto, 1 in
-# 65536 for AES) gives while reading: garbage that fails to inflate, or a bad CRC/HMAC.
-_GARBLED: tuple[type[BaseException], ...] = (
-    pyzipper.BadZipFile, zlib.error, lzma.LZMAError, OSError,
-)  # fmt: skip
+# pyzipper (and the crypto library under it) is imported when a zip is opened, not with
+# this module: a command whose message has no zip starts without it.
+def _corrupt() -> tuple[type[BaseException], ...]:
+    """What pyzipper, zlib, bz2 and lzma raise on broken input. NotImplementedError (an
+    unsupported compression such as Deflate64, or strong encryption) is caught apart."""
+    import pyzipper  # noqa: PLC0415 - lazy, see above
+
+    return (
+        pyzipper.BadZipFile, pyzipper.LargeZipFile, zlib.error, lzma.LZMAError, EOFError,
+        ValueError, struct.error, OSError, KeyError, IndexError, TypeError, AttributeError,
+        RuntimeError,
+    )  # fmt: skip
+
+
+def _garbled() -> tuple[type[BaseException], ...]:
+    """What a wrong password that slips past the check bytes (1 in 256 for ZipCrypto, 1 in
+    65536 for AES) gives while reading: garbage that fails to inflate, or a bad CRC/HMAC."""
+    import pyzipper  # noqa: PLC0415 - lazy, see above
+
+    return (pyzipper.BadZipFile, zlib.error, lzma.LZMAError, OSError)
 
 
 def is_zip(data: bytes, filename: str) -> bool:
@@ -184,6 +190,8 @@ class _Unpacker:
             raise _UnpackError(DocumentStatus.UNREADABLE, "corrupt zip (empty file)")
         if _central_entries(data) > limits.max_members:
             raise self._too_many()
+        import pyzipper  # noqa: PLC0415 - lazy, see _corrupt
+
         members: list[Member] = []
         try:
             with pyzipper.AESZipFile(io.BytesIO(data)) as archive:
@@ -206,7 +214,7 @@ class _Unpacker:
                     members.append(Member(name, content))
         except NotImplementedError as err:
             raise _UnpackError(DocumentStatus.UNREADABLE, f"unsupported zip ({err})") from None
-        except _CORRUPT as err:
+        except _corrupt() as err:
             raise _UnpackError(
                 DocumentStatus.UNREADABLE, f"corrupt zip ({type(err).__name__})"
             ) from None
@@ -249,7 +257,7 @@ class _Unpacker:
             try:
                 with handle:
                     content = self._drain(handle, info, archive_size)
-            except _GARBLED:
+            except _garbled():
                 continue
             self._last = (label, raw)
             if self.password_used is None:

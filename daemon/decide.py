@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Protocol
 
 from publicsuffixlist import PublicSuffixList
@@ -65,7 +66,13 @@ _PRECEDENCE = "Precedence"
 _AUTO_REPLY_OPENING = re.compile(r"自動応答|自動返信|不在にしております")
 _OPENING_LINES = 3
 
-_SUFFIXES = PublicSuffixList()
+
+@cache
+def _suffixes() -> PublicSuffixList:
+    """The bundled Public Suffix List, parsed when first needed (a tenth of a second or
+    more: not at import, so a command whose mail never asks starts without it)."""
+    return PublicSuffixList()
+
 
 # The held reasons by their older names (tests and callers import these).
 WAITING_FOR_PASSWORD = HeldReason.PASSWORD
@@ -429,7 +436,7 @@ def office_addresses(settings: Settings) -> set[str]:
 def _organisation(address: str) -> str:
     """The registrable domain of an address (example.co.jp for a@mail.example.co.jp)."""
     domain = address.rpartition("@")[2].lower().rstrip(".")
-    found = _SUFFIXES.privatesuffix(domain) or domain
+    found = _suffixes().privatesuffix(domain) or domain
     if found.startswith("example.") and found != domain:
         # Documentation domains (example.co.jp, example.jp, example.com) hold many
         # organisations, one label further down, as a public suffix does.

@@ -17,18 +17,16 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-
-import docx
-import msoffcrypto
-import openpyxl
-import pypdfium2
-from msoffcrypto.exceptions import DecryptionError, FileFormatError, InvalidKeyError
-from pypdf import PdfReader
-from pypdf.errors import DependencyError, DeprecationError, PyPdfError
+from typing import TYPE_CHECKING
 
 from daemon.extract import is_label, is_note
 from daemon.japanese import normalize
 from daemon.model import DocumentStatus
+
+# The document libraries are imported where a document needs them, not here: a command
+# (classify, check-config) then starts without the ones its message never uses.
+if TYPE_CHECKING:
+    import pypdf
 
 MAX_PAGES = 10  # submissions are one or two pages; a long PDF is read from its start
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
@@ -56,6 +54,8 @@ def read_pdf(data: bytes, passwords: Iterable[str] = ()) -> Extracted:
     """Open a PDF (decrypting with the first password that works) and extract its text."""
     if not data.lstrip().startswith(b"%PDF"):
         return Extracted(DocumentStatus.UNREADABLE, detail="not a PDF file")
+    from pypdf.errors import DependencyError, DeprecationError, PyPdfError  # noqa: PLC0415
+
     tried = ["", *passwords]
     try:
         reader = PdfReader(io.BytesIO(data))  # not strict (the default): real PDFs have flaws
@@ -85,7 +85,17 @@ def read_pdf(data: bytes, passwords: Iterable[str] = ()) -> Extracted:
     return Extracted(DocumentStatus.NO_TEXT, detail="no text layer (a scan?)")
 
 
-def _decrypt(reader: PdfReader, passwords: list[str]) -> str | None:
+def PdfReader(stream: io.BytesIO) -> pypdf.PdfReader:  # noqa: N802 - stands for pypdf's class
+    """pypdf's reader over ``stream``, pypdf imported on the first PDF (lazy, see the
+    imports)."""
+    from pypdf import PdfReader as Reader  # noqa: PLC0415
+
+    return Reader(stream)
+
+
+def _decrypt(reader: pypdf.PdfReader, passwords: list[str]) -> str | None:
+    from pypdf.errors import PyPdfError  # noqa: PLC0415 - lazy, see the imports
+
     for password in passwords:
         try:
             if reader.decrypt(password):
@@ -98,6 +108,8 @@ def _decrypt(reader: PdfReader, passwords: list[str]) -> str | None:
 def _read_pdfium(data: bytes, passwords: list[str]) -> Extracted | None:
     """PDFium's text (the passwords tried in turn), or None when it gives none: the callers
     only ever use PDFium's text, so why it gave none is pypdf's to say."""
+    import pypdfium2  # noqa: PLC0415 - lazy, see the imports
+
     for password in passwords:
         try:
             doc = pypdfium2.PdfDocument(data, password=password or None)
@@ -197,6 +209,13 @@ def read_office(data: bytes, filename: str, passwords: Iterable[str] = ()) -> Ex
 
 
 def _decrypt_office(data: bytes, passwords: list[str]) -> bytes | None:
+    import msoffcrypto  # noqa: PLC0415 - lazy, see the imports
+    from msoffcrypto.exceptions import (  # noqa: PLC0415
+        DecryptionError,
+        FileFormatError,
+        InvalidKeyError,
+    )
+
     for password in passwords:
         try:
             office = msoffcrypto.OfficeFile(io.BytesIO(data))
@@ -211,6 +230,8 @@ def _decrypt_office(data: bytes, passwords: list[str]) -> bytes | None:
 
 
 def _xlsx_text(data: bytes) -> str:
+    import openpyxl  # noqa: PLC0415 - lazy, see the imports
+
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     lines: list[str] = []
     cells = 0
@@ -236,6 +257,8 @@ def _cell_text(value: object) -> str:
 
 
 def _docx_text(data: bytes) -> str:
+    import docx  # noqa: PLC0415 - lazy, see the imports
+
     document = docx.Document(io.BytesIO(data))
     lines = [p.text for p in document.paragraphs if p.text.strip()]
     for table in document.tables:

@@ -298,6 +298,22 @@ def decide_in_child(mail: Mail, settings: Settings, *, can_wait: bool = True,
                         sources or (mail.message_id,)), err
 
 
+def inherit_readers() -> None:
+    """Import the document libraries (PDF, Office, zip) in this process now.
+
+    They are imported lazily, where a document needs them, so that a command starts
+    without them; a forked child that reads a document then imports its own copy (a
+    tenth of a second or more per message). A long-running daemon calls this once
+    before its loop: every child it forks afterwards inherits them ready.
+    """
+    import docx  # noqa: F401, PLC0415
+    import msoffcrypto  # noqa: F401, PLC0415
+    import openpyxl  # noqa: F401, PLC0415
+    import pypdf  # noqa: F401, PLC0415
+    import pypdfium2  # noqa: F401, PLC0415
+    import pyzipper  # noqa: F401, PLC0415
+
+
 def _read_and_decide(raw: bytes, received_at: datetime | None, settings: Settings,
                      now: datetime) -> tuple[Mail, Decision]:
     """In the child: read a new message and decide it (without the history)."""
@@ -343,6 +359,7 @@ def warm_up(settings: Settings) -> None:
     forks its children: the document libraries, the patterns compiled on first use and
     the PDF font maps are then ready in every child, instead of being made again in each
     (tens of milliseconds per message). A sample that fails to read costs nothing."""
+    inherit_readers()
     samples = resources.files("daemon").joinpath("warmup").iterdir()
     for sample in sorted(samples, key=lambda s: s.name):
         if not sample.name.endswith(".eml"):

@@ -223,8 +223,6 @@ def form_file(ctx: Ctx, values: FormValues, layout: FormLayout = "pdf",
         data = build(insurer=values.insurer, policy_number=values.policy,
                      view_password=values.password, view_url=values.url,
                      project_name=values.project, contractor=values.contractor, issued=issued)
-        if layout == "xlsx":
-            data = forms.fixed_modified(data)
     return name or f"発注者提出用フォーマット_{values.policy}.{extension}", data, mimetype
 
 

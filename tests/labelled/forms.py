@@ -10,8 +10,6 @@ note 「※閲覧用URL・工事名・受注者名は受注者さまにてご記
 from __future__ import annotations
 
 import io
-import re
-import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -50,28 +48,7 @@ def _workbook(issued: date, author: str):  # type: ignore[no-untyped-def]  # ope
 def _save(book) -> bytes:  # type: ignore[no-untyped-def]
     out = io.BytesIO()
     book.save(out)
-    return fixed_modified(offices.normalize_zip(out.getvalue()))
-
-
-def fixed_modified(data: bytes) -> bytes:
-    """An xlsx whose docProps/core.xml ``modified`` is its ``created`` (openpyxl stamps the
-    time of saving there, whatever the properties say: the same arguments would give
-    other bytes a second later)."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            content = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = content.decode("utf-8")
-                created = re.search(r"<dcterms:created[^>]*>([^<]*)<", text)
-                if created:
-                    stamp = created.group(1)
-                    text = re.sub(r"(<dcterms:modified[^>]*>)[^<]*(<)", rf"\g<1>{stamp}\g<2>",
-                                  text)
-                content = text.encode("utf-8")
-            target.writestr(info, content)
-    return out.getvalue()
+    return offices.normalize_zip(out.getvalue())  # fixed entry times and core.xml stamps
 
 
 def xlsx_header_row(ins: Insurer, fields: FormRows, *, issued: date) -> bytes:

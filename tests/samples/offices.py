@@ -10,6 +10,7 @@ times, and seeded salts for the encryptions.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import zipfile
 import zlib
@@ -56,10 +57,25 @@ def _items(files: Files) -> list[tuple[str, bytes]]:
     return list(files.items()) if isinstance(files, Mapping) else list(files)
 
 
+def _modified_as_created(core_xml: bytes) -> bytes:
+    """docProps/core.xml with ``dcterms:modified`` set to ``dcterms:created``.
+
+    openpyxl stamps the time of saving into ``modified`` whatever the workbook's
+    properties say, so without this the same arguments give other bytes a second later.
+    """
+    text = core_xml.decode("utf-8")
+    created = re.search(r"<dcterms:created[^>]*>([^<]*)<", text)
+    if created is None:
+        return core_xml
+    stamp = created.group(1)
+    return re.sub(r"(<dcterms:modified[^>]*>)[^<]*(<)", rf"\g<1>{stamp}\g<2>", text).encode()
+
+
 def normalize_zip(
     data: bytes, *, date_time: tuple[int, int, int, int, int, int] = ZIP_TIME
 ) -> bytes:
-    """Rewrite an OOXML/zip container with fixed entry times (same order, deflated)."""
+    """Rewrite an OOXML/zip container with fixed entry times (same order, deflated) and,
+    in an OOXML file, the ``modified`` property equal to ``created``."""
     source = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
@@ -67,7 +83,10 @@ def normalize_zip(
             fixed = zipfile.ZipInfo(info.filename, date_time=date_time)
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            target.writestr(fixed, source.read(info.filename))
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = _modified_as_created(content)
+            target.writestr(fixed, content)
     return out.getvalue()
 
 
