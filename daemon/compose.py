@@ -137,7 +137,13 @@ class Outgoing:
         policy = msg.policy.clone(linesep="\r\n")
         if not self.originals:
             return msg.as_bytes(policy=policy)
-        whole = copy.deepcopy(msg)
+        # A shallow copy with its own header and part lists: make_mixed only rebinds those
+        # (the message's parts are moved under a new part, not changed), so the composed
+        # message is left as it was without copying every part of it.
+        whole = copy.copy(msg)
+        whole._headers = list(msg._headers)  # type: ignore[attr-defined]
+        if isinstance(msg._payload, list):  # type: ignore[attr-defined]
+            whole._payload = list(msg._payload)  # type: ignore[attr-defined]
         whole.make_mixed()
         for index, original in enumerate(self.originals):
             part = MIMEPart(policy=msg.policy)

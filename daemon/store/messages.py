@@ -138,9 +138,10 @@ class Messages:
         return [_row(r) for r in self._db.rows(query + " ORDER BY received_at, id", args)]
 
     def mark_done(self, message: int) -> None:
-        """The message was filed in its verdict's folder: nothing is left to do."""
+        """The message was filed in its verdict's folder: nothing is left to do (and the
+        attempt on it is over)."""
         with self._db.tx() as db:
-            db.execute("UPDATE messages SET state=?, done_at=? WHERE id=?",
+            db.execute("UPDATE messages SET state=?, done_at=?, in_progress=0 WHERE id=?",
                        (MessageState.DONE.value, now(), message))
 
     def quarantine(self, message: int) -> None:
@@ -168,8 +169,9 @@ class Messages:
     def end_attempt(self, message: int, error: str | None = None) -> None:
         """Work on a message stopped: cleanly, or with ``error`` (a failed attempt)."""
         with self._db.tx() as db:
-            if error is None:
-                db.execute("UPDATE messages SET in_progress=0 WHERE id=?", (message,))
+            if error is None:  # nothing to write (no disk sync) when mark_done ended it
+                db.execute("UPDATE messages SET in_progress=0 WHERE id=? AND in_progress=1",
+                           (message,))
             else:
                 db.execute(
                     "UPDATE messages SET in_progress=0, attempts=attempts+1, last_error=?"
