@@ -137,6 +137,7 @@ def _run(settings: Settings, *, once: bool) -> int:
         logger.error("imap.unavailable", error=str(err))
         return 1
     finally:
+        intake.close()
         store.close()
     return 0
 

@@ -42,7 +42,7 @@ from datetime import datetime
 from functools import partial
 from importlib import resources
 from multiprocessing.connection import Connection
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from daemon.config import Limits as ReadSettings
 from daemon.config import Settings
@@ -50,6 +50,9 @@ from daemon.decide import decide
 from daemon.model import Decision, DocumentStatus, Fields, Kind, Mail, Outcome, Verdict
 from daemon.problems import Code
 from daemon.read import ReadLimits, read_headers_only, read_message
+
+if TYPE_CHECKING:  # the pool's workers are built on this module's limits
+    from daemon.workers import Pool, Worker
 
 T = TypeVar("T")
 ErrorKind = Literal["timeout", "memory", "crashed"]
@@ -167,10 +170,10 @@ class Job(Generic[T]):
             raise SandboxError("memory" if status == "memory" else "crashed", str(value), trace)
         if killed:
             raise SandboxError("timeout", f"no result within {self._limits.seconds:g} s")
-        raise _death(exitcode, crash_report)
+        raise death(exitcode, crash_report)
 
 
-def _death(exitcode: int | None, crash_report: str) -> SandboxError:
+def death(exitcode: int | None, crash_report: str) -> SandboxError:
     """Why a child that sent nothing ended."""
     if exitcode is None or exitcode >= 0:
         return SandboxError("crashed", f"the child exited (status {exitcode}) without a result",
@@ -202,7 +205,7 @@ def _child(receiver: Connection, sender: Connection, crash_read: int, crash_writ
     faulthandler.enable(file=crash_write, all_threads=False)
     message: tuple[str, Any, str]
     try:
-        _apply_limits(limits)
+        apply_limits(limits)
         message = ("ok", func(*args), "")
     except MemoryError:
         message = ("memory", "MemoryError in the child", "")
@@ -225,13 +228,15 @@ def _send_quietly(sender: Connection, message: tuple[str, str, str]) -> None:
         sender.send(message)
 
 
-def _apply_limits(limits: Limits) -> None:
-    """Cap the address space and (as a backstop for the wall clock) the CPU time; no core
-    files (a hostile file must not fill the disk with 1 GiB dumps)."""
+def apply_limits(limits: Limits, *, cpu: bool = True) -> None:
+    """Cap the address space and (as a backstop for the wall clock, unless ``cpu`` is
+    False: a long-lived worker's CPU time adds up over many messages) the CPU time; no
+    core files (a hostile file must not fill the disk with 1 GiB dumps)."""
     _set_limit(resource.RLIMIT_CORE, 0, 0)
     _set_limit(resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes)
-    cpu = math.ceil(limits.seconds) + _CPU_MARGIN
-    _set_limit(resource.RLIMIT_CPU, cpu, cpu + 1)  # soft: SIGXCPU; hard: SIGKILL
+    if cpu:
+        seconds = math.ceil(limits.seconds) + _CPU_MARGIN
+        _set_limit(resource.RLIMIT_CPU, seconds, seconds + 1)  # soft: SIGXCPU; hard: SIGKILL
 
 
 def _set_limit(which: int, soft: int, hard: int) -> None:
@@ -328,15 +333,35 @@ class Reading:
     several children work while the daemon acts on the message before)."""
 
     def __init__(self, raw: bytes, received_at: datetime | None, settings: Settings,
-                 now: datetime) -> None:
+                 now: datetime, pool: Pool | None = None) -> None:
         self.raw, self.received_at, self.settings, self.now = raw, received_at, settings, now
-        limits = settings.limits
-        self._job = start_limited(_read_and_decide, raw, received_at, settings, now,
-                                  limits=Limits(limits.read_seconds, limits.read_memory_mb << 20))
+        self._pool = pool
+        self._worker: Worker | None = None
+        self._job: Job[tuple[Mail, Decision]] | None = None
+        if pool is not None:  # a reader process of the pool (see daemon.workers)
+            self._worker = pool.take()
+            self._worker.submit(raw, received_at, now)
+        else:
+            limits = settings.limits
+            self._job = start_limited(
+                _read_and_decide, raw, received_at, settings, now,
+                limits=Limits(limits.read_seconds, limits.read_memory_mb << 20))
+
+    def _collect(self) -> tuple[Mail, Decision]:
+        if self._worker is not None and self._pool is not None:
+            try:
+                return self._worker.collect()
+            finally:
+                self._pool.give_back(self._worker)
+        assert self._job is not None
+        return self._job.result()
 
     def cancel(self) -> None:
         """Not wanted after all: the child is stopped and reaped."""
-        self._job.cancel()
+        if self._worker is not None:
+            self._worker.stop()
+        if self._job is not None:
+            self._job.cancel()
 
     def result(self) -> tuple[Mail, Decision, SandboxError | None]:
         """The message read and decided (without the history), as :func:`read_in_child`
@@ -344,7 +369,7 @@ class Reading:
         done again one after the other, so that what failed is handled as they handle
         it (a message that cannot be read is decided from its headers)."""
         try:
-            mail, decision = self._job.result()
+            mail, decision = self._collect()
             return mail, decision, None
         except SandboxError:
             mail, read_error = read_in_child(self.raw, self.received_at, self.settings.limits,

@@ -49,6 +49,7 @@ from daemon.model import Decision, Mail, Verdict
 from daemon.problems import Code
 from daemon.sandbox import Reading, decide_in_child, read_in_child
 from daemon.store import MessageRow, MessageState, StateUnavailableError, Store
+from daemon.workers import Pool
 
 log = structlog.get_logger("daemon.service")
 
@@ -143,6 +144,7 @@ class Intake:
         self.delivery = Delivery(settings, store.outgoing, outbox, self.clock)
         # Messages read and decided at once in children, ahead of the one acted on.
         self.workers = workers or os.cpu_count() or 1
+        self._pool: Pool | None = None
         self.held = Held(settings, store.messages, partial(read_mail, settings.limits))
 
     @classmethod
@@ -222,7 +224,7 @@ class Intake:
                     yield partial(self._file_copy, box, item.uid)
                     continue
                 window.append((item, Reading(item.raw, item.internaldate, self.settings,
-                                             self.clock())))
+                                             self.clock(), self._readers())))
                 if len(window) >= self.workers:
                     yield partial(self._process, box, *window.popleft())
             while window:
@@ -230,6 +232,18 @@ class Intake:
         finally:  # stopping, or the poll failed: the children ahead are not needed
             for _, reading in window:
                 reading.cancel()
+
+    def _readers(self) -> Pool:
+        """The pool of reader processes, started with the first message."""
+        if self._pool is None:
+            self._pool = Pool(self.settings, self.workers)
+        return self._pool
+
+    def close(self) -> None:
+        """End the reader processes."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def _own_copy(self, head: bytes) -> bool:
         """Whether headers show the copy of a mail the daemon sent (smtp.copy_to)."""

@@ -6,6 +6,7 @@ and Dovecot in tests/test_stack*.py."""
 from __future__ import annotations
 
 import email
+import multiprocessing
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -77,7 +78,9 @@ def office(settings: Settings) -> Iterator[Office]:
                     clock=lambda: holder[0].now)
     holder.append(Office(settings, store, box, outbox, intake))
     yield holder[0]
+    intake.close()
     store.close()
+    assert multiprocessing.active_children() == []  # every reader process ended
 
 
 def test_a_complete_key_notice_is_forwarded_and_filed_and_its_copy_filed_as_sent(
@@ -233,6 +236,7 @@ def test_a_locked_state_file_stops_the_poll_and_loses_nothing(
         holder.execute("ROLLBACK")
         holder.close()
     assert dict(intake.run_once()) == {"routed": 1}
+    intake.close()
     store.close()
 
 

@@ -1,0 +1,152 @@
+"""A pool of reader processes: new messages read and decided beside the loop.
+
+Each worker is a child forked once from the warmed-up daemon (see
+:func:`daemon.sandbox.warm_up`) that reads and decides one message at a time, under the
+same limits as a one-off sandboxed child: its address space is capped (``RLIMIT_AS``, a
+ceiling on the worker's whole size, as for a forked child), no core files, and the daemon
+kills it when a message takes longer than ``limits.read_seconds``. A worker that fails
+in any way (a timeout, memory, a crash, an exception) is replaced by a fresh one, and the
+message is read again by :class:`daemon.sandbox.Reading` the one-off way, so that what
+failed is reported exactly as it always is. A worker is also replaced after
+``RECYCLE_AFTER`` messages, so that nothing a message leaves behind lasts.
+
+Forking one worker per core once, instead of a child per message, saves the fork and
+the copy-on-write faults of a large process on every message.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from datetime import datetime
+from multiprocessing.connection import Connection
+from typing import Any
+
+from daemon.config import Settings
+from daemon.decide import decide
+from daemon.model import Decision, Mail
+from daemon.read import ReadLimits, read_message
+from daemon.sandbox import Limits, SandboxError, apply_limits, death
+
+RECYCLE_AFTER = 500  # messages a worker reads before it is replaced
+_STOP = None  # sent to a worker: exit
+
+
+def _serve(conn: Connection, settings: Settings, limits: Limits) -> None:
+    """In the worker: read and decide each message sent, until told to stop."""
+    apply_limits(limits, cpu=False)  # the daemon watches each message's wall-clock time
+    read = settings.limits
+    read_limits = ReadLimits(read.message_bytes, read.attachments, read.attachment_bytes,
+                             read.text_chars)
+    while True:
+        job = conn.recv()
+        if job is _STOP:
+            return
+        raw, received_at, now = job
+        try:
+            mail = read_message(raw, received_at, now=now, limits=read_limits)
+            reply: tuple[str, Any] = ("ok", (mail, decide(mail, settings, now=now)))
+        except MemoryError:
+            reply = ("memory", None)
+        except Exception as err:  # noqa: BLE001 - reported by kind; the message is read again
+            reply = ("error", type(err).__name__)
+        try:
+            conn.send(reply)
+        except MemoryError:
+            return  # the daemon sees the worker gone and replaces it
+        if reply[0] != "ok":
+            return  # a worker that failed once is not trusted with another message
+
+
+class Worker:
+    """One reader process and the message it is working on."""
+
+    def __init__(self, settings: Settings, limits: Limits) -> None:
+        context = multiprocessing.get_context("fork")
+        self._limits = limits
+        self._conn, theirs = context.Pipe()
+        self._process = context.Process(target=_serve, args=(theirs, settings, limits),
+                                        name="reader", daemon=True)
+        try:
+            self._process.start()
+        finally:
+            theirs.close()
+        self.served = 0
+        self._broken = False
+        self._deadline = 0.0
+
+    def submit(self, raw: bytes, received_at: datetime | None, now: datetime) -> None:
+        """Give the worker a message to read and decide."""
+        self._deadline = time.monotonic() + self._limits.seconds
+        self._conn.send((raw, received_at, now))
+        self.served += 1
+
+    def collect(self) -> tuple[Mail, Decision]:
+        """The message read and decided, or :class:`SandboxError` (the worker is then
+        done for: :attr:`usable` is False)."""
+        try:
+            if self._conn.poll(max(0.0, self._deadline - time.monotonic())):
+                status, value = self._conn.recv()
+                if status == "ok":
+                    mail, decision = value
+                    return mail, decision
+                self._broken = True
+                raise SandboxError("memory" if status == "memory" else "crashed",
+                                   f"in a reader process: {value or status}")
+        except (EOFError, OSError):
+            pass  # it died: why is read from its exit status below
+        self._broken = True
+        if self._process.is_alive():
+            self.stop()
+            raise SandboxError("timeout", f"no result within {self._limits.seconds:g} s")
+        self._process.join()
+        raise death(self._process.exitcode, "")
+
+    @property
+    def usable(self) -> bool:
+        """Alive, and not yet due for replacing."""
+        return not self._broken and self._process.is_alive() and self.served < RECYCLE_AFTER
+
+    def stop(self) -> None:
+        """End the worker: asked nicely when idle, killed otherwise; always reaped."""
+        if self._process.is_alive():
+            try:
+                self._conn.send(_STOP)
+                self._process.join(1.0)
+            except (OSError, ValueError):
+                pass
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join()
+        self._conn.close()
+
+
+class Pool:
+    """``size`` workers, each taken for one message and given back."""
+
+    def __init__(self, settings: Settings, size: int) -> None:
+        read = settings.limits
+        self._settings = settings
+        self._limits = Limits(read.read_seconds, read.read_memory_mb << 20)
+        self._idle = [Worker(settings, self._limits) for _ in range(size)]
+
+    def take(self) -> Worker:
+        """An idle worker (a fresh one when none is left or the one left is spent)."""
+        worker = self._idle.pop() if self._idle else None
+        if worker is not None and worker.usable:
+            return worker
+        if worker is not None:
+            worker.stop()
+        return Worker(self._settings, self._limits)
+
+    def give_back(self, worker: Worker) -> None:
+        """A worker done with its message: kept if it is still usable, else ended."""
+        if worker.usable:
+            self._idle.append(worker)
+        else:
+            worker.stop()
+
+    def close(self) -> None:
+        """End every worker."""
+        while self._idle:
+            self._idle.pop().stop()

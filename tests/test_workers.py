@@ -1,0 +1,128 @@
+"""The pool of reader processes (daemon.workers): a worker that hangs, crashes or fails
+is replaced, and the message it had is still read (the one-off way); none is left
+behind."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from samples import mails
+
+from daemon import workers
+from daemon.config import Settings
+from daemon.model import Verdict
+from daemon.sandbox import Reading, SandboxError
+from daemon.workers import Pool
+
+NOW = mails.DEFAULT_DATE
+
+
+def _quick(settings: Settings) -> Settings:
+    """The office's settings with a one-second reading limit."""
+    limits = settings.limits.model_copy(update={"read_seconds": 1.0})
+    return settings.model_copy(update={"limits": limits})
+
+
+def _unless(marker: bytes, then: Callable[[], Any]) -> Callable[..., Any]:
+    """read_message, except for a message holding ``marker``: ``then`` instead."""
+    real = workers.read_message
+
+    def read(raw: bytes, *args: Any, **kwargs: Any) -> Any:
+        if marker in raw:
+            return then()
+        return real(raw, *args, **kwargs)
+
+    return read
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Iterator[None]:
+    yield
+    assert multiprocessing.active_children() == []
+
+
+def test_a_worker_reads_one_message_after_another(settings: Settings) -> None:
+    pool = Pool(settings, 1)
+    try:
+        first = pool.take()
+        for raw in (mails.dsure_key_mail(), mails.confirmation_mail()):
+            first.submit(raw, None, NOW)
+            _, decision = first.collect()
+            assert decision.verdict is Verdict.ROUTED
+        pool.give_back(first)
+        assert pool.take() is first  # the same process, kept for the next message
+        pool.give_back(first)
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_hangs_is_killed_and_another_takes_its_place(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "read_message", _unless(b"HANG", lambda: time.sleep(60)))
+    pool = Pool(_quick(settings), 1)
+    try:
+        hung = pool.take()
+        hung.submit(mails.dsure_key_mail(subject="HANG"), None, NOW)
+        with pytest.raises(SandboxError, match="timeout"):
+            hung.collect()
+        assert not hung.usable
+        pool.give_back(hung)
+        fresh = pool.take()
+        assert fresh is not hung
+        fresh.submit(mails.dsure_key_mail(), None, NOW)
+        assert fresh.collect()[1].verdict is Verdict.ROUTED
+        pool.give_back(fresh)
+    finally:
+        pool.close()
+
+
+def test_a_message_whose_worker_failed_is_read_again_the_one_off_way(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's failure is not the message's answer: it is read again in a child of
+    its own, which reads it (here: the failure was the worker's alone)."""
+    def boom() -> None:
+        raise RuntimeError("a reader library failed")
+
+    monkeypatch.setattr(workers, "read_message", _unless(b"BOOM", boom))
+    pool = Pool(settings, 1)
+    try:
+        reading = Reading(mails.dsure_key_mail(subject="BOOM"), None, settings, NOW, pool)
+        mail, decision, error = reading.result()
+        assert (decision.verdict, error) == (Verdict.ROUTED, None)
+        assert "BOOM" in mail.subject
+        again = Reading(mails.confirmation_mail(), None, settings, NOW, pool)
+        assert again.result()[1].verdict is Verdict.ROUTED  # a fresh worker took it
+    finally:
+        pool.close()
+
+
+def test_a_worker_is_replaced_after_its_share_of_messages(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "RECYCLE_AFTER", 2)
+    pool = Pool(settings, 1)
+    try:
+        seen = []
+        for _ in range(3):
+            worker = pool.take()
+            seen.append(worker)
+            worker.submit(mails.dsure_key_mail(), None, datetime.now(NOW.tzinfo))
+            worker.collect()
+            pool.give_back(worker)
+        assert seen[0] is seen[1] is not seen[2]
+    finally:
+        pool.close()
+
+
+def test_a_reading_no_longer_wanted_ends_its_worker(settings: Settings,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "read_message", _unless(b"HANG", lambda: time.sleep(60)))
+    pool = Pool(settings, 1)
+    try:
+        Reading(mails.dsure_key_mail(subject="HANG"), None, settings, NOW, pool).cancel()
+    finally:
+        pool.close()
