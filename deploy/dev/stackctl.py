@@ -218,6 +218,10 @@ def start_dovecot() -> None:
             stderr=subprocess.STDOUT, check=False)
     if done.returncode != 0:
         raise StackError(f"dovecot did not start\n{tail(log)}")
+    # Its master writes master.pid a moment after the command returned.
+    deadline = time.monotonic() + STOP_SECONDS
+    while not running("dovecot") and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def start_capture(python: str) -> None:
@@ -339,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seconds to wait for the ports (start, wait)")
     parser.add_argument("--python", default=sys.executable,
                         help="interpreter with aiosmtpd for the capture server")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     services: list[str] = args.services or list(SERVICES)
     if unknown := sorted(set(services) - set(SERVICES)):
         parser.error(f"unknown service {', '.join(unknown)} (choose from {', '.join(SERVICES)})")
