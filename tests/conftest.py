@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -89,22 +88,13 @@ class Office:
         return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
-def _stack_up() -> bool:
-    for port in (25, 143, 993, 2526):
-        try:
-            with socket.create_connection((stack.HOST, port), timeout=2):
-                pass
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture
 def office(tmp_path: Path, request: pytest.FixtureRequest) -> Office:
     """A fresh office on an emptied mail stack (every mailbox and the capture dir empty);
     indirect parametrisation gives extra [policy] lines."""
-    if not _stack_up():
-        pytest.fail("the mail stack is not running: bash deploy/dev/mailstack.sh up")
+    if down := stack.not_running():
+        pytest.fail(f"the mail stack is not running (nothing on port "
+                    f"{', '.join(map(str, down))}): bash deploy/dev/mailstack.sh up")
     stack.mailstack("reset")
     policy = getattr(request, "param", "") or ""
     state = tmp_path / "state.sqlite3"

@@ -1,5 +1,8 @@
 """Talking to the local mail stack (deploy/dev/mailstack.sh) from tests and the demo.
 
+Whether it runs, and starting, stopping and waiting for its services: deploy/dev/stackctl.py,
+the helper mailstack.sh uses too (imported here as ``stackctl``).
+
 Mail goes in the way it does in production: by SMTP through Postfix into the contract
 mailbox (arrival time = now), or by IMAP APPEND with a chosen arrival time (INTERNALDATE)
 for tests about dates. What the daemon sent is read back from the staff mailboxes over
@@ -17,6 +20,7 @@ import re
 import smtplib
 import ssl
 import subprocess
+import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -26,7 +30,10 @@ from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STACK_DIR = Path(os.environ.get("MAILSTACK_DIR", "/var/lib/surety-mailstack"))
+sys.path.insert(0, str(ROOT / "deploy" / "dev"))
+import stackctl  # noqa: E402 - found through the line above
+
+STACK_DIR = stackctl.STACK_DIR
 CA_FILE = STACK_DIR / "tls" / "ca.pem"
 CAPTURE_DIR = STACK_DIR / "capture"
 PASSWORD = os.environ.get("MAILSTACK_PASSWORD", "intake-dev-pass")
@@ -38,7 +45,12 @@ CONTRACT_STAFF = f"keiyaku-hosho@{DOMAIN}"
 ADVANCE_STAFF = f"maebarai@{DOMAIN}"
 REVIEW = f"review@{DOMAIN}"
 SENDER = f"surety-intake@{DOMAIN}"
-HOST = "127.0.0.1"
+HOST = stackctl.HOST
+
+
+def not_running() -> list[stackctl.Port]:
+    """The stack's ports that nothing listens on (none when it is up)."""
+    return stackctl.not_listening(stackctl.PORTS)
 
 
 def mailstack(command: str) -> None:

@@ -204,7 +204,7 @@ def _between_kills(proc: subprocess.Popen[str], lines: list[str], kills: int,
         # reconnect (IMAP) or retry from its outbox (SMTP) by itself.
         part = outages[kills]
         time.sleep(rng.uniform(0.5, 1.5))
-        _stop(part)
+        stack.stackctl.stop([part])
         try:
             if part == "postfix":
                 arrive()  # new mail to act on while mail cannot be sent
@@ -213,16 +213,8 @@ def _between_kills(proc: subprocess.Popen[str], lines: list[str], kills: int,
             while not any(seen in line for line in lines) and time.monotonic() < deadline:
                 time.sleep(0.2)
         finally:  # the tests after this one need the stack
-            stack.mailstack("up")
+            stack.stackctl.start([part])
         time.sleep(7)  # a poll and a retry after it came back
     else:
         time.sleep(rng.uniform(0.5, 3.0))
     assert proc.poll() is None, "".join(lines)[-2000:]
-
-
-def _stop(part: str) -> None:
-    if part == "postfix":
-        subprocess.run(["postfix", "stop"], check=False, capture_output=True)
-    else:
-        subprocess.run(["doveadm", "-c", str(stack.STACK_DIR / "dovecot.conf"), "stop"],
-                       check=False, capture_output=True)

@@ -1,24 +1,14 @@
 #!/usr/bin/env bash
-# Make this machine ready for the demo and the tests: Debian packages, the project's
-# virtualenv (.venv) with the project installed editable. Idempotent and quick when done.
+# Make this machine ready for the demo and the tests: Debian packages (packages.txt), the
+# project's virtualenv (.venv) with the project installed editable. Idempotent and quick
+# when done.
 # Sourced by demo.sh and test.sh; sets PROJECT and PYTHON.
 set -euo pipefail
 
 PROJECT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-APT_PACKAGES=(postfix dovecot-imapd dovecot-lmtpd openssl fonts-ipafont-gothic fonts-ipafont-mincho)
-
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "bootstrap: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # Postfix asks how to configure itself; the mail-stack script configures it instead.
-  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-  apt-get update -q >&2
-  apt-get install -y -q "${missing[@]}" >&2
-fi
+# Debian packages: the one list in packages.txt (mailstack.sh installs from it too).
+source "$PROJECT/deploy/dev/packages.sh"
+install_packages
 
 PY_BASE="${PYTHON_BASE:-$(command -v python3.11 || command -v python3)}"
 if [ ! -x "$PROJECT/.venv/bin/python" ]; then
