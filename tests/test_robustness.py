@@ -101,7 +101,7 @@ def test_log_redacts_the_secrets_of_a_read_message(monkeypatch: pytest.MonkeyPat
     import structlog  # noqa: PLC0415
 
     from daemon import log  # noqa: PLC0415
-    from daemon.service import log_read  # noqa: PLC0415
+    from daemon.process import log_read  # noqa: PLC0415
 
     monkeypatch.setattr(log, "_secrets", set())
     log.configure()

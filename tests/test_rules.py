@@ -30,8 +30,8 @@ from daemon.lifecycle import (
     secrets_of,
 )
 from daemon.model import Decision, EarlierSubmission, Fields, Kind, Mail, Outcome, Verdict
+from daemon.process import log_read
 from daemon.read import ReadLimits, read_message
-from daemon.service import log_read
 
 JST = timezone(timedelta(hours=9))
 BEFORE_CUTOFF = datetime(2026, 3, 10, 10, 0, tzinfo=JST)

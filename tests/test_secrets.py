@@ -29,8 +29,8 @@ from daemon.cli import classify_file
 from daemon.config import Settings
 from daemon.decide import decide
 from daemon.lifecycle import labelled_secrets, secrets_of
+from daemon.process import log_read
 from daemon.read import read_message
-from daemon.service import log_read
 
 YAMADA = "山田 太郎 <t-yamada@yamada-kensetsu.example.co.jp>"
 JUNK_PDF = b"%PDF-1.4\n% not really a PDF\n"

@@ -107,7 +107,7 @@ _ALLOWED_LITERALS = {
     "checks.py": {"subject-format"},  # the rule's name
     "compose.py": {"undeliverable"},  # Action.UNDELIVERABLE
     "problems.py": {c.value for c in Code},  # where the codes are named
-    "service.py": {"quarantined"},  # Result.QUARANTINED, the loop's outcome
+    "process.py": {"quarantined"},  # Result.QUARANTINED, the loop's outcome
     "messages.py": set(),
     "outgoing.py": set(),
 }
