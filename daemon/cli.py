@@ -10,13 +10,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import structlog
-
 from daemon import config, log
 from daemon.config import ConfigError, Settings
 from daemon.decide import History, finalize
 from daemon.lifecycle import secrets_of
-from daemon.mailbox import MailboxError
 from daemon.sandbox import decide_in_child, read_in_child
 
 
@@ -101,7 +98,11 @@ def _classify(settings: Settings, path: Path) -> int:
 
 
 def _run(settings: Settings, *, once: bool) -> int:
-    # Imported here so that classify and check-config start without the network stack.
+    # Imported here so that classify and check-config start without the network stack
+    # and the logging library.
+    import structlog  # noqa: PLC0415
+
+    from daemon.mailbox import MailboxError  # noqa: PLC0415
     from daemon.schedule import run_forever  # noqa: PLC0415
     from daemon.service import Intake  # noqa: PLC0415
     from daemon.store import StateUnavailableError, StateVersionError, Store  # noqa: PLC0415

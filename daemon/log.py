@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import structlog
-
 MASK = "[REDACTED]"
 _SECRET_KEYS = {"auth_key", "view_password", "password", "document_password", "secret"}
 MIN_CHARS = 4  # shorter values are not secrets worth masking everywhere
@@ -229,6 +227,8 @@ def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutable
 
 def configure(level: str = "info") -> None:
     """JSON lines on stdout, with timestamp, level and event name."""
+    import structlog  # noqa: PLC0415 - only a command that logs pays for it
+
     # Other libraries' warnings, bare, on stderr (basicConfig's default stream).
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     structlog.configure(
