@@ -143,14 +143,14 @@ class Processor:
             self.store.messages.mark_done(row.id)
             return Result.OWN_COPY
         here = Placement(row.id, None, fetched.uid)
-        early_at = reading.now if row.state is MessageState.SEEN else None
+        fresh = early if row.state is MessageState.SEEN else None
         return self._attempt(box, row, mail, here,
-                             partial(self._new, box, row, mail, here, (early, early_at)))
+                             partial(self._new, box, row, mail, here, fresh))
 
     def _new(self, box: Box, row: MessageRow, mail: Mail, here: Placement,
-             early: tuple[Decision, datetime | None]) -> str:
-        """A new message's next step, from where its record says it is (``early``: its
-        decision without the history, and when it was made: None if it is not new)."""
+             early: Decision | None) -> str:
+        """A new message's next step, from where its record says it is (``early``: a new
+        one's decision without the history, made by its reader)."""
         if row.duplicate_of is not None:
             log.info("message.duplicate", of=row.duplicate_of, verdict=row.verdict)
             self._file(box, [here], Verdict(row.verdict or Verdict.REVIEW))
@@ -170,11 +170,11 @@ class Processor:
                 return self._pair(box, partner, row, mail, placements)
         # Decided before anything about the message is logged, so that its secrets are
         # registered with the redactor first.
-        decision, now = early
-        if now is None:
+        if early is None:
             decision = self._decide(row, mail)
-        else:
-            decision = finalize(decision, mail, self.settings, now=now, history=self.store)
+        else:  # the history as it is now: the messages before were recorded meanwhile
+            decision = finalize(early, mail, self.settings, now=self.clock(),
+                                history=self.store)
         log_read(mail, decision, here.uid)
         if decision.verdict is Verdict.HELD and decision.held_until is not None:
             self.store.messages.hold(row.id, decision.reason, decision.held_until)

@@ -11,7 +11,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.policy import default
 from pathlib import Path
 
@@ -283,3 +283,28 @@ def test_the_warm_up_samples_read_as_complete_submissions(settings: Settings) ->
         mail = read_message(sample.read_bytes())
         assert [a.status for a in mail.attachments] == [DocumentStatus.TEXT]
         assert decide(mail, settings, now=ARRIVED).verdict is Verdict.ROUTED, sample.name
+
+
+def test_the_reply_cap_counts_the_replies_of_the_messages_read_alongside(
+        settings: Settings) -> None:
+    """Messages are read ahead, several at once; the cap is still counted when each is
+    acted on, so the replies queued for the ones before it count."""
+    capped = settings.model_copy(update={
+        "replies": settings.replies.model_copy(update={"per_sender_per_day": 2})})
+    store = Store(capped.state.path)
+    # The state file stamps what it queues with the real time: so does this test's clock.
+    box = FakeMailbox(capped.imap.folder, datetime.now(UTC) - timedelta(hours=2))
+    outbox = FakeOutbox(box, copy_address(capped))
+    intake = Intake(capped, store, connect=lambda: box, outbox=outbox,
+                    clock=lambda: datetime.now(UTC), workers=2)
+    for n in range(4):
+        box.deliver(mails.dsure_key_mail(in_body=True, omit=("auth_key",),
+                                         contract_number=f"260400000{n}"))
+    try:
+        assert dict(intake.run_once()) == {"correction": 2, "review": 2}
+        assert len(outbox.to(parties.CONTRACTORS["yamada"].address_email)) == 2
+        assert [str(m["X-Surety-Problems"]) for m in outbox.to(stack.REVIEW)] == [
+            "auth-key-missing,reply-limit-reached"] * 2
+    finally:
+        intake.close()
+        store.close()
