@@ -15,7 +15,9 @@ the floor under it, growth with the mailbox's size, and start-up.
   every page of every PDF attachment (an encrypted PDF is counted, not opened): the least
   any daemon could spend on them. Printed with the ratio backlog / floor.
 * growth - the backlog again at each size (a size equal to --backlog reuses that run):
-  ms per message and the state database's size (with its -wal) after the run.
+  ms per message and the state database's size (with its -wal) after the run. A size
+  whose run would hold the shared stack longer than --max-hold-minutes (default 10, at
+  the rate of the largest run so far) is skipped with its estimate printed.
 * start - bench/start.py if it exists, else the median of ``surety-intake --config FILE
   classify`` on a one-page key-notice mail beside ``python -c pass``.
 
@@ -27,6 +29,8 @@ Usage (PYTHONPATH so that ``daemon`` is this tree's):
   PYTHONPATH=. .venv/bin/python bench/throughput.py [--seed 11] [--backlog 5000]
       [--latency-count 100] [--growth 1000,5000,20000] [--skip latency,floor,...]
 A small run: --backlog 300 --latency-count 30 --growth 300,600. --growth "" skips growth.
+On a 2-core machine shared with other test runs the daemon took about 4 messages a
+second: a backlog of 5,000 holds the stack about 20 minutes, 20,000 about 80.
 Prints figures, never asserts timing; numbers depend on the machine and its load, which
 it prints: quote them with it.
 """
@@ -427,6 +431,15 @@ def _print_latency(result: dict[str, object]) -> str:
     return f"p50 {p50:.2f} s, p95 {p95:.2f} s, max {worst:.2f} s (n={len(seconds)})"
 
 
+def _estimate(results: dict[int, Backlog], size: int) -> float:
+    """Seconds a backlog of ``size`` would hold the stack, from the largest run so far."""
+    if not results:
+        return 0.0
+    largest = results[max(results)]
+    per_message = (largest.append_s + largest.run_s + largest.drain_s) / largest.count
+    return per_message * size
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--seed", type=int, default=11)
@@ -435,59 +448,83 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--growth", default="1000,5000,20000",
                         help='comma-separated sizes; "" skips')
     parser.add_argument("--start-runs", type=int, default=10)
+    parser.add_argument("--max-hold-minutes", type=float, default=10,
+                        help="skip a growth size that would hold the shared stack longer")
     parser.add_argument("--skip", default="", help=f"comma-separated parts of {PARTS}")
     return parser.parse_args()
+
+
+def _growth(args: argparse.Namespace, sizes: list[int], results: dict[int, Backlog],
+            work: Path) -> str:
+    """The backlog at each size (reusing a run of the same size), skipping a size whose
+    run would hold the stack too long."""
+    rows = []
+    for size in sizes:
+        estimate = _estimate(results, size)
+        if size not in results and estimate > 60 * args.max_hold_minutes:
+            print(f"growth {size}: skipped, would hold the stack ~{estimate / 60:.0f} min"
+                  f" at the rate measured so far (--max-hold-minutes"
+                  f" {args.max_hold_minutes:g})", flush=True)
+            rows.append(f"{size}: skipped (~{estimate / 60:.0f} min)")
+            continue
+        if size not in results:
+            results[size] = backlog(args.seed, size, work, with_floor=False)
+            _print_backlog(results[size], "growth")
+            print(_machine(f"after growth {size}"), flush=True)
+        r = results[size]
+        rows.append(f"{size}: {1000 * r.run_s / size:.1f} ms/msg, db {r.state_bytes / MB:.1f} MB")
+    print("growth: " + "; ".join(rows), flush=True)
+    return "; ".join(rows)
+
+
+def _start(work: Path, runs: int) -> str:
+    start = start_up(work, runs)
+    if "output" in start:
+        print(f"start ({start['script']}):\n{start['output']}", flush=True)
+        return f"see {start['script']} above"
+    print(f"start: {start['command']}: median {start['classify_s']:.2f} s;"
+          f" python -c pass {start['python_s']:.3f} s (of {start['runs']})", flush=True)
+    return (f"classify {start['classify_s']:.2f} s vs python -c pass"
+            f" {start['python_s']:.3f} s (median of {start['runs']})")
+
+
+def _generate(args: argparse.Namespace, sizes: list[int]) -> None:
+    wanted = max(args.backlog, *sizes, 0)
+    if wanted:
+        began = time.perf_counter()
+        _corpus.messages(args.seed, wanted)
+        print(f"messages: seed {args.seed}, up to {wanted} (cache {_corpus.cache_root()}),"
+              f" ready in {time.perf_counter() - began:.0f} s", flush=True)
 
 
 def main() -> None:
     args = _arguments()
     skip = {s for s in args.skip.split(",") if s}
-    sizes = [int(s) for s in args.growth.split(",") if s.strip()]
+    if "backlog" in skip:
+        args.backlog = 0
+    sizes = [int(s) for s in args.growth.split(",") if s.strip() and "growth" not in skip]
     work = Path(tempfile.mkdtemp(prefix="throughput-"))
     print(f"command: {shlex.join([sys.executable, *sys.argv])}", flush=True)
     print(f"tree: {ROOT}; daemon from {__import__('daemon').__file__}; work dir {work}")
     print(_machine("before"), flush=True)
     summary: dict[str, str] = {}
     started = time.perf_counter()
-    wanted = [args.backlog, *sizes] if "growth" not in skip else [args.backlog]
-    generated = time.perf_counter()
-    _corpus.messages(args.seed, max(wanted))
-    print(f"messages: seed {args.seed}, up to {max(wanted)} (cache {_corpus.cache_root()}),"
-          f" ready in {time.perf_counter() - generated:.0f} s", flush=True)
-
+    _generate(args, sizes)
     if "latency" not in skip and args.latency_count:
         summary["latency"] = _print_latency(latency(args.seed, args.latency_count, work))
         print(_machine("after latency"), flush=True)
     results: dict[int, Backlog] = {}
-    if "backlog" not in skip and args.backlog:
+    if args.backlog:
         result = backlog(args.seed, args.backlog, work, with_floor="floor" not in skip)
         results[args.backlog] = result
         summary["backlog"] = _print_backlog(result, "backlog")
         if result.floor:
             summary["floor"] = _print_floor(result)
         print(_machine("after backlog"), flush=True)
-    if "growth" not in skip and sizes:
-        rows = []
-        for size in sizes:
-            if size not in results:
-                results[size] = backlog(args.seed, size, work, with_floor=False)
-                _print_backlog(results[size], "growth")
-                print(_machine(f"after growth {size}"), flush=True)
-            r = results[size]
-            rows.append(f"{size}: {1000 * r.run_s / size:.1f} ms/msg,"
-                        f" db {r.state_bytes / MB:.1f} MB")
-        print("growth: " + "; ".join(rows), flush=True)
-        summary["growth"] = "; ".join(rows)
+    if sizes:
+        summary["growth"] = _growth(args, sizes, results, work)
     if "start" not in skip:
-        start = start_up(work, args.start_runs)
-        if "output" in start:
-            print(f"start ({start['script']}):\n{start['output']}", flush=True)
-            summary["start"] = f"see {start['script']} above"
-        else:
-            print(f"start: {start['command']}: median {start['classify_s']:.2f} s;"
-                  f" python -c pass {start['python_s']:.3f} s (of {start['runs']})", flush=True)
-            summary["start"] = (f"classify {start['classify_s']:.2f} s vs python -c pass"
-                                f" {start['python_s']:.3f} s (median of {start['runs']})")
+        summary["start"] = _start(work, args.start_runs)
     print(_machine("after"), flush=True)
     print(f"--- summary (seed {args.seed}, {time.perf_counter() - started:.0f} s in all)")
     for part, line in summary.items():
