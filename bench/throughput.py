@@ -29,8 +29,9 @@ Usage (PYTHONPATH so that ``daemon`` is this tree's):
   PYTHONPATH=. .venv/bin/python bench/throughput.py [--seed 11] [--backlog 5000]
       [--latency-count 100] [--growth 1000,5000,20000] [--skip latency,floor,...]
 A small run: --backlog 300 --latency-count 30 --growth 300,600. --growth "" skips growth.
-On a 2-core machine shared with other test runs the daemon took about 4 messages a
-second: a backlog of 5,000 holds the stack about 20 minutes, 20,000 about 80.
+On a 2-core machine shared with other test runs the daemon took 3.5-4 messages a second
+(2026-12): a backlog of 5,000 holds the stack about 25 minutes, 20,000 about 95; pick
+--backlog and --growth to suit the other users of the stack.
 Prints figures, never asserts timing; numbers depend on the machine and its load, which
 it prints: quote them with it.
 """
