@@ -3,7 +3,9 @@
 Every ``interval`` seconds the sampler lists the process's descendants (by the parent
 pid in /proc/<pid>/stat) and sums their RSS (/proc/<pid>/statm). Forked children share
 their parent's pages until they write them, so the sum counts shared pages once per
-process: an upper bound of what the tree really holds.
+process: an upper bound of what the tree really holds. The sum of the proportional set
+sizes (PSS, shared pages split between their sharers) is sampled beside it: what the tree
+holds.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Peak:
     """The highest figures seen."""
 
     tree_bytes: int = 0
+    tree_pss_bytes: int = 0  # proportional: a page shared by n processes counts 1/n each
     main_bytes: int = 0
     processes: int = 0
     samples: int = 0
@@ -47,6 +50,18 @@ def _tree(root: int) -> list[int]:
         frontier = [pid for pid, ppid in parents.items() if ppid in frontier]
         tree += frontier
     return tree
+
+
+def _pss(pid: int) -> int:
+    """The process's proportional set size (smaps_rollup): shared pages split between
+    the processes that share them, so the tree's sum is what it really holds."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
 
 
 def _rss(pid: int) -> int:
@@ -81,6 +96,7 @@ class Sampler:
             peak = self.peak
             peak.samples += 1
             peak.tree_bytes = max(peak.tree_bytes, sum(sizes))
+            peak.tree_pss_bytes = max(peak.tree_pss_bytes, sum(_pss(pid) for pid in tree))
             peak.main_bytes = max(peak.main_bytes, sizes[0])
             peak.processes = max(peak.processes, sum(1 for s in sizes if s))
             self._stop.wait(self.interval)

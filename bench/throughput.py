@@ -400,13 +400,15 @@ def _print_backlog(result: Backlog, label: str) -> str:
           f" run --once {run_s:.1f} s (exit {result.returncode}), {n / run_s:.1f} msg/s,"
           f" {1000 * run_s / n:.1f} ms/msg", flush=True)
     peak = result.peak
-    print(f"  peak RSS: tree {peak.tree_bytes / MB:.0f} MB (up to {peak.processes} processes),"
+    print(f"  peak RSS: tree {peak.tree_bytes / MB:.0f} MB (up to {peak.processes} processes;"
+          f" PSS {peak.tree_pss_bytes / MB:.0f} MB),"
           f" main {peak.main_bytes / MB:.0f} MB ({peak.samples} samples);"
           f" state db {result.state_bytes / MB:.1f} MB;"
           f" Postfix drained {result.drain_s:.1f} s after exit", flush=True)
     print(f"  outcomes: {json.dumps(result.outcomes, sort_keys=True)}", flush=True)
     return (f"{n} msgs in {run_s:.1f} s = {n / run_s:.1f} msg/s, {1000 * run_s / n:.1f} ms/msg,"
-            f" peak RSS tree {peak.tree_bytes / MB:.0f} MB / main {peak.main_bytes / MB:.0f} MB")
+            f" peak RSS tree {peak.tree_bytes / MB:.0f} MB (PSS {peak.tree_pss_bytes / MB:.0f} MB)"
+            f" / main {peak.main_bytes / MB:.0f} MB")
 
 
 def _print_floor(result: Backlog) -> str:
