@@ -137,7 +137,7 @@ def main() -> int:
     """Try every edit; print what each one did."""
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for name in ("tests", "config"):
+        for name in ("tests", "config", "deploy"):
             shutil.copytree(ROOT / name, work / name)
         shutil.copy(ROOT / "pyproject.toml", work)
         shutil.copytree(ROOT / "daemon", work / "daemon")
