@@ -17,6 +17,8 @@ the copy-on-write faults of a large process on every message.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import time
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -29,17 +31,29 @@ from daemon.read import ReadLimits, read_message
 from daemon.sandbox import Limits, SandboxError, apply_limits, death
 
 RECYCLE_AFTER = 500  # messages a worker reads before it is replaced
+_ORPHAN_CHECK = 1.0  # seconds an idle worker waits before it looks whether the daemon lives
 _STOP = None  # sent to a worker: exit
 
 
-def _serve(conn: Connection, settings: Settings, limits: Limits) -> None:
-    """In the worker: read and decide each message sent, until told to stop."""
+def _serve(conn: Connection, daemons_end: Connection, daemon: int, settings: Settings,
+           limits: Limits) -> None:
+    """In the worker: read and decide each message sent, until told to stop or the daemon
+    is gone (killed: nobody will ever send another)."""
+    daemons_end.close()  # inherited at the fork: held here, it would hide the daemon's end
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the daemon's own handlers
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the daemon stops its workers
     apply_limits(limits, cpu=False)  # the daemon watches each message's wall-clock time
     read = settings.limits
     read_limits = ReadLimits(read.message_bytes, read.attachments, read.attachment_bytes,
                              read.text_chars)
     while True:
-        job = conn.recv()
+        while not conn.poll(_ORPHAN_CHECK):
+            if os.getppid() != daemon:
+                return
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
         if job is _STOP:
             return
         raw, received_at, now = job
@@ -65,8 +79,9 @@ class Worker:
         context = multiprocessing.get_context("fork")
         self._limits = limits
         self._conn, theirs = context.Pipe()
-        self._process = context.Process(target=_serve, args=(theirs, settings, limits),
-                                        name="reader", daemon=True)
+        self._process = context.Process(
+            target=_serve, args=(theirs, self._conn, os.getpid(), settings, limits),
+            name="reader", daemon=True)
         try:
             self._process.start()
         finally:

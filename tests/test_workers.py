@@ -5,9 +5,12 @@ behind."""
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +129,42 @@ def test_a_reading_no_longer_wanted_ends_its_worker(settings: Settings,
         Reading(mails.dsure_key_mail(subject="HANG"), None, settings, NOW, pool).cancel()
     finally:
         pool.close()
+
+
+_KILLED_DAEMON = """
+import os, signal, sys
+sys.path[:0] = {paths!r}
+import stack
+from pathlib import Path
+from daemon import config
+from daemon.workers import Pool
+settings = config.parse(stack.office_config(Path({state!r})))
+pool = Pool(settings, 2)
+print(" ".join(str(w._process.pid) for w in pool._idle), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_the_workers_of_a_killed_daemon_end_by_themselves(tmp_path: Path) -> None:
+    """SIGKILL gives the daemon no chance to stop its workers: they see it gone and end,
+    instead of waiting for ever for a message nobody will send."""
+    root = Path(__file__).resolve().parents[1]
+    script = _KILLED_DAEMON.format(paths=[str(root), str(root / "tests")],
+                                   state=str(tmp_path / "state.sqlite3"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    pids = [int(p) for p in done.stdout.split()]
+    assert len(pids) == 2, done.stderr
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in pids)
+
+
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
