@@ -7,6 +7,7 @@ pairing which one, if any, the mail provably completes.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,6 +23,8 @@ from daemon.store import MessageRow
 from daemon.store.messages import Messages
 
 log = structlog.get_logger("daemon.held")
+
+_REMEMBERED = 2 * pairing.MAX_WAITING  # held messages kept read during a poll
 
 # Reads a message (bytes, arrival time, passwords to try) into a Mail.
 Reader = Callable[[bytes, datetime | None, Iterable[str]], Mail]
@@ -80,6 +83,13 @@ class Held:
         self.settings = settings
         self.messages = messages
         self.read = read
+        # Held messages found and read during this poll (a backlog from one company
+        # would otherwise fetch and read each of them again for every new mail).
+        self._seen: OrderedDict[int, tuple[str, int, Mail]] = OrderedDict()
+
+    def forget(self) -> None:
+        """A new poll: what was found in the held folder is looked for again."""
+        self._seen.clear()
 
     def reopen(self, mail: Mail, passwords: tuple[str, ...]) -> Mail:
         """A message read again, trying these passwords on its encrypted attachments."""
@@ -108,12 +118,20 @@ class Held:
     def fetch(self, box: Box, held: MessageRow, folders: list[str]) -> Found | None:
         """A held message from the first of ``folders`` that has it, read (None, and a
         warning, when it is not there: moved by a person)."""
+        known = self._seen.get(held.id)
+        if known is not None and known[0] in folders:
+            self._seen.move_to_end(held.id)
+            return Found(held, *known)
         where = box.find(held.message_id, folders)
         if where is None:
             log.warning("held.missing", held_message_id=held.message_id)
             return None
         folder, fetched = where
-        return Found(held, folder, fetched.uid, self.read(fetched.raw, held.received_at, ()))
+        mail = self.read(fetched.raw, held.received_at, ())
+        self._seen[held.id] = (folder, fetched.uid, mail)
+        if len(self._seen) > _REMEMBERED:
+            self._seen.popitem(last=False)
+        return Found(held, folder, fetched.uid, mail)
 
     def finished(self, box: Box, follow_up: MessageRow) -> Found:
         """The held message a follow-up was decided with (a run stopped half-way): in the

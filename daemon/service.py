@@ -98,6 +98,7 @@ class Intake:
         wait is over; returns counts per outcome."""
         outcomes: Counter[str] = Counter()
         folder = self.settings.imap.folder
+        self.held.forget()
         try:
             with self.delivery.outbox.session():  # one SMTP connection for the poll
                 skip = self.store.messages.done_uids(folder, box.uidvalidity)

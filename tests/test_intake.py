@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.policy import default
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stack
@@ -308,3 +309,27 @@ def test_the_reply_cap_counts_the_replies_of_the_messages_read_alongside(
     finally:
         intake.close()
         store.close()
+
+
+def test_a_held_message_is_fetched_and_read_once_a_poll(office: Office) -> None:
+    """Each new mail from a company with held messages is matched against them; they are
+    fetched from the held folder once a poll, not once for every new mail."""
+    for n in range(2):  # two encrypted forms waiting for their passwords
+        office.box.deliver(mails.confirmation_mail(encrypt="zip-aes", policy_number=f"P-{n}",
+                                                   archive_password=f"Pw{n}x2604#"))
+    assert office.run() == {"held": 2}
+    office.later(minutes=1)
+    for n in range(3):  # three complete mails from the same company, none of them the key
+        office.box.deliver(mails.dsure_key_mail(contract_number=f"260401000{n}"),
+                           arrived=office.now)
+    looked: list[str] = []
+    find = office.box.find
+
+    def counting(message_id: str, folders: list[str]) -> Any:
+        looked.append(message_id)
+        return find(message_id, folders)
+
+    office.box.find = counting  # type: ignore[method-assign]
+    assert office.run() == {"routed": 3}
+    held = [m["Message-ID"] for m in office.box.held(office.settings.imap.folders.held)]
+    assert sorted(looked) == sorted(held)  # each once, though three mails asked
