@@ -125,10 +125,10 @@ class Processor:
         """Take one new message from fetched to filed (or held); returns its outcome."""
         structlog.contextvars.bind_contextvars(uid=fetched.uid)
         mail, early, err = reading.result()
-        if err is not None:
-            log.warning("message.read_failed", kind=err.kind, error=str(err)[:300])
         # Before anything can log about it (an error's text included), its secrets are known.
         protect_secrets(mail, Decision(Verdict.REVIEW))
+        if err is not None:
+            log.warning("message.read_failed", kind=err.kind, error=str(err)[:300])
         structlog.contextvars.bind_contextvars(message_id=mail.message_id)
         row = self.store.messages.seen(
             folder=self.settings.imap.folder, uidvalidity=box.uidvalidity, uid=fetched.uid,
