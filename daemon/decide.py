@@ -96,10 +96,12 @@ class History(ReplyHistory, Protocol):
         ``since`` (it was set aside as unpaired-password)."""
         ...  # pragma: no cover
 
-    def earlier_submissions(self, kind: Kind, *, source: str, before: datetime
-                            ) -> Sequence[EarlierSubmission]:
-        """Submissions of this kind decided up to ``before`` in other messages than
-        ``source``, newest first."""
+    def earlier_submissions(self, outcome: Outcome, *, sender: str, source: str,
+                            before: datetime) -> Sequence[EarlierSubmission]:
+        """The submissions of this one's kind decided up to ``before`` in other messages
+        than ``source`` that may be the same (the same 保証契約番号 or 証券番号, or the
+        same sender's for the same 工事名), newest first: the candidates; which one, if
+        any, this one replaces is :func:`replaced`'s call."""
         ...  # pragma: no cover
 
 
@@ -314,7 +316,8 @@ def _link(decision: Decision, mail: Mail, history: History, decided_at: datetime
         earlier = None
         if outcome.verdict is Verdict.ROUTED:
             earlier = replaced(outcome, mail.from_addr, history.earlier_submissions(
-                outcome.kind, source=decision.sources[0], before=decided_at))
+                outcome, sender=mail.from_addr, source=decision.sources[0],
+                before=decided_at))
         outcomes.append(replace(outcome, replaces=earlier) if earlier else outcome)
     return replace(decision, outcomes=tuple(outcomes))
 

@@ -472,6 +472,6 @@ def test_new_view_password_replaces_the_routed_one(tmp_path: Path, settings: Set
     assert second.sources != first.sources
     outcome = second.outcomes[0]
     earlier = replaced(outcome, YAMADA, store.earlier_submissions(
-        outcome.kind, source=second.sources[0], before=now + timedelta(hours=1)))
+        outcome, sender=YAMADA, source=second.sources[0], before=now + timedelta(hours=1)))
     assert earlier == first.sources[0]
     store.close()

@@ -92,3 +92,29 @@ def test_a_state_file_from_a_newer_daemon_is_refused(tmp_path: Path) -> None:
         f"surety-intake: {path}: state file version {SCHEMA_VERSION + 1} was written by a"
         f" newer surety-intake (this one reads up to version {SCHEMA_VERSION})")
     assert '"event": "state.too_new"' in proc.stdout
+
+
+def test_only_submissions_that_may_be_the_same_are_read_back(tmp_path: Path) -> None:
+    """What a submission may replace is looked up by its numbers and works: the years of
+    other submissions are not read, and an old match is still found behind them."""
+    from daemon.model import Decision, Fields, Kind, Outcome, Verdict  # noqa: PLC0415
+
+    store = Store(tmp_path / "state.sqlite3")
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def record(n: int, fields: Fields, sender: str = "a@x.example.jp") -> None:
+        outcome = Outcome(Verdict.ROUTED, Kind.DSURE_KEY, None, (), ("s@x",), fields)
+        row = store.messages.seen(folder="INBOX", uidvalidity=1, uid=n, message_id=f"<{n}@x>",
+                                  content_hash=str(n), received_at=at, sender=sender)
+        store.record_decision(row.id, Decision(Verdict.ROUTED, (outcome,), "", (f"<{n}@x>",)),
+                              at + timedelta(seconds=n), [])
+
+    record(0, Fields(contract_number="2604000001"))
+    for n in range(1, 301):
+        record(n, Fields(contract_number=f"26050{n:05d}", project_name="別の工事"))
+    new = Outcome(Verdict.ROUTED, Kind.DSURE_KEY, None, (), ("s@x",),
+                  Fields(contract_number="2604000001", project_name="市道改良工事"))
+    found = store.earlier_submissions(new, sender="b@y.example.jp", source="<new@x>",
+                                      before=at + timedelta(days=1))
+    assert [e.source for e in found] == ["<0@x>"]
+    store.close()

@@ -16,7 +16,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from daemon.model import Decision, EarlierSubmission, Kind
+from daemon.model import Decision, EarlierSubmission, Outcome
 from daemon.store import outgoing, submissions
 from daemon.store.db import Database, StateUnavailableError, StateVersionError
 from daemon.store.messages import Attempt, MessageRow, Messages, MessageState
@@ -83,7 +83,11 @@ class Store:
         """A password mail from ``sender`` set aside as unpaired since ``since``."""
         return self.messages.password_mail_since(sender, since)
 
-    def earlier_submissions(self, kind: Kind, *, source: str, before: datetime
-                            ) -> list[EarlierSubmission]:
-        """Submissions of this kind decided before, in other messages, newest first."""
-        return self.submissions.earlier(kind, source=source, before=before)
+    def earlier_submissions(self, outcome: Outcome, *, sender: str, source: str,
+                            before: datetime) -> list[EarlierSubmission]:
+        """The earlier submissions that may be the same as this one, newest first."""
+        fields = outcome.fields
+        return self.submissions.earlier(
+            outcome.kind, source=source, before=before, sender=sender,
+            numbers=(fields.contract_number, fields.policy_number),
+            project_name=fields.project_name)

@@ -75,5 +75,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      "UPDATE outgoing SET reply_to=lower(json_extract(recipients, '$[0]'))"
      " WHERE action LIKE 'reply%'",
      "CREATE INDEX IF NOT EXISTS outgoing_replies ON outgoing (reply_to, queued_at)"),
+    # 4: what a re-sent submission may replace is looked up by its numbers and works, not
+    # by reading every earlier submission of its kind.
+    ("CREATE INDEX IF NOT EXISTS submissions_contract ON submissions (contract_number)",
+     "CREATE INDEX IF NOT EXISTS submissions_policy ON submissions (policy_number)",
+     "CREATE INDEX IF NOT EXISTS submissions_works ON submissions (sender, project_name)"),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)

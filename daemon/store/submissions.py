@@ -28,21 +28,32 @@ def insert(db: sqlite3.Connection, message: int, sender: str, decision: Decision
         )
 
 
+LIMIT = 200  # candidates looked at, newest first: a re-sent submission replaces a recent one
+
+
 class Submissions:
     """The ``submissions`` table."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def earlier(self, kind: Kind, *, source: str, before: datetime
+    def earlier(self, kind: Kind, *, source: str, before: datetime, sender: str,
+                numbers: tuple[str | None, str | None], project_name: str | None
                 ) -> list[EarlierSubmission]:
         """Submissions of this kind decided up to ``before`` in other messages than
-        ``source``, newest first."""
+        ``source`` with the same 保証契約番号 or 証券番号 (``numbers``), or from ``sender``
+        for the same works, newest first, at most ``LIMIT``. Looked up by those values
+        (indexed), so the time it takes does not grow with the years of submissions."""
+        contract, policy = numbers
         rows = self._db.rows(
             "SELECT source, sender, contract_number, policy_number, project_name, verdict"
             " FROM submissions WHERE kind=? AND source<>? AND decided_at<=?"
-            " ORDER BY decided_at DESC, id DESC",
-            (kind.value, source, before.isoformat()),
+            " AND ((? IS NOT NULL AND contract_number=?) OR (? IS NOT NULL AND policy_number=?)"
+            " OR (? IS NOT NULL AND sender=? AND project_name=?))"
+            " ORDER BY decided_at DESC, id DESC LIMIT ?",
+            (kind.value, source, before.isoformat(), contract or None, contract,
+             policy or None, policy, project_name or None, sender.lower(), project_name,
+             LIMIT),
         )
         return [EarlierSubmission(r["source"], r["sender"], Verdict(r["verdict"]),
                                   r["contract_number"] or "", r["policy_number"] or "",
