@@ -62,7 +62,7 @@ def check_step(now: OutState, to: OutState) -> None:
         raise StepError(f"an outgoing mail cannot go from {now} to {to}")
 
 
-class Result(enum.StrEnum):
+class NotYet(enum.StrEnum):
     """Why a message's mails have not all gone yet."""
 
     WAITING = "send-waiting"    # a retry time, or a copy, is waited for
@@ -115,7 +115,7 @@ class Delivery:
                 if action_of(failed.action) is not Action.UNDELIVERABLE]
 
     def send(self, message: int, mails: list[Outgoing], decision: Decision, mail: Mail,
-             decided_at: datetime, copy_seen: CopySeen) -> Result | None:
+             decided_at: datetime, copy_seen: CopySeen) -> NotYet | None:
         """Send this message's mails not sent yet; None when all went, else why not yet."""
         from daemon.outbox import SendError  # noqa: PLC0415 - the SMTP stack, when sending
 
@@ -126,7 +126,7 @@ class Delivery:
             if item is None:
                 continue
             if item.next_attempt_at and item.next_attempt_at > now:
-                return Result.WAITING
+                return NotYet.WAITING
             if item.state is OutState.SENDING or item.uncertain:
                 if copy_seen(out.message_id):
                     self.table.mark_sent(out.message_id)
@@ -171,7 +171,7 @@ class Delivery:
         self.table.queue(message, notice.action, notice.message_id, notice.recipients)
         return notice
 
-    def _await_copy(self, out: Outgoing, attempts: int, now: datetime) -> Result:
+    def _await_copy(self, out: Outgoing, attempts: int, now: datetime) -> NotYet:
         """An uncertain mail with no copy yet: see that the server is up, then wait for
         the copy (the mail and the message stay as they are until then)."""
         from daemon.outbox import SendError  # noqa: PLC0415
@@ -184,10 +184,10 @@ class Delivery:
         self.table.await_copy(out.message_id, until)
         log.info("mail.awaiting_copy", action=out.action, out_message_id=out.message_id,
                  until=until.isoformat())
-        return Result.WAITING
+        return NotYet.WAITING
 
     def _defer(self, out: Outgoing, err: SendError, attempt: int, now: datetime, *,
-               uncertain: bool = False) -> Result:
+               uncertain: bool = False) -> NotYet:
         """A temporary failure: try again after a pause that grows with each attempt."""
         smtp = self.settings.smtp
         retry = now + backoff(attempt, smtp.retry_first_seconds, smtp.retry_max_minutes)
@@ -196,7 +196,7 @@ class Delivery:
         log.warning("mail.send_deferred", action=out.action, error=str(err),
                     out_message_id=out.message_id, retry_at=retry.isoformat(),
                     uncertain=uncertain)
-        return Result.DEFERRED
+        return NotYet.DEFERRED
 
 
 def _queued(out_message_id: str) -> PendingMail:

@@ -11,13 +11,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
 
 import structlog
 
 from daemon import pairing
 from daemon.config import Settings
-from daemon.mailbox import Fetched
+from daemon.mailbox import Box
 from daemon.model import Mail, Verdict
 from daemon.store import MessageRow
 from daemon.store.messages import Messages
@@ -28,26 +27,6 @@ _REMEMBERED = 2 * pairing.MAX_WAITING  # held messages kept read during a poll
 
 # Reads a message (bytes, arrival time, passwords to try) into a Mail.
 Reader = Callable[[bytes, datetime | None, Iterable[str]], Mail]
-
-
-class Box(Protocol):
-    """What the loop needs of an IMAP session (:class:`daemon.mailbox.Mailbox`)."""
-
-    uidvalidity: int
-
-    def fetch_new(self, skip: set[int], *, headers: tuple[str, ...] = (),
-                  body_unwanted: Callable[[bytes], bool] | None = None
-                  ) -> Iterable[Fetched]: ...  # pragma: no cover
-
-    def find(self, message_id: str, folders: list[str]
-             ) -> tuple[str, Fetched] | None: ...  # pragma: no cover
-
-    def file(self, uid: int, folder: str) -> None: ...  # pragma: no cover
-
-    def file_from(self, folder: str, uid: int, target: str) -> None: ...  # pragma: no cover
-
-    def wait_for_news(self, seconds: float, interrupt: Callable[[], bool]
-                      ) -> bool: ...  # pragma: no cover
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ import contextlib
 import functools
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from imapclient import IMAPClient
@@ -70,6 +70,26 @@ def _context(ca_file: str, _stamp: int) -> ssl.SSLContext:
     if ca_file:
         context.load_verify_locations(cafile=ca_file)
     return context
+
+
+class Box(Protocol):
+    """What the loop needs of an IMAP session (:class:`daemon.mailbox.Mailbox`)."""
+
+    uidvalidity: int
+
+    def fetch_new(self, skip: set[int], *, headers: tuple[str, ...] = (),
+                  body_unwanted: Callable[[bytes], bool] | None = None
+                  ) -> Iterable[Fetched]: ...  # pragma: no cover
+
+    def find(self, message_id: str, folders: list[str]
+             ) -> tuple[str, Fetched] | None: ...  # pragma: no cover
+
+    def file(self, uid: int, folder: str) -> None: ...  # pragma: no cover
+
+    def file_from(self, folder: str, uid: int, target: str) -> None: ...  # pragma: no cover
+
+    def wait_for_news(self, seconds: float, interrupt: Callable[[], bool]
+                      ) -> bool: ...  # pragma: no cover
 
 
 class Mailbox:

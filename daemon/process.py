@@ -29,10 +29,10 @@ from daemon.compose import about, compose, quarantine_notice
 from daemon.config import Limits, Settings
 from daemon.decide import finalize
 from daemon.delivery import Delivery
-from daemon.held import Box, Found, Held
+from daemon.held import Found, Held
 from daemon.lifecycle import Own, own_mail, quarantine_due, secrets_of
 from daemon.log import register_message_secrets
-from daemon.mailbox import Fetched
+from daemon.mailbox import Box, Fetched
 from daemon.model import Decision, Mail, Verdict
 from daemon.problems import Code
 from daemon.sandbox import Reading, decide_in_child, read_in_child

@@ -26,14 +26,14 @@ import structlog
 from daemon import config
 from daemon.config import Settings
 from daemon.delivery import Delivery, Sender
-from daemon.held import Box, Held
+from daemon.held import Held
 from daemon.lifecycle import (
     OWN_HEADERS,
     Own,
     own_by_headers,
 )
 from daemon.log import register_secret
-from daemon.mailbox import Fetched, Mailbox, MailboxError
+from daemon.mailbox import Box, Fetched, Mailbox, MailboxError
 from daemon.model import Verdict
 from daemon.process import CONNECTION_ERRORS, Processor, Result, read_mail
 from daemon.sandbox import Reading

@@ -22,6 +22,11 @@ from daemon.mailbox import Fetched
 from daemon.outbox import SendError
 
 
+def parsed(raw: bytes) -> Message:
+    """A message's bytes as the email package reads them."""
+    return email.message_from_bytes(raw, policy=default)
+
+
 @dataclass
 class Stored:
     """A message in a folder."""
@@ -32,7 +37,7 @@ class Stored:
 
     @property
     def message(self) -> Message:
-        return email.message_from_bytes(self.raw, policy=default)
+        return parsed(self.raw)
 
 
 @dataclass
@@ -107,7 +112,7 @@ class Handed:
 
     @property
     def message(self) -> Message:
-        return email.message_from_bytes(self.raw, policy=default)
+        return parsed(self.raw)
 
 
 @dataclass
