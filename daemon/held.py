@@ -15,9 +15,10 @@ from datetime import datetime
 import structlog
 
 from daemon import pairing
+from daemon.classify import classify
 from daemon.config import Settings
 from daemon.mailbox import Box
-from daemon.model import Mail, Verdict
+from daemon.model import HeldReason, Mail, Submission, Verdict
 from daemon.store import MessageRow
 from daemon.store.messages import Messages
 
@@ -65,10 +66,23 @@ class Held:
         # Held messages found and read during this poll (a backlog from one company
         # would otherwise fetch and read each of them again for every new mail).
         self._seen: OrderedDict[int, tuple[str, int, Mail]] = OrderedDict()
+        # What classify found in those of them waiting for the rest of a submission.
+        self._classified: dict[int, tuple[Submission, ...]] = {}
 
     def forget(self) -> None:
         """A new poll: what was found in the held folder is looked for again."""
         self._seen.clear()
+        self._classified.clear()
+
+    def _submissions(self, held: MessageRow, mail: Mail) -> tuple[Submission, ...] | None:
+        """A held message's submissions, when pairing will ask for them (it waits for the
+        rest of a submission), worked out once while it is remembered."""
+        if held.held_reason != HeldReason.REST:
+            return None
+        known = self._classified.get(held.id)
+        if known is None:
+            known = self._classified[held.id] = classify(mail, self.settings).submissions
+        return known
 
     def reopen(self, mail: Mail, passwords: tuple[str, ...]) -> Mail:
         """A message read again, trying these passwords on its encrypted attachments."""
@@ -90,7 +104,8 @@ class Held:
             if first is None:
                 continue
             found[held.id] = first
-            waiting.append(replace(candidate, mail=first.mail))
+            waiting.append(replace(candidate, mail=first.mail,
+                                   submissions=self._submissions(held, first.mail)))
         match = pairing.partner(waiting, mail, self.settings, self.reopen)
         return None if match is None else found[match.key]
 
@@ -109,7 +124,8 @@ class Held:
         mail = self.read(fetched.raw, held.received_at, ())
         self._seen[held.id] = (folder, fetched.uid, mail)
         if len(self._seen) > _REMEMBERED:
-            self._seen.popitem(last=False)
+            gone, _ = self._seen.popitem(last=False)
+            self._classified.pop(gone, None)
         return Found(held, folder, fetched.uid, mail)
 
     def finished(self, box: Box, follow_up: MessageRow) -> Found:

@@ -28,6 +28,7 @@ KEEP_RECENT = 2048
 _secrets: set[str] = set()  # every value masked now: the lasting ones and the recent ones
 _recent: dict[str, None] = {}  # the messages' values, oldest first: the ones that may go
 _version = 0  # counts changes to _secrets, so the matcher is built again only after one
+_changed: set[str] = set()  # values added to or dropped from _secrets since the last build
 # The loop registers from the scheduler's worker thread; the main thread logs too.
 _lock = threading.Lock()
 
@@ -39,6 +40,7 @@ def register_secret(value: str | None) -> None:
         with _lock:
             _secrets.add(value)
             _recent.pop(value, None)
+            _changed.add(value)
             _version += 1
 
 
@@ -60,9 +62,11 @@ def register_message_secrets(values: Iterable[str | None]) -> None:
             oldest = next(iter(_recent))
             del _recent[oldest]
             _secrets.discard(oldest)
+            _changed.add(oldest)
         for value in batch:
             _recent[value] = None
             _secrets.add(value)
+            _changed.add(value)
         if dropped or len(_secrets) != before:
             _version += 1
 
@@ -128,13 +132,22 @@ def matcher(secrets: Iterable[str]) -> Matcher:
     for secret in secrets:
         if not secret or len(secret) < MIN_CHARS:
             continue
-        folded = skeleton(secret)
+        folded, as_written = _forms(secret)
         if len(folded) >= MIN_CHARS:
             by_start.setdefault(folded[:GRAM], set()).add(folded)
-        if len(folded) < MIN_CHARS or _fold(secret[0]) == "" or _fold(secret[-1]) == "":
+        if as_written:
             literal.add(secret)
     return Matcher({k: tuple(sorted(v, key=len, reverse=True)) for k, v in by_start.items()},
                    tuple(sorted(literal, key=len, reverse=True)))
+
+
+@lru_cache(maxsize=2 * KEEP_RECENT)
+def _forms(secret: str) -> tuple[str, bool]:
+    """A secret's skeleton, and whether it is also replaced as written (see
+    :func:`matcher`): worked out once per secret, not on every change to the set."""
+    folded = skeleton(secret)
+    return folded, (len(folded) < MIN_CHARS or _fold(secret[0]) == ""
+                    or _fold(secret[-1]) == "")
 
 
 def mask_text(text: str, found: Matcher) -> str:
@@ -205,16 +218,67 @@ def _secret_name(key: object) -> bool:
     return isinstance(key, str) and key in _SECRET_KEYS
 
 
-_built: tuple[object, int, Matcher] | None = None
+@dataclass
+class _Built:
+    """The matcher of the registered secrets, and the secrets behind each of its keys."""
+
+    secrets: set[str]  # the registry it was built from (a test may put in another)
+    version: int
+    found: Matcher
+    by_gram: dict[str, set[str]]  # GRAM key of by_start -> the secrets with that key
+
+
+_built: _Built | None = None
+
+
+def _gram(secret: str) -> str | None:
+    folded, _ = _forms(secret)
+    return folded[:GRAM] if len(secret) >= MIN_CHARS and len(folded) >= MIN_CHARS else None
 
 
 def _registered() -> Matcher:
-    """The matcher of every secret registered now (built again only after a change)."""
+    """The matcher of every secret registered now: built again after a change, only for
+    the secrets that changed (a message adds a few to the thousands registered)."""
     global _built  # noqa: PLW0603
     with _lock:
-        if _built is None or _built[0] is not _secrets or _built[1] != _version:
-            _built = (_secrets, _version, matcher(_secrets))
-        return _built[2]
+        if _built is None or _built.secrets is not _secrets:
+            by_gram: dict[str, set[str]] = {}
+            for secret in _secrets:
+                gram = _gram(secret)
+                if gram is not None:
+                    by_gram.setdefault(gram, set()).add(secret)
+            _built = _Built(_secrets, _version, matcher(_secrets), by_gram)
+        elif _built.version != _version:
+            _built = _updated(_built)
+        _changed.clear()
+        return _built.found
+
+
+def _updated(built: _Built) -> _Built:
+    """``built`` with the secrets in _changed added or dropped."""
+    by_start = dict(built.found.by_start)
+    literal = set(built.found.literal)
+    for secret in _changed:
+        gram = _gram(secret)
+        if gram is not None:
+            members = built.by_gram.setdefault(gram, set())
+            if secret in _secrets:
+                members.add(secret)
+            else:
+                members.discard(secret)
+            part = matcher(members).by_start.get(gram)
+            if part:
+                by_start[gram] = part
+            else:
+                by_start.pop(gram, None)
+                built.by_gram.pop(gram, None)
+        if _forms(secret)[1] and len(secret) >= MIN_CHARS:
+            if secret in _secrets:
+                literal.add(secret)
+            else:
+                literal.discard(secret)
+    found = Matcher(by_start, tuple(sorted(literal, key=len, reverse=True)))
+    return _Built(built.secrets, _version, found, built.by_gram)
 
 
 def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

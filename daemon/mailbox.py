@@ -100,6 +100,7 @@ class Mailbox:
         self._password = password
         self._client: IMAPClient | None = None
         self._delimiter = "/"
+        self._folders: set[str] = set()  # folders seen to exist in this session
         self.uidvalidity = 0
 
     def __enter__(self) -> Mailbox:
@@ -132,6 +133,7 @@ class Mailbox:
         except (OSError, IMAPClientError, ssl.SSLError) as err:
             raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
         self._client = client
+        self._folders.clear()
         folders = client.list_folders()
         if folders:
             delimiter = folders[0][1]
@@ -266,16 +268,22 @@ class Mailbox:
         """Move the message to ``folder`` (created if missing); copy and flag without MOVE."""
         target = self.server_folder(folder)
         client = self.client
-        if not client.folder_exists(target):
-            try:
-                client.create_folder(target)
-            except IMAPClientError:
-                if not client.folder_exists(target):
-                    raise
-            client.subscribe_folder(target)
-        if client.has_capability("MOVE"):
-            client.move([uid], target)
-        else:
-            client.copy([uid], target)
-            client.add_flags([uid], [DONE_KEYWORD])
+        if target not in self._folders:  # looked for once a session, not for every message
+            if not client.folder_exists(target):
+                try:
+                    client.create_folder(target)
+                except IMAPClientError:
+                    if not client.folder_exists(target):
+                        raise
+                client.subscribe_folder(target)
+            self._folders.add(target)
+        try:
+            if client.has_capability("MOVE"):
+                client.move([uid], target)
+            else:
+                client.copy([uid], target)
+                client.add_flags([uid], [DONE_KEYWORD])
+        except IMAPClientError:
+            self._folders.discard(target)  # deleted meanwhile? looked for again next time
+            raise
         log.info("message.filed", uid=uid, folder=target)

@@ -28,6 +28,7 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 
 from daemon.classify import classify, password_candidates
 from daemon.config import Settings
@@ -62,6 +63,29 @@ class Waiting:
     reason: str  # a HeldReason (as the state file gives it back)
     until: datetime | None
     mail: Mail
+    # Its submissions as classify finds them, when the caller knows them already (the
+    # same held message is looked at for every new mail of its sender).
+    submissions: tuple[Submission, ...] | None = None
+
+
+class _New:
+    """The new mail, with what pairing asks of it worked out once for all held messages."""
+
+    def __init__(self, mail: Mail, settings: Settings) -> None:
+        self.mail = mail
+        self.settings = settings
+
+    @cached_property
+    def ignored(self) -> bool:
+        return ignore_reason(self.mail, self.settings) is not None
+
+    @cached_property
+    def submissions(self) -> tuple[Submission, ...]:
+        return classify(self.mail, self.settings).submissions
+
+    @cached_property
+    def passwords(self) -> tuple[str, ...]:
+        return tuple(password_candidates(self.mail))
 
 
 def eligible(waiting: Waiting, mail: Mail) -> bool:
@@ -97,26 +121,32 @@ def opens(passwords: Sequence[str], mail: Mail, opener: Opener) -> bool:
 
 def proof(waiting: Waiting, mail: Mail, settings: Settings, opener: Opener) -> Proof:
     """How surely ``mail`` completes ``waiting`` (NONE: it does not)."""
-    if not eligible(waiting, mail) or ignore_reason(mail, settings):
+    return _proof(waiting, _New(mail, settings), opener)
+
+
+def _proof(waiting: Waiting, new: _New, opener: Opener) -> Proof:
+    mail = new.mail
+    if not eligible(waiting, mail) or new.ignored:
         return Proof.NONE
     if waiting.reason == HeldReason.PASSWORD:
-        return _password_proof(waiting.mail, mail, opener)
+        return _password_proof(waiting.mail, new.passwords, opener)
     if waiting.reason == HeldReason.DOCUMENT:
-        return _password_proof(mail, waiting.mail, opener)
+        return _password_proof(mail, tuple(password_candidates(waiting.mail)), opener)
     if waiting.reason == HeldReason.REST and waiting.sender.lower() == mail.from_addr.lower():
-        return rest_proof(classify(waiting.mail, settings).submissions,
-                          classify(mail, settings).submissions)
+        held = waiting.submissions
+        if held is None:
+            held = classify(waiting.mail, new.settings).submissions
+        return rest_proof(held, new.submissions)
     return Proof.NONE
 
 
-def _password_proof(locked: Mail, key: Mail, opener: Opener) -> Proof:
-    """``key`` gives a password that opens ``locked``'s encrypted attachment: OPENED.
-    A password that opens nothing pairs with nothing, whatever else is held (a zip sent
-    next may be the one it opens; the held attachment's own wait decides, see
-    :func:`daemon.decide.finalize`)."""
+def _password_proof(locked: Mail, candidates: Sequence[str], opener: Opener) -> Proof:
+    """A password of ``candidates`` (what the other mail gives) opens ``locked``'s
+    encrypted attachment: OPENED. A password that opens nothing pairs with nothing,
+    whatever else is held (a zip sent next may be the one it opens; the held
+    attachment's own wait decides, see :func:`daemon.decide.finalize`)."""
     if not sealed(locked):
         return Proof.NONE
-    candidates = password_candidates(key)
     return Proof.OPENED if opens(candidates, locked, opener) else Proof.NONE
 
 
@@ -176,7 +206,8 @@ def partner(waiting: Sequence[Waiting], mail: Mail, settings: Settings,
             opener: Opener) -> Waiting | None:
     """The held message ``mail`` completes: the one with the strongest proof, none on a
     tie (a mail that could complete two is matched by a person's eye or not at all)."""
-    scored = [(proof(w, mail, settings, opener), w) for w in waiting[:MAX_WAITING]]
+    new = _New(mail, settings)
+    scored = [(_proof(w, new, opener), w) for w in waiting[:MAX_WAITING]]
     best = max((p for p, _ in scored), default=Proof.NONE)
     if best is Proof.NONE:
         return None

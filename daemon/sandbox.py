@@ -338,6 +338,7 @@ class Reading:
         self._pool = pool
         self._worker: Worker | None = None
         self._job: Job[tuple[Mail, Decision]] | None = None
+        self._done: tuple[Mail, Decision] | SandboxError | None = None
         if pool is not None:  # a reader process of the pool (see daemon.workers)
             self._worker = pool.take()
             self._worker.submit(raw, received_at, now)
@@ -347,14 +348,26 @@ class Reading:
                 _read_and_decide, raw, received_at, settings, now,
                 limits=Limits(limits.read_seconds, limits.read_memory_mb << 20))
 
-    def _collect(self) -> tuple[Mail, Decision]:
-        if self._worker is not None and self._pool is not None:
-            try:
-                return self._worker.collect()
-            finally:
-                self._pool.give_back(self._worker)
-        assert self._job is not None
-        return self._job.result()
+    def collect(self) -> None:
+        """Wait for the child's answer and let its reader process go (to the next
+        message) now; :meth:`result` then gives what it answered."""
+        if self._done is not None:
+            return
+        try:
+            if self._worker is not None and self._pool is not None:
+                try:
+                    self._done = self._worker.collect()
+                finally:
+                    self._pool.give_back(self._worker)
+                    self._worker = None
+            else:
+                assert self._job is not None
+                self._done = self._job.result()
+        except SandboxError as err:
+            # Kept without its traceback: its frames would hold this reading, and so the
+            # worker's pipes, until the collector ran.
+            err.__context__ = None
+            self._done = err.with_traceback(None)
 
     def cancel(self) -> None:
         """Not wanted after all: the child is stopped and reaped."""
@@ -368,14 +381,15 @@ class Reading:
         and :func:`decide_in_child` would give them; when the child fails, the two are
         done again one after the other, so that what failed is handled as they handle
         it (a message that cannot be read is decided from its headers)."""
-        try:
-            mail, decision = self._collect()
-            return mail, decision, None
-        except SandboxError:
+        self.collect()
+        if isinstance(self._done, SandboxError):
             mail, read_error = read_in_child(self.raw, self.received_at, self.settings.limits,
                                              now=self.now)
             decision, decide_error = decide_in_child(mail, self.settings, now=self.now)
             return mail, decision, read_error or decide_error
+        assert self._done is not None
+        mail, decision = self._done
+        return mail, decision, None
 
 
 def warm_up(settings: Settings) -> None:

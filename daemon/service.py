@@ -145,6 +145,7 @@ class Intake:
         it (one child per core), so that the children work while this process acts on
         the message before (sending, filing, recording)."""
         window: deque[tuple[Fetched, Reading]] = deque()
+        ready: tuple[Fetched, Reading] | None = None  # answered; its reader is free again
         try:
             for item in fetched:
                 if self.stopping.is_set():
@@ -154,13 +155,22 @@ class Intake:
                     continue
                 window.append((item, Reading(item.raw, item.internaldate, self.settings,
                                              self.clock(), self._readers())))
+                if ready is not None:  # every reader busy while this process acts
+                    yield partial(self.process.new, box, *ready)
+                    ready = None
                 if len(window) >= self.workers:
-                    yield partial(self.process.new, box, *window.popleft())
+                    ready = window.popleft()
+                    ready[1].collect()
+            if ready is not None:
+                yield partial(self.process.new, box, *ready)
+                ready = None
             while window:
                 yield partial(self.process.new, box, *window.popleft())
         finally:  # stopping, or the poll failed: the children ahead are not needed
             for _, reading in window:
                 reading.cancel()
+            if ready is not None:
+                ready[1].cancel()
 
     def _readers(self) -> Pool:
         """The pool of reader processes, started with the first message."""

@@ -340,3 +340,12 @@ def test_an_address_is_sent_as_it_is_or_not_at_all(address: str, sent_as: str | 
     (raw UTF-8 read as UTF-8), or refuses it: never one the SMTP client would read as
     another address (a comment dropped, a list cut at its comma)."""
     assert display.mailbox(address) == sent_as
+
+
+@given(st.binary(max_size=64) | st.lists(st.sampled_from([b"a", b"\r", b"\n", b"\r\n", b"."]),
+                                       max_size=40).map(b"".join))
+def test_originals_get_crlf_line_ends_as_the_regex_gives_them(data: bytes) -> None:
+    """The original attached whole keeps every byte but its line ends, each made CRLF."""
+    from daemon.compose import crlf_lines  # noqa: PLC0415
+
+    assert crlf_lines(data) == re.sub(rb"\r?\n|\r", b"\r\n", data)

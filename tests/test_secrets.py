@@ -514,3 +514,26 @@ def test_classify_masks_a_key_in_the_notice_s_file_name(settings: Settings,
     assert shown(key, printed, *_strings(result)) == []
     assert result["fields"]["auth_key"] == key[:2] + "*" * 10  # type: ignore[index]
     assert result["submissions"][0]["source"] == "認証キー（[REDACTED]）.pdf"  # type: ignore[index]
+
+
+_VALUES = st.text(alphabet="Ab3-ｂ３ 　ー", min_size=0, max_size=7)
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.lists(_VALUES, max_size=5)), max_size=12))
+def test_the_matcher_kept_up_to_date_is_the_one_built_afresh(
+        calls: list[tuple[bool, list[str]]]) -> None:
+    """The redactor's matcher is updated for the secrets that came and went, message by
+    message; after any sequence it masks exactly what one built from scratch masks."""
+    with mock.patch.object(log, "_secrets", set()), mock.patch.object(log, "_recent", {}), \
+            mock.patch.object(log, "_changed", set()), mock.patch.object(log, "KEEP_RECENT", 6):
+        for server, values in calls:
+            if server:
+                for value in values:
+                    log.register_secret(value)
+            else:
+                log.register_message_secrets(values)
+            kept = log._registered()
+            fresh = log.matcher(log._secrets)
+            assert kept.by_start == fresh.by_start
+            assert set(kept.literal) == set(fresh.literal)
