@@ -69,6 +69,33 @@ def test_an_uncertain_mail_stays_uncertain_through_clean_failures(tmp_path: Path
     assert store.outgoing.pending(row.id) == []
 
 
+def test_what_the_world_relies_on_is_on_disk_before_it_happens(tmp_path: Path) -> None:
+    """The mark that a mail goes to the SMTP server and the record of a held message are
+    synced to disk (synchronous=FULL) before the daemon acts on them; the other steps are
+    not (a power cut may undo them, which costs work done again, never a mail twice)."""
+    store = Store(tmp_path / "state.sqlite3")
+    synced: list[str] = []
+    level: list[str] = []
+
+    def trace(sql: str) -> None:
+        if sql.startswith("PRAGMA synchronous"):
+            level.append(sql.rpartition("=")[2])
+        elif sql == "COMMIT":
+            synced.append(level[-1] if level else "NORMAL")
+
+    row = store.messages.seen(folder="INBOX", uidvalidity=1, uid=1, message_id="<m@x>",
+                              content_hash="h", received_at=datetime(2026, 11, 1, tzinfo=UTC))
+    store.db.conn.set_trace_callback(trace)
+    store.outgoing.queue(row.id, "forward", "<out@x>", ("keiyaku@city.example.jp",))
+    store.outgoing.mark_sending("<out@x>")
+    store.outgoing.mark_sent("<out@x>")
+    store.messages.hold(row.id, "waiting-for-rest", datetime(2026, 11, 2, tzinfo=UTC))
+    store.messages.mark_done(row.id)
+    assert synced == ["NORMAL", "FULL", "NORMAL", "FULL", "NORMAL"]
+    assert store.db.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+    store.close()
+
+
 def test_a_state_file_from_a_newer_daemon_is_refused(tmp_path: Path) -> None:
     """Not read, not changed; the command stops with exit 2 (systemd does not retry) and
     says which file and which versions."""

@@ -1,5 +1,16 @@
 """The SQLite connection the gateways share: transactions, and one error for a state file
-that cannot be used now."""
+that cannot be used now.
+
+Durability: the state file is in WAL mode with ``synchronous=NORMAL``, so a commit is safe
+from the daemon being killed at any moment (the write is in the operating system's hands)
+but not from a power cut, which may undo the last few commits. A commit that an action
+outside the state file relies on is made ``durable`` (``synchronous=FULL``: the WAL,
+and with it every commit before, is on disk before the commit returns): the mark that a
+mail is being handed to the SMTP server, and the record of a message put in the held
+folder. What a power cut may undo then costs work done again (a message read and decided
+again, the same way; a filed message's last mark), never a mail sent twice or a held
+message forgotten in its folder. One sync per message instead of one per step.
+"""
 
 from __future__ import annotations
 
@@ -72,7 +83,7 @@ class Database:
                                     check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)
         self._migrate(path)
@@ -101,16 +112,23 @@ class Database:
         self.conn.close()
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (taken at once: BEGIN IMMEDIATE), rolled back on error."""
+    def tx(self, *, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction (taken at once: BEGIN IMMEDIATE), rolled back on error;
+        ``durable``: on disk, with every commit before it, when it returns."""
         with _available():
-            self.conn.execute("BEGIN IMMEDIATE")
+            if durable:
+                self.conn.execute("PRAGMA synchronous=FULL")
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            finally:
+                if durable:
+                    self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def rows(self, sql: str, args: Args = ()) -> list[sqlite3.Row]:
         """Every row a query gives."""

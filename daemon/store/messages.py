@@ -115,8 +115,9 @@ class Messages:
         return {int(r["uid"]) for r in rows}
 
     def hold(self, message: int, reason: str, until: datetime) -> None:
-        """The message waits for its follow-up until ``until``."""
-        with self._db.tx() as db:
+        """The message waits for its follow-up until ``until`` (on disk before it is moved
+        to the held folder: it is not forgotten there)."""
+        with self._db.tx(durable=True) as db:
             db.execute(
                 "UPDATE messages SET state=?, verdict=?, held_reason=?, held_until=?"
                 " WHERE id=?",

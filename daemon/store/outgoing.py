@@ -86,10 +86,10 @@ class Outgoing:
                            (out_message_id,))
         return OutState(row["state"]) if row else None
 
-    def _move(self, out_message_id: str, to: OutState, sets: str, args: tuple[object, ...]
-              ) -> None:
+    def _move(self, out_message_id: str, to: OutState, sets: str, args: tuple[object, ...],
+              *, durable: bool = False) -> None:
         """One step of a mail's life, checked against the transition table."""
-        with self._db.tx() as db:
+        with self._db.tx(durable=durable) as db:
             row = db.execute("SELECT state FROM outgoing WHERE out_message_id=?",
                              (out_message_id,)).fetchone()
             if row is None:
@@ -102,7 +102,7 @@ class Outgoing:
         """About to hand the mail to the SMTP server: if the run stops now, whether it was
         sent is uncertain, and the mailbox is asked before sending it again."""
         self._move(out_message_id, OutState.SENDING,
-                   "attempts=attempts+1, confirm_after=NULL", ())
+                   "attempts=attempts+1, confirm_after=NULL", (), durable=True)
 
     def mark_sent(self, out_message_id: str) -> None:
         """One outgoing mail was accepted by the SMTP server (or its copy was seen)."""
