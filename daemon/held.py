@@ -95,18 +95,24 @@ class Held:
         found: dict[int, Found] = {}
         waiting: list[pairing.Waiting] = []
         folder = self.settings.imap.folders.held
+        new = pairing.NewMail(mail, self.settings)
+        looked_at = 0  # the held messages within pairing.MAX_WAITING, read or not
         for held in self.messages.held(domain=mail.from_addr.rpartition("@")[2]):
             candidate = pairing.Waiting(held.id, held.sender, held.held_reason or "",
                                         held.held_until, mail)
-            if not pairing.eligible(candidate, mail) or len(waiting) >= pairing.MAX_WAITING:
+            if not pairing.eligible(candidate, mail) or looked_at >= pairing.MAX_WAITING:
+                continue
+            if not pairing.may_complete(candidate, new):
+                looked_at += 1  # the mail cannot complete it, whatever it holds: not read
                 continue
             first = self.fetch(box, held, [folder])
             if first is None:
                 continue
+            looked_at += 1
             found[held.id] = first
             waiting.append(replace(candidate, mail=first.mail,
                                    submissions=self._submissions(held, first.mail)))
-        match = pairing.partner(waiting, mail, self.settings, self.reopen)
+        match = pairing.partner(waiting, new, self.settings, self.reopen)
         return None if match is None else found[match.key]
 
     def fetch(self, box: Box, held: MessageRow, folders: list[str]) -> Found | None:

@@ -68,7 +68,7 @@ class Waiting:
     submissions: tuple[Submission, ...] | None = None
 
 
-class _New:
+class NewMail:
     """The new mail, with what pairing asks of it worked out once for all held messages."""
 
     def __init__(self, mail: Mail, settings: Settings) -> None:
@@ -121,10 +121,27 @@ def opens(passwords: Sequence[str], mail: Mail, opener: Opener) -> bool:
 
 def proof(waiting: Waiting, mail: Mail, settings: Settings, opener: Opener) -> Proof:
     """How surely ``mail`` completes ``waiting`` (NONE: it does not)."""
-    return _proof(waiting, _New(mail, settings), opener)
+    return _proof(waiting, NewMail(mail, settings), opener)
 
 
-def _proof(waiting: Waiting, new: _New, opener: Opener) -> Proof:
+def may_complete(waiting: Waiting, new: NewMail) -> bool:
+    """False when the new mail cannot complete ``waiting`` whatever the held message
+    holds, so that it need not be fetched and read: what :func:`proof` asks of the new
+    mail alone (it is not ignored; it gives a password for a held attachment, it has an
+    encrypted attachment for a held password, it comes from the same address with a
+    submission for a held part). True says nothing: only the proof pairs."""
+    if not eligible(waiting, new.mail) or new.ignored:
+        return False
+    if waiting.reason == HeldReason.PASSWORD:
+        return bool(new.passwords)
+    if waiting.reason == HeldReason.DOCUMENT:
+        return sealed(new.mail)
+    if waiting.reason == HeldReason.REST:
+        return waiting.sender.lower() == new.mail.from_addr.lower() and bool(new.submissions)
+    return False
+
+
+def _proof(waiting: Waiting, new: NewMail, opener: Opener) -> Proof:
     mail = new.mail
     if not eligible(waiting, mail) or new.ignored:
         return Proof.NONE
@@ -202,11 +219,11 @@ def _plain(value: str) -> str:
     return "".join(normalize(value).split()).lower()
 
 
-def partner(waiting: Sequence[Waiting], mail: Mail, settings: Settings,
+def partner(waiting: Sequence[Waiting], mail: Mail | NewMail, settings: Settings,
             opener: Opener) -> Waiting | None:
     """The held message ``mail`` completes: the one with the strongest proof, none on a
     tie (a mail that could complete two is matched by a person's eye or not at all)."""
-    new = _New(mail, settings)
+    new = mail if isinstance(mail, NewMail) else NewMail(mail, settings)
     scored = [(_proof(w, new, opener), w) for w in waiting[:MAX_WAITING]]
     best = max((p for p, _ in scored), default=Proof.NONE)
     if best is Proof.NONE:

@@ -567,3 +567,46 @@ def test_a_pair_keeps_every_password_given(settings: Settings) -> None:
     both = pairing.combined(first, wrong, _open)
     assert both.message_id == first.message_id  # more attachments lead
     assert "Nope12345" in both.passwords
+
+
+def _samples() -> list[Mail]:
+    """Held messages and new mails of every kind pairing meets, from two addresses of one
+    organisation and one other."""
+    raws = [
+        mails.confirmation_mail(encrypt="zip-aes"),
+        mails.confirmation_mail(encrypt="pdf"),
+        mails.confirmation_mail(omit=("view_url",)),
+        mails.confirmation_mail(),
+        mails.confirmation_mail(project="bridge", policy_number="SJ26-0412399"),
+        mails.password_followup(),
+        mails.dsure_key_mail(),
+        mails.unrelated(),
+        mails.auto_reply(),
+        mails.build(from_=YAMADA, to=OFFICE, subject="Re: 電子保証", body="よろしくお願いします。"),
+        mails.build(from_=SUZUKI, to=OFFICE, subject="パスワード",
+                    body=f"パスワード：{ZIP_PASSWORD}"),
+        mails.build(from_=OTHER, to=OFFICE, subject="PW", body=f"PW: {ZIP_PASSWORD}"),
+        mails.build(from_=YAMADA, to=OFFICE, subject="Re: 電子保証",
+                    body=f"証券番号：SJ26-0412345\n"
+                         f"閲覧用URL：{parties.viewing_url('SJ26-0412345')}\n{ZIP_PASSWORD}"),
+    ]
+    return [_read(raw) for raw in raws]
+
+
+def test_a_held_message_skipped_unread_is_one_the_mail_could_never_complete(
+        settings: Settings) -> None:
+    """Before a held message is fetched and read, the new mail alone may show that it
+    cannot complete it; whenever that check says so, the full proof says NONE too (so
+    skipping the read never loses a pair), and it does skip some."""
+    samples = _samples()
+    skipped = 0
+    for held in samples:
+        for reason in (WAITING_FOR_PASSWORD, WAITING_FOR_DOCUMENT, WAITING_FOR_REST):
+            waiting = _held(held, reason)
+            for new in samples:
+                if pairing.may_complete(waiting, pairing.NewMail(new, settings)):
+                    continue
+                skipped += 1
+                assert pairing.proof(waiting, new, settings, _open) is Proof.NONE, (
+                    reason, held.subject, new.subject)
+    assert skipped > len(samples) * 3
