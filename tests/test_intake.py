@@ -313,15 +313,13 @@ def test_the_reply_cap_counts_the_replies_of_the_messages_read_alongside(
 
 def test_a_held_message_is_fetched_and_read_once_a_poll(office: Office) -> None:
     """Each new mail from a company with held messages is matched against them; they are
-    fetched from the held folder once a poll, not once for every new mail."""
+    fetched from the held folder once a poll, not once for every new mail, and not at all
+    for a mail that cannot complete them (no password to try)."""
     for n in range(2):  # two encrypted forms waiting for their passwords
         office.box.deliver(mails.confirmation_mail(encrypt="zip-aes", policy_number=f"P-{n}",
                                                    archive_password=f"Pw{n}x2604#"))
     assert office.run() == {"held": 2}
     office.later(minutes=1)
-    for n in range(3):  # three complete mails from the same company, none of them the key
-        office.box.deliver(mails.dsure_key_mail(contract_number=f"260401000{n}"),
-                           arrived=office.now)
     looked: list[str] = []
     find = office.box.find
 
@@ -330,6 +328,16 @@ def test_a_held_message_is_fetched_and_read_once_a_poll(office: Office) -> None:
         return find(message_id, folders)
 
     office.box.find = counting  # type: ignore[method-assign]
+    for n in range(3):  # three complete mails from the same company, none of them the key
+        office.box.deliver(mails.dsure_key_mail(contract_number=f"260401000{n}"),
+                           arrived=office.now)
     assert office.run() == {"routed": 3}
-    held = [m["Message-ID"] for m in office.box.held(office.settings.imap.folders.held)]
+    assert looked == []  # nothing in them to try on the held forms: not read
+    for n in range(3):  # three mails with a password each, none of them the right one
+        office.box.deliver(mails.password_followup(password=f"Wrong{n}x2604#"),
+                           arrived=office.now)
+    assert office.run() == {"held": 3, "own-copy": 3}  # each waits for what it opens
+    held = [m["Message-ID"] for m in office.box.held(office.settings.imap.folders.held)
+            if "Wrong" not in m.get_body(("plain",)).get_content()]  # type: ignore[union-attr]
+    assert len(held) == 2
     assert sorted(looked) == sorted(held)  # each once, though three mails asked
