@@ -29,6 +29,9 @@ DONE_KEYWORD = "$SuretyFiled"  # marks a copied (not moved) message when MOVE is
 # (RFC 2177 asks clients to re-issue it at least every 29).
 IDLE_MAX_SECONDS = 25 * 60
 _IDLE_SLICE = 1.0  # seconds between looks at whether to stop waiting
+# Messages leaving the intake folder are moved this many at a time (one UID MOVE per
+# folder), at the latest before the session does anything else with folders.
+FILE_BATCH = 64
 _NEWS = (b"EXISTS", b"RECENT")
 
 
@@ -84,7 +87,10 @@ class Box(Protocol):
     def find(self, message_id: str, folders: list[str]
              ) -> tuple[str, Fetched] | None: ...  # pragma: no cover
 
-    def file(self, uid: int, folder: str) -> None: ...  # pragma: no cover
+    def file(self, uid: int, folder: str, *,
+             then: Callable[[], None] | None = None) -> None: ...  # pragma: no cover
+
+    def flush(self) -> None: ...  # pragma: no cover
 
     def file_from(self, folder: str, uid: int, target: str) -> None: ...  # pragma: no cover
 
@@ -101,6 +107,10 @@ class Mailbox:
         self._client: IMAPClient | None = None
         self._delimiter = "/"
         self._folders: set[str] = set()  # folders seen to exist in this session
+        # Moves out of the intake folder not made yet: per folder, each UID with what runs
+        # once it is moved and the log context it was filed in.
+        self._to_file: dict[str, list[tuple[int, Callable[[], None] | None,
+                                            dict[str, Any]]]] = {}
         self.uidvalidity = 0
 
     def __enter__(self) -> Mailbox:
@@ -134,6 +144,7 @@ class Mailbox:
             raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
         self._client = client
         self._folders.clear()
+        self._to_file.clear()
         folders = client.list_folders()
         if folders:
             delimiter = folders[0][1]
@@ -146,7 +157,12 @@ class Mailbox:
         return int(info[b"UIDVALIDITY"])
 
     def close(self) -> None:
-        """Log out; errors on the way out are of no consequence."""
+        """Log out; errors on the way out are of no consequence. Moves not made yet (a
+        poll that failed) are left: those messages are still in the intake folder, and
+        the next poll takes them up where their records say."""
+        if self._to_file:
+            log.warning("mailbox.unfiled", count=sum(map(len, self._to_file.values())))
+            self._to_file.clear()
         if self._client is not None:
             with contextlib.suppress(OSError, IMAPClientError):
                 self._client.logout()
@@ -200,13 +216,14 @@ class Mailbox:
         """A message by its Message-ID in the first of ``folders`` that holds it.
 
         Used for held messages, which wait in their own folder. The intake folder is
-        selected again afterwards.
+        selected again afterwards (the moves waiting are made first).
         """
+        self.flush()
         client = self.client
         try:
             for name in folders:
                 target = self.server_folder(name)
-                if not client.folder_exists(target):
+                if target not in self._folders and not client.folder_exists(target):
                     continue
                 client.select_folder(target)
                 uids = client.search(["HEADER", "Message-ID", message_id])
@@ -226,6 +243,7 @@ class Mailbox:
         """Wait up to ``seconds`` for a new message in the intake folder: with IDLE, the
         server says so at once (True); without it, the time just passes (a NOOP keeps the
         session). ``interrupt`` is asked every second and ends the wait when it is True."""
+        self.flush()
         try:
             return self._wait(seconds, interrupt)
         except (OSError, IMAPClientError, ssl.SSLError) as err:
@@ -253,10 +271,13 @@ class Mailbox:
             client.idle_done()
 
     def file_from(self, folder: str, uid: int, target: str) -> None:
-        """Move a message from another folder than the intake one (a held message)."""
+        """Move a message from another folder than the intake one (a held message), now
+        (the moves waiting are made first)."""
+        self.flush()
         try:
             self.client.select_folder(self.server_folder(folder))
-            self.file(uid, target)
+            self._move([uid], self.server_folder(target))
+            log.info("message.filed", uid=uid, folder=self.server_folder(target))
         finally:
             self._select()
 
@@ -264,9 +285,36 @@ class Mailbox:
         """A configured folder name ("/"-separated) in the server's own separator."""
         return name.replace("/", self._delimiter)
 
-    def file(self, uid: int, folder: str) -> None:
-        """Move the message to ``folder`` (created if missing); copy and flag without MOVE."""
+    def file(self, uid: int, folder: str, *, then: Callable[[], None] | None = None) -> None:
+        """Move the message from the intake folder to ``folder`` (created if missing), with
+        others going there: the move is made at the latest when FILE_BATCH are waiting,
+        before the session looks for, moves or waits for anything else, and when the poll
+        ends (:meth:`flush`). ``then`` runs once the message is moved."""
         target = self.server_folder(folder)
+        context = structlog.contextvars.get_contextvars()
+        self._to_file.setdefault(target, []).append((uid, then, context))
+        if sum(map(len, self._to_file.values())) >= FILE_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Make the moves waiting (one UID MOVE per folder), then what runs after each."""
+        while self._to_file:
+            target, waiting = next(iter(self._to_file.items()))
+            try:
+                self._move([uid for uid, _, _ in waiting], target)
+            except (OSError, IMAPClientError, ssl.SSLError) as err:
+                self._to_file.clear()  # in the intake folder still: the next poll files them
+                raise MailboxError(f"IMAP move to {target} failed: {err}") from err
+            del self._to_file[target]
+            for uid, then, context in waiting:
+                with structlog.contextvars.bound_contextvars(**context):
+                    log.info("message.filed", uid=uid, folder=target)
+                    if then is not None:
+                        then()
+
+    def _move(self, uids: list[int], target: str) -> None:
+        """Move these messages of the selected folder to ``target`` (created if missing);
+        copy and flag them where the server lacks MOVE."""
         client = self.client
         if target not in self._folders:  # looked for once a session, not for every message
             if not client.folder_exists(target):
@@ -279,11 +327,10 @@ class Mailbox:
             self._folders.add(target)
         try:
             if client.has_capability("MOVE"):
-                client.move([uid], target)
+                client.move(uids, target)
             else:
-                client.copy([uid], target)
-                client.add_flags([uid], [DONE_KEYWORD])
+                client.copy(uids, target)
+                client.add_flags(uids, [DONE_KEYWORD])
         except IMAPClientError:
             self._folders.discard(target)  # deleted meanwhile? looked for again next time
             raise
-        log.info("message.filed", uid=uid, folder=target)

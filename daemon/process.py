@@ -139,8 +139,8 @@ class Processor:
             return Result.ALREADY_DONE
         if own_mail(mail, self.settings) is Own.COPY:
             # The copy of a mail the daemon sent (smtp.copy_to): the proof it went out.
-            box.file(fetched.uid, self.settings.imap.folders.sent)
-            self.store.messages.mark_done(row.id)
+            box.file(fetched.uid, self.settings.imap.folders.sent,
+                     then=partial(self.store.messages.mark_done, row.id))
             return Result.OWN_COPY
         here = Placement(row.id, None, fetched.uid)
         fresh = early if row.state is MessageState.SEEN else None
@@ -291,9 +291,11 @@ class Processor:
         self._move(box, placements, self.settings.imap.folders.for_verdict(verdict))
 
     def _move(self, box: Box, placements: list[Placement], target: str) -> None:
+        """File each message, and mark it done once it is moved (a message of the intake
+        folder is moved with others, see Mailbox.file)."""
         for row, folder, uid in placements:
             if folder is None:
-                box.file(uid, target)
+                box.file(uid, target, then=partial(self.store.messages.mark_done, row))
             else:
                 box.file_from(folder, uid, target)
-            self.store.messages.mark_done(row)
+                self.store.messages.mark_done(row)

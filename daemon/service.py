@@ -108,6 +108,7 @@ class Intake:
                     due = self.store.messages.held(due=self.clock())
                     self._run((partial(self.process.expire, box, row) for row in due),
                               outcomes)
+                box.flush()  # the last messages filed are moved before the poll ends
         except StateUnavailableError as err:
             # Disk full, state file locked or unwritable: no new work until it clears.
             log.error("state.unavailable", error=str(err), path=self.settings.state.path)

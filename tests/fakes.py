@@ -88,8 +88,13 @@ class FakeMailbox:
                     return name, Fetched(stored.uid, stored.raw, stored.arrived)
         return None
 
-    def file(self, uid: int, folder: str) -> None:
+    def file(self, uid: int, folder: str, *, then: Callable[[], None] | None = None) -> None:
         self.file_from(self.intake, uid, folder)
+        if then is not None:
+            then()
+
+    def flush(self) -> None:
+        """Moves are made at once here."""
 
     def wait_for_news(self, seconds: float, interrupt: Callable[[], bool]) -> bool:
         """No server to wait on: there is news when something waits in the intake folder."""
