@@ -20,7 +20,7 @@ import ssl
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import structlog
 from imapclient.exceptions import IMAPClientError
@@ -35,7 +35,7 @@ from daemon.log import register_message_secrets
 from daemon.mailbox import Box, Fetched
 from daemon.model import Decision, Mail, Verdict
 from daemon.problems import Code
-from daemon.sandbox import Reading, decide_in_child, read_in_child
+from daemon.sandbox import Reading, SandboxError, decide_in_child, read_in_child
 from daemon.store import MessageRow, MessageState, Store
 
 log = structlog.get_logger("daemon.service")
@@ -51,6 +51,13 @@ _ACTION_EVENTS = {
     Verdict.IGNORED: "message.ignored",
     Verdict.HELD: "message.held",
 }
+
+
+class DecideNow(Protocol):
+    """Decides a message (a pair) away from the daemon: see sandbox.decide_in_child."""
+
+    def __call__(self, mail: Mail, *, can_wait: bool, sources: tuple[str, ...],
+                 now: datetime) -> tuple[Decision, SandboxError | None]: ...
 
 
 class Result(enum.StrEnum):
@@ -108,12 +115,14 @@ class Processor:
     """Each step of a message's life, on the office's mailbox, state file and outbox."""
 
     def __init__(self, settings: Settings, store: Store, delivery: Delivery, held: Held,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], *, decide_now: DecideNow | None = None
+                 ) -> None:
         self.settings = settings
         self.store = store
         self.delivery = delivery
         self.held = held
         self.clock = clock
+        self.decide_now = decide_now or partial(decide_in_child, settings=settings)
 
     def file_copy(self, box: Box, uid: int) -> str:
         """The copy of a mail the daemon sent: the proof it went out, filed as sent."""
@@ -243,8 +252,7 @@ class Processor:
         (a run that stopped half-way decides again, the same way)."""
         now = row.decided_at if row.state is MessageState.DECIDED and row.decided_at else (
             self.clock())
-        decision, err = decide_in_child(mail, self.settings, can_wait=can_wait,
-                                        sources=sources, now=now)
+        decision, err = self.decide_now(mail, can_wait=can_wait, sources=sources, now=now)
         if err is not None:
             log.warning("message.decide_failed", kind=err.kind, error=str(err)[:300])
         return finalize(decision, mail, self.settings, now=now, history=self.store)

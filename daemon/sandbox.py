@@ -369,6 +369,11 @@ class Reading:
             err.__context__ = None
             self._done = err.with_traceback(None)
 
+    @property
+    def working(self) -> bool:
+        """Its child has not answered yet (or has not been asked for the answer)."""
+        return self._done is None
+
     def cancel(self) -> None:
         """Not wanted after all: the child is stopped and reaped."""
         if self._worker is not None:

@@ -13,6 +13,7 @@ daemon gives it the real ones (:meth:`Intake.for_office`), tests may give fakes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import Counter, deque
@@ -34,11 +35,11 @@ from daemon.lifecycle import (
 )
 from daemon.log import register_secret
 from daemon.mailbox import Box, Fetched, Mailbox, MailboxError
-from daemon.model import Verdict
+from daemon.model import Decision, Mail, Verdict
 from daemon.process import CONNECTION_ERRORS, Processor, Result, read_mail
-from daemon.sandbox import Reading
+from daemon.sandbox import Reading, SandboxError, decide_in_child
 from daemon.store import StateUnavailableError, Store
-from daemon.workers import Pool
+from daemon.workers import Pool, PoolBusyError
 
 log = structlog.get_logger("daemon.service")
 
@@ -71,8 +72,10 @@ class Intake:
         # Messages read and decided at once in children, ahead of the one acted on.
         self.workers = workers or os.cpu_count() or 1
         self._pool: Pool | None = None
-        self.held = Held(settings, store.messages, partial(read_mail, settings.limits))
-        self.process = Processor(settings, store, self.delivery, self.held, self.clock)
+        self._window: deque[tuple[Fetched, Reading]] = deque()  # readings ahead, oldest first
+        self.held = Held(settings, store.messages, self._read_now)
+        self.process = Processor(settings, store, self.delivery, self.held, self.clock,
+                                 decide_now=self._decide_now)
 
     @classmethod
     def for_office(cls, settings: Settings, store: Store) -> Intake:
@@ -145,7 +148,7 @@ class Intake:
         """Each new message's step, its reading and deciding started in a child ahead of
         it (one child per core), so that the children work while this process acts on
         the message before (sending, filing, recording)."""
-        window: deque[tuple[Fetched, Reading]] = deque()
+        window = self._window
         ready: tuple[Fetched, Reading] | None = None  # answered; its reader is free again
         try:
             for item in fetched:
@@ -170,8 +173,41 @@ class Intake:
         finally:  # stopping, or the poll failed: the children ahead are not needed
             for _, reading in window:
                 reading.cancel()
+            window.clear()
             if ready is not None:
                 ready[1].cancel()
+
+    def _free_reader(self) -> bool:
+        """Let a reader process go for a job that cannot wait: the oldest reading ahead
+        is collected (kept for its turn). False when none is working."""
+        for _, reading in self._window:
+            if reading.working:
+                reading.collect()
+                return True
+        return False
+
+    def _read_now(self, raw: bytes, received_at: datetime | None,
+                  passwords: Iterable[str]) -> Mail:
+        """A message read (again) now, by a reader process when the pool runs (a held
+        message, one with passwords to try), else in a child of its own."""
+        if self._pool is not None:
+            with contextlib.suppress(PoolBusyError, SandboxError):  # the one-off way says why
+                mail: Mail = self._pool.run(("read", raw, received_at, tuple(passwords)),
+                                            self._free_reader)
+                return mail
+        return read_mail(self.settings.limits, raw, received_at, passwords)
+
+    def _decide_now(self, mail: Mail, *, can_wait: bool, sources: tuple[str, ...],
+                    now: datetime) -> tuple[Decision, SandboxError | None]:
+        """A message (a pair) decided now, by a reader process when the pool runs, else in
+        a child of its own (see decide_in_child)."""
+        if self._pool is not None:
+            with contextlib.suppress(PoolBusyError, SandboxError):
+                decision: Decision = self._pool.run(("decide", mail, can_wait, sources, now),
+                                                    self._free_reader)
+                return decision, None
+        return decide_in_child(mail, self.settings, can_wait=can_wait, sources=sources,
+                               now=now)
 
     def _readers(self) -> Pool:
         """The pool of reader processes, started with the first message."""

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Callable
 from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
@@ -56,10 +57,8 @@ def _serve(conn: Connection, daemons_end: Connection, daemon: int, settings: Set
             return
         if job is _STOP:
             return
-        raw, received_at, now = job
         try:
-            mail = read_message(raw, received_at, now=now, limits=read_limits)
-            reply: tuple[str, Any] = ("ok", (mail, decide(mail, settings, now=now)))
+            reply: tuple[str, Any] = ("ok", _work(job, settings, read_limits))
         except MemoryError:
             reply = ("memory", None)
         except Exception as err:  # noqa: BLE001 - reported by kind; the message is read again
@@ -70,6 +69,24 @@ def _serve(conn: Connection, daemons_end: Connection, daemon: int, settings: Set
             return  # the daemon sees the worker gone and replaces it
         if reply[0] != "ok":
             return  # a worker that failed once is not trusted with another message
+
+
+def _work(job: tuple[Any, ...], settings: Settings, read_limits: ReadLimits) -> Any:
+    """One job in the worker: a new message read and decided (without the history), a
+    message read again with passwords, or a message (a pair) decided."""
+    match job:
+        case ("read-and-decide", raw, received_at, now):
+            mail = read_message(raw, received_at, now=now, limits=read_limits)
+            return mail, decide(mail, settings, now=now)
+        case ("read", raw, received_at, passwords):
+            return read_message(raw, received_at, passwords=passwords, limits=read_limits)
+        case ("decide", mail, can_wait, sources, now):
+            return decide(mail, settings, can_wait=can_wait, sources=sources, now=now)
+    raise ValueError(f"unknown job {job[0]!r}")
+
+
+class PoolBusyError(Exception):
+    """No reader process is free for a job that cannot wait."""
 
 
 class Worker:
@@ -92,19 +109,27 @@ class Worker:
 
     def submit(self, raw: bytes, received_at: datetime | None, now: datetime) -> None:
         """Give the worker a message to read and decide."""
+        self.start(("read-and-decide", raw, received_at, now))
+
+    def start(self, job: tuple[Any, ...]) -> None:
+        """Give the worker a job (see :func:`_work`)."""
         self._deadline = time.monotonic() + self._limits.seconds
-        self._conn.send((raw, received_at, now))
+        self._conn.send(job)
         self.served += 1
 
     def collect(self) -> tuple[Mail, Decision]:
         """The message read and decided, or :class:`SandboxError` (the worker is then
         done for: :attr:`usable` is False)."""
+        mail, decision = self.answer()
+        return mail, decision
+
+    def answer(self) -> Any:
+        """What the job gave, or :class:`SandboxError` (see :meth:`collect`)."""
         try:
             if self._conn.poll(max(0.0, self._deadline - time.monotonic())):
                 status, value = self._conn.recv()
                 if status == "ok":
-                    mail, decision = value
-                    return mail, decision
+                    return value
                 self._broken = True
                 raise SandboxError("memory" if status == "memory" else "crashed",
                                    f"in a reader process: {value or status}")
@@ -144,6 +169,21 @@ class Pool:
         self._settings = settings
         self._limits = Limits(read.read_seconds, read.read_memory_mb << 20)
         self._idle = [Worker(settings, self._limits) for _ in range(size)]
+
+    def run(self, job: tuple[Any, ...], free: Callable[[], bool]) -> Any:
+        """A job done now by a worker (see :func:`_work`): an idle one, else one that
+        ``free`` lets go (it collects a reading ahead; False: it had none). Raises
+        :class:`PoolBusyError` when no worker is free, :class:`SandboxError` when the worker
+        fails; either way, do it the one-off way (which says why it fails, if it does)."""
+        while not self._idle:
+            if not free():
+                raise PoolBusyError("every reader process is working")
+        worker = self.take()
+        try:
+            worker.start(job)
+            return worker.answer()
+        finally:
+            self.give_back(worker)
 
     def take(self) -> Worker:
         """An idle worker (a fresh one when none is left or the one left is spent)."""

@@ -131,6 +131,36 @@ def test_a_reading_no_longer_wanted_ends_its_worker(settings: Settings,
         pool.close()
 
 
+def test_a_message_read_again_now_takes_a_reader_from_the_one_reading_ahead(
+        settings: Settings) -> None:
+    """A held attachment tried with a password cannot wait for its turn: with every reader
+    busy reading ahead, the oldest reading is collected (and kept for its turn), and its
+    reader opens the attachment."""
+    pool = Pool(settings, 1)
+    try:
+        ahead = Reading(mails.dsure_key_mail(), None, settings, NOW, pool)
+        locked = mails.confirmation_mail(encrypt="zip-aes", archive_password="Pw0x2604#")
+
+        def free() -> bool:
+            if not ahead.working:
+                return False
+            ahead.collect()
+            return True
+
+        opened = pool.run(("read", locked, None, ("wrong", "Pw0x2604#")), free)
+        assert [a.status.value for a in opened.attachments] == ["text"]
+        assert not ahead.working
+        assert ahead.result()[1].verdict is Verdict.ROUTED  # kept for its turn
+        with pytest.raises(workers.PoolBusyError):  # every reader busy, none to collect
+            busy = Reading(mails.dsure_key_mail(), None, settings, NOW, pool)
+            try:
+                pool.run(("read", locked, None, ()), lambda: False)
+            finally:
+                busy.cancel()
+    finally:
+        pool.close()
+
+
 _KILLED_DAEMON = """
 import os, signal, sys
 sys.path[:0] = {paths!r}
