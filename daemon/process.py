@@ -123,6 +123,9 @@ class Processor:
         self.held = held
         self.clock = clock
         self.decide_now = decide_now or partial(decide_in_child, settings=settings)
+        # Message-IDs taken since the mailbox last moved what it was asked to (a message
+        # leaves the intake folder with others: see Mailbox.file).
+        self._unfiled: set[str] = set()
 
     def file_copy(self, box: Box, uid: int) -> str:
         """The copy of a mail the daemon sent: the proof it went out, filed as sent."""
@@ -139,6 +142,12 @@ class Processor:
         if err is not None:
             log.warning("message.read_failed", kind=err.kind, error=str(err)[:300])
         structlog.contextvars.bind_contextvars(message_id=mail.message_id)
+        if mail.message_id in self._unfiled:
+            # A copy of a message taken in this poll: that one is moved, and so marked
+            # done, first, so that this one is known as its duplicate.
+            box.flush()
+            self._unfiled.clear()
+        self._unfiled.add(mail.message_id)
         row = self.store.messages.seen(
             folder=self.settings.imap.folder, uidvalidity=box.uidvalidity, uid=fetched.uid,
             message_id=mail.message_id, content_hash=hashlib.sha256(fetched.raw).hexdigest(),

@@ -50,12 +50,14 @@ class FakeMailbox:
     folders: dict[str, list[Stored]] = field(default_factory=dict)
     next_uid: dict[str, int] = field(default_factory=dict)
     refuse_filing_to: set[str] = field(default_factory=set)  # folders a move to fails
+    # Moves out of the intake folder waiting, as Mailbox.file keeps them until a flush.
+    to_file: list[tuple[int, str, Callable[[], None] | None]] = field(default_factory=list)
 
     def __enter__(self) -> FakeMailbox:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.to_file.clear()  # as Mailbox.close: the next poll files them
 
     def deliver(self, raw: bytes, folder: str | None = None,
                 arrived: datetime | None = None) -> int:
@@ -82,6 +84,7 @@ class FakeMailbox:
                 yield Fetched(stored.uid, stored.raw, stored.arrived)
 
     def find(self, message_id: str, folders: list[str]) -> tuple[str, Fetched] | None:
+        self.flush()
         for name in folders:
             for stored in self.folders.get(name, []):
                 if str(stored.message["Message-ID"] or "").strip() == message_id:
@@ -89,20 +92,31 @@ class FakeMailbox:
         return None
 
     def file(self, uid: int, folder: str, *, then: Callable[[], None] | None = None) -> None:
-        self.file_from(self.intake, uid, folder)
-        if then is not None:
-            then()
+        """Kept until the next flush, as Mailbox.file does (a refused folder fails at
+        once here, so that the message at hand is the one that failed)."""
+        if folder in self.refuse_filing_to:
+            raise RuntimeError(f"the server refused to move the message to {folder}")
+        self.to_file.append((uid, folder, then))
 
     def flush(self) -> None:
-        """Moves are made at once here."""
+        while self.to_file:
+            uid, folder, then = self.to_file.pop(0)
+            self._move(self.intake, uid, folder)
+            if then is not None:
+                then()
 
     def wait_for_news(self, seconds: float, interrupt: Callable[[], bool]) -> bool:
         """No server to wait on: there is news when something waits in the intake folder."""
+        self.flush()
         return bool(self.folders.get(self.intake)) and not interrupt()
 
     def file_from(self, folder: str, uid: int, target: str) -> None:
+        self.flush()
         if target in self.refuse_filing_to:
             raise RuntimeError(f"the server refused to move the message to {target}")
+        self._move(folder, uid, target)
+
+    def _move(self, folder: str, uid: int, target: str) -> None:
         [stored] = [s for s in self.folders.get(folder, []) if s.uid == uid]
         self.folders[folder].remove(stored)
         self.deliver(stored.raw, target, stored.arrived)
