@@ -97,7 +97,10 @@ class Held:
         folder = self.settings.imap.folders.held
         new = pairing.NewMail(mail, self.settings)
         looked_at = 0  # the held messages within pairing.MAX_WAITING, read or not
-        for held in self.messages.held(domain=mail.from_addr.rpartition("@")[2]):
+        # Those eligible (see pairing.eligible), with room for some moved by a person.
+        rows = self.messages.waiting_for(mail.from_addr, mail.received_at,
+                                         pairing.BY_PASSWORD, limit=2 * pairing.MAX_WAITING)
+        for held in rows:
             candidate = pairing.Waiting(held.id, held.sender, held.held_reason or "",
                                         held.held_until, mail)
             if not pairing.eligible(candidate, mail) or looked_at >= pairing.MAX_WAITING:

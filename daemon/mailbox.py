@@ -80,7 +80,8 @@ class Box(Protocol):
 
     uidvalidity: int
 
-    def fetch_new(self, skip: set[int], *, headers: tuple[str, ...] = (),
+    def fetch_new(self, skip: Callable[[list[int]], set[int]], *,
+                  headers: tuple[str, ...] = (),
                   body_unwanted: Callable[[bytes], bool] | None = None
                   ) -> Iterable[Fetched]: ...  # pragma: no cover
 
@@ -168,18 +169,19 @@ class Mailbox:
                 self._client.logout()
             self._client = None
 
-    def fetch_new(self, skip: set[int], *, headers: tuple[str, ...] = (),
+    def fetch_new(self, skip: Callable[[list[int]], set[int]], *,
+                  headers: tuple[str, ...] = (),
                   body_unwanted: Callable[[bytes], bool] | None = None) -> Iterator[Fetched]:
         """Every message in the intake folder not yet filed, oldest first, in batches (one
         UID FETCH each). With ``body_unwanted``, each batch's ``headers`` are fetched
         first, and a message they show needs no body comes with its headers only.
+        ``skip`` gives, of the UIDs there, those already done (a state file's record).
 
         BODY.PEEK leaves the \\Seen flag alone, so staff still see what is unread.
         """
-        uids = sorted(
-            int(u) for u in self.client.search(["NOT", "KEYWORD", DONE_KEYWORD])
-            if int(u) not in skip
-        )
+        found = sorted(int(u) for u in self.client.search(["NOT", "KEYWORD", DONE_KEYWORD]))
+        done = skip(found)
+        uids = [uid for uid in found if uid not in done]
         size = self._settings.batch_size
         for start in range(0, len(uids), size):
             batch = uids[start : start + size]

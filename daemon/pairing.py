@@ -42,7 +42,8 @@ Opener = Callable[[Mail, tuple[str, ...]], Mail]
 # At most this many held messages are looked at for one new mail (bounded work).
 MAX_WAITING = 12
 
-_BY_PASSWORD = (HeldReason.PASSWORD, HeldReason.DOCUMENT)
+# Held for these, a message may be completed from another address of its domain.
+BY_PASSWORD = (HeldReason.PASSWORD, HeldReason.DOCUMENT)
 
 
 class Proof(enum.IntEnum):
@@ -97,7 +98,7 @@ def eligible(waiting: Waiting, mail: Mail) -> bool:
     held, new = waiting.sender.lower(), mail.from_addr.lower()
     if held == new:
         return True
-    return waiting.reason in _BY_PASSWORD and _domain(held) == _domain(new) != ""
+    return waiting.reason in BY_PASSWORD and _domain(held) == _domain(new) != ""
 
 
 def _domain(address: str) -> str:

@@ -104,7 +104,7 @@ class Intake:
         self.held.forget()
         try:
             with self.delivery.outbox.session():  # one SMTP connection for the poll
-                skip = self.store.messages.done_uids(folder, box.uidvalidity)
+                skip = partial(self.store.messages.done_uids, folder, box.uidvalidity)
                 new = box.fetch_new(skip, headers=OWN_HEADERS, body_unwanted=self._own_copy)
                 self._run(self._ahead(box, new), outcomes)
                 if not self.stopping.is_set():

@@ -72,10 +72,13 @@ class FakeMailbox:
         """The messages in a folder, oldest first."""
         return [s.message for s in self.folders.get(folder, [])]
 
-    def fetch_new(self, skip: set[int], *, headers: tuple[str, ...] = (),
+    def fetch_new(self, skip: Callable[[list[int]], set[int]], *,
+                  headers: tuple[str, ...] = (),
                   body_unwanted: Callable[[bytes], bool] | None = None) -> Iterator[Fetched]:
-        for stored in list(self.folders.get(self.intake, [])):
-            if stored.uid in skip:
+        waiting = list(self.folders.get(self.intake, []))
+        done = skip([s.uid for s in waiting])
+        for stored in waiting:
+            if stored.uid in done:
                 continue
             head = stored.raw.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n"
             if body_unwanted is not None and body_unwanted(head):

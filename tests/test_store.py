@@ -145,3 +145,57 @@ def test_only_submissions_that_may_be_the_same_are_read_back(tmp_path: Path) -> 
                                       before=at + timedelta(days=1))
     assert [e.source for e in found] == ["<0@x>"]
     store.close()
+
+
+def test_the_held_messages_a_mail_may_complete_are_chosen_as_pairing_would(
+        tmp_path: Path) -> None:
+    """The state file lists the held messages a new mail is eligible to complete (same
+    domain, still waiting, same address unless it waits for a password or its document),
+    oldest first and no more than asked: the same ones pairing.eligible keeps."""
+    from daemon import pairing  # noqa: PLC0415
+    from daemon.model import HeldReason  # noqa: PLC0415
+
+    store = Store(tmp_path / "state.sqlite3")
+    start = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    senders = ["a@kensetsu.example.jp", "B@kensetsu.example.jp", "c@other.example.jp",
+               "d@sub.kensetsu.example.jp", "e@kensetsu_example.jp"]
+    for n in range(40):
+        row = store.messages.seen(
+            folder="INBOX", uidvalidity=1, uid=n + 1, message_id=f"<m{n}@x>",
+            content_hash=str(n), received_at=start + timedelta(minutes=n),
+            sender=senders[n % len(senders)])
+        reason = list(HeldReason)[n % 3]
+        store.messages.hold(row.id, reason, start + timedelta(minutes=n + 30 * (n % 4)))
+    sizes: list[int] = []
+    for sender in ("a@kensetsu.example.jp", "b@kensetsu.example.jp", "z@kensetsu.example.jp"):
+        for minute in (0, 20, 45, 200):
+            arrived = start + timedelta(minutes=minute)
+
+            class New:
+                from_addr = sender
+                received_at = arrived
+
+            expected = [r for r in store.messages.held(domain="kensetsu.example.jp")
+                        if pairing.eligible(pairing.Waiting(r.id, r.sender, r.held_reason or "",
+                                                            r.held_until, New()), New())]  # type: ignore[arg-type]
+            chosen = store.messages.waiting_for(sender, arrived, pairing.BY_PASSWORD, limit=50)
+            assert [r.id for r in chosen] == [r.id for r in expected]
+            sizes.append(len(expected))
+            assert [r.id for r in store.messages.waiting_for(
+                sender, arrived, pairing.BY_PASSWORD, limit=3)] == [r.id for r in expected[:3]]
+    assert len(set(sizes)) > 3 and 0 in sizes and max(sizes) > 3  # varied cases
+    store.close()
+
+
+def test_only_the_uids_asked_about_are_looked_up_as_done(tmp_path: Path) -> None:
+    store = Store(tmp_path / "state.sqlite3")
+    for uid in range(1, 1201):
+        row = store.messages.seen(folder="INBOX", uidvalidity=7, uid=uid, message_id=f"<{uid}@x>",
+                                  content_hash=str(uid), received_at=datetime.now(UTC))
+        if uid % 2:
+            store.messages.mark_done(row.id)
+    asked = list(range(990, 1300))
+    assert store.messages.done_uids("INBOX", 7, asked) == {u for u in asked if u % 2 and u <= 1200}
+    assert store.messages.done_uids("INBOX", 8, asked) == set()
+    assert store.messages.done_uids("INBOX", 7, []) == set()
+    store.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,12 +107,19 @@ class Messages:
             raise LookupError(f"no message {message} in the state file")
         return _row(found)
 
-    def done_uids(self, folder: str, uidvalidity: int) -> set[int]:
-        """UIDs in this folder whose processing is complete."""
-        rows = self._db.rows(
-            "SELECT uid FROM messages WHERE folder=? AND uidvalidity=? AND state=?",
-            (folder, uidvalidity, MessageState.DONE.value))
-        return {int(r["uid"]) for r in rows}
+    def done_uids(self, folder: str, uidvalidity: int, among: Iterable[int]) -> set[int]:
+        """Those of ``among`` (UIDs in this folder) whose processing is complete: looked
+        up by UID, so a poll costs the same after years of messages."""
+        wanted = sorted(set(among))
+        done: set[int] = set()
+        for start in range(0, len(wanted), 500):  # under SQLite's limit on parameters
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" * len(chunk))  # placeholders only: no value in the text
+            query = ("SELECT uid FROM messages WHERE folder=? AND uidvalidity=? AND state=?"  # noqa: S608
+                     f" AND uid IN ({marks})")
+            rows = self._db.rows(query, (folder, uidvalidity, MessageState.DONE.value, *chunk))
+            done.update(int(r["uid"]) for r in rows)
+        return done
 
     def hold(self, message: int, reason: str, until: datetime) -> None:
         """The message waits for its follow-up until ``until`` (on disk before it is moved
@@ -123,6 +130,23 @@ class Messages:
                 " WHERE id=?",
                 (MessageState.HELD.value, Verdict.HELD.value, reason, stamp(until), message),
             )
+
+    def waiting_for(self, sender: str, received_at: datetime, reasons: Iterable[str], *,
+                    limit: int) -> list[MessageRow]:
+        """Held messages a mail from ``sender`` arriving at ``received_at`` may complete,
+        oldest first, at most ``limit``: from the same domain, still waiting then, and from
+        the same address unless they wait for one of ``reasons`` (see pairing.eligible).
+        Chosen here, not among every held message of the domain (a backlog holds many)."""
+        domain = sender.lower().rpartition("@")[2]
+        escaped = domain.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        kinds = list(reasons)
+        marks = ",".join("?" * len(kinds))  # placeholders only: no value in the text
+        query = ("SELECT * FROM messages WHERE state=? AND sender LIKE ? ESCAPE '\\'"  # noqa: S608
+                 " AND held_until IS NOT NULL AND julianday(held_until)>=julianday(?)-1.0/86400"
+                 f" AND (sender=? OR held_reason IN ({marks})) ORDER BY received_at, id LIMIT ?")
+        rows = self._db.rows(query, (MessageState.HELD.value, f"%@{escaped}",
+                                     stamp(received_at), sender.lower(), *kinds, limit))
+        return [_row(r) for r in rows]
 
     def held(self, *, domain: str | None = None, due: datetime | None = None
              ) -> list[MessageRow]:
