@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.parser import BytesHeaderParser
@@ -154,12 +154,26 @@ def secrets_of(mail: Mail, decision: Decision) -> list[str]:
                   if v]
         public.update(skeleton(v) for v in (fields.contract_number, fields.project_number,
                                             fields.policy_number) if v)
-    for text in _texts(mail):
-        found += labelled_secrets(text)
+    found += _labelled(mail)
     labelled = set(found)
     found += [c for c in password_candidates(mail)
               if c in labelled or skeleton(c) not in public]
     return list(dict.fromkeys(found))
+
+
+# The last messages' labelled values: a message's secrets are asked for several times
+# (before anything is logged about it, then with its decision), its texts scanned once.
+_scanned: deque[tuple[Mail, list[str]]] = deque(maxlen=4)
+
+
+def _labelled(mail: Mail) -> list[str]:
+    """Every value beside a key or password label anywhere in the message."""
+    for known, values in _scanned:
+        if known is mail:
+            return values
+    values = [value for text in _texts(mail) for value in labelled_secrets(text)]
+    _scanned.append((mail, values))
+    return values
 
 
 def _texts(mail: Mail) -> list[str]:
