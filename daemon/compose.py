@@ -124,6 +124,14 @@ class Outgoing:
     recipients: tuple[str, ...]
     message: EmailMessage
     originals: tuple[bytes, ...] = ()
+    wire: bytes | None = None  # made already (see rendered)
+
+    def rendered(self) -> Outgoing:
+        """The same mail as its bytes (made once, by a reader process: see daemon.workers);
+        its message keeps only the Message-ID."""
+        head = EmailMessage()
+        head["Message-ID"] = self.message_id
+        return Outgoing(self.action, self.recipients, head, wire=self.to_bytes())
 
     @property
     def message_id(self) -> str:
@@ -132,6 +140,8 @@ class Outgoing:
 
     def to_bytes(self) -> bytes:
         """The mail as sent on the wire (CRLF line ends), originals attached whole."""
+        if self.wire is not None:
+            return self.wire
         msg = self.message
         policy = msg.policy.clone(linesep="\r\n")
         if not self.originals:

@@ -25,7 +25,7 @@ from typing import NamedTuple, Protocol
 import structlog
 from imapclient.exceptions import IMAPClientError
 
-from daemon.compose import about, compose, quarantine_notice
+from daemon.compose import Outgoing, about, compose, quarantine_notice
 from daemon.config import Limits, Settings
 from daemon.decide import finalize
 from daemon.delivery import Delivery
@@ -71,6 +71,22 @@ class Result(enum.StrEnum):
     QUARANTINED = "quarantined"
     FAILED = "failed"
     STATE_UNAVAILABLE = "state-unavailable"
+
+
+class Early(NamedTuple):
+    """A new message's decision without the history, made by its reader as of ``at``,
+    with the mails it sends made then (None: not made)."""
+
+    decision: Decision
+    at: datetime
+    mails: tuple[Outgoing, ...] | None
+
+
+class Prepared(NamedTuple):
+    """Mails made ahead (by a reader process) for a decision, as of ``at``."""
+
+    at: datetime
+    mails: list[Outgoing]
 
 
 class Placement(NamedTuple):
@@ -161,12 +177,13 @@ class Processor:
                      then=partial(self.store.messages.mark_done, row.id))
             return Result.OWN_COPY
         here = Placement(row.id, None, fetched.uid)
-        fresh = early if row.state is MessageState.SEEN else None
+        fresh = Early(early, reading.now, reading.prepared) if (
+            row.state is MessageState.SEEN) else None
         return self._attempt(box, row, mail, here,
                              partial(self._new, box, row, mail, here, fresh))
 
     def _new(self, box: Box, row: MessageRow, mail: Mail, here: Placement,
-             early: Decision | None) -> str:
+             early: Early | None) -> str:
         """A new message's next step, from where its record says it is (``early``: a new
         one's decision without the history, made by its reader)."""
         if row.duplicate_of is not None:
@@ -188,11 +205,15 @@ class Processor:
                 return self._pair(box, partner, row, mail, placements)
         # Decided before anything about the message is logged, so that its secrets are
         # registered with the redactor first.
+        prepared: Prepared | None = None
         if early is None:
             decision = self._decide(row, mail)
         else:  # the history as it is now: the messages before were recorded meanwhile
-            decision = finalize(early, mail, self.settings, now=self.clock(),
+            decision = finalize(early.decision, mail, self.settings, now=self.clock(),
                                 history=self.store)
+            if decision == early.decision and early.mails is not None:
+                # The history changed nothing: the mails its reader made stand, as of then.
+                prepared = Prepared(early.at, list(early.mails))
         log_read(mail, decision, here.uid)
         if decision.verdict is Verdict.HELD and decision.held_until is not None:
             self.store.messages.hold(row.id, decision.reason, decision.held_until)
@@ -200,7 +221,7 @@ class Processor:
             log.info("message.held", reason=decision.reason,
                      until=decision.held_until.isoformat())
             return Result.HELD
-        return self._act(box, row, mail, decision, [here])
+        return self._act(box, row, mail, decision, [here], prepared=prepared)
 
     def _pair(self, box: Box, first: Found, row: MessageRow, mail: Mail,
               placements: list[Placement]) -> str:
@@ -267,17 +288,20 @@ class Processor:
         return finalize(decision, mail, self.settings, now=now, history=self.store)
 
     def _act(self, box: Box, row: MessageRow, mail: Mail, decision: Decision,
-             placements: list[Placement], *, follow_up: MessageRow | None = None) -> str:
-        """Record the decision, send its mails (those not sent yet), file the message(s)."""
+             placements: list[Placement], *, follow_up: MessageRow | None = None,
+             prepared: Prepared | None = None) -> str:
+        """Record the decision, send its mails (those not sent yet), file the message(s).
+        ``prepared``: a new message's mails, made by its reader as of when it decided."""
         decided_at = row.decided_at if row.state is MessageState.DECIDED and row.decided_at \
-            else self.clock()
+            else prepared.at if prepared is not None else self.clock()
         if Code.REPLY_LIMIT_REACHED in decision.problems:
             log.warning("reply.limit_reached", to=mail.reply_to[0] if mail.reply_to
                         else mail.from_addr, limit=self.settings.replies.per_sender_per_day)
         for outcome in decision.outcomes:
             if outcome.replaces:
                 log.info("submission.replaces", earlier=outcome.replaces)
-        mails = compose(decision, mail, self.settings, decided_at)
+        mails = prepared.mails if prepared is not None else compose(
+            decision, mail, self.settings, decided_at)
         if row.undecided or follow_up is not None:
             self.store.record_decision(
                 row.id, decision, decided_at,

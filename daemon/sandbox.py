@@ -52,6 +52,7 @@ from daemon.problems import Code
 from daemon.read import ReadLimits, read_headers_only, read_message
 
 if TYPE_CHECKING:  # the pool's workers are built on this module's limits
+    from daemon.compose import Outgoing
     from daemon.workers import Pool, Worker
 
 T = TypeVar("T")
@@ -339,6 +340,8 @@ class Reading:
         self._worker: Worker | None = None
         self._job: Job[tuple[Mail, Decision]] | None = None
         self._done: tuple[Mail, Decision] | SandboxError | None = None
+        # The decision's mails as of ``now``, made by the reader process (None: not made).
+        self.prepared: tuple[Outgoing, ...] | None = None
         if pool is not None:  # a reader process of the pool (see daemon.workers)
             self._worker = pool.take()
             self._worker.submit(raw, received_at, now)
@@ -356,7 +359,8 @@ class Reading:
         try:
             if self._worker is not None and self._pool is not None:
                 try:
-                    self._done = self._worker.collect()
+                    mail, decision, self.prepared = self._worker.collect()
+                    self._done = mail, decision
                 finally:
                     self._pool.give_back(self._worker)
                     self._worker = None

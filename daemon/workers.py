@@ -25,6 +25,7 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from daemon.compose import Outgoing, compose
 from daemon.config import Settings
 from daemon.decide import decide
 from daemon.model import Decision, Mail
@@ -77,12 +78,24 @@ def _work(job: tuple[Any, ...], settings: Settings, read_limits: ReadLimits) -> 
     match job:
         case ("read-and-decide", raw, received_at, now):
             mail = read_message(raw, received_at, now=now, limits=read_limits)
-            return mail, decide(mail, settings, now=now)
+            decision = decide(mail, settings, now=now)
+            return mail, decision, _prepared(decision, mail, settings, now)
         case ("read", raw, received_at, passwords):
             return read_message(raw, received_at, passwords=passwords, limits=read_limits)
         case ("decide", mail, can_wait, sources, now):
             return decide(mail, settings, can_wait=can_wait, sources=sources, now=now)
     raise ValueError(f"unknown job {job[0]!r}")
+
+
+def _prepared(decision: Decision, mail: Mail, settings: Settings,
+              now: datetime) -> tuple[Outgoing, ...] | None:
+    """The mails this decision sends, composed as of ``now`` and made into bytes here, so
+    that the daemon need not when the history leaves the decision as it is (None: they
+    could not be made here; the daemon composes them)."""
+    try:
+        return tuple(out.rendered() for out in compose(decision, mail, settings, now))
+    except Exception:  # noqa: BLE001 - composed again by the daemon, which reports it
+        return None
 
 
 class PoolBusyError(Exception):
@@ -117,11 +130,11 @@ class Worker:
         self._conn.send(job)
         self.served += 1
 
-    def collect(self) -> tuple[Mail, Decision]:
-        """The message read and decided, or :class:`SandboxError` (the worker is then
-        done for: :attr:`usable` is False)."""
-        mail, decision = self.answer()
-        return mail, decision
+    def collect(self) -> tuple[Mail, Decision, tuple[Outgoing, ...] | None]:
+        """The message read and decided, with its mails made (see :func:`_prepared`), or
+        :class:`SandboxError` (the worker is then done for: :attr:`usable` is False)."""
+        mail, decision, prepared = self.answer()
+        return mail, decision, prepared
 
     def answer(self) -> Any:
         """What the job gave, or :class:`SandboxError` (see :meth:`collect`)."""

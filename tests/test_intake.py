@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import multiprocessing
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from fakes import FakeMailbox, FakeOutbox
 from samples import mails, parties
 from structlog.testing import capture_logs
 
+from daemon import process
 from daemon.compose import copy_address
 from daemon.config import Settings
 from daemon.decide import decide
@@ -341,3 +343,45 @@ def test_a_held_message_is_fetched_and_read_once_a_poll(office: Office) -> None:
             if "Wrong" not in m.get_body(("plain",)).get_content()]  # type: ignore[union-attr]
     assert len(held) == 2
     assert sorted(looked) == sorted(held)  # each once, though three mails asked
+
+
+@pytest.mark.parametrize("raw", [
+    mails.dsure_key_mail(),
+    mails.confirmation_mail(),
+    mails.dsure_key_mail(in_body=True, omit=("auth_key",)),  # a correction
+], ids=["key-notice", "confirmation", "correction"])
+def test_the_mails_a_reader_makes_ahead_are_the_ones_the_daemon_would_make(
+        raw: bytes, office: Office, settings: Settings, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader process composes a new message's mails beside its decision; when the
+    history leaves the decision as it is, those go out: byte for byte what the daemon
+    composes itself for the same message at the same time (here: without readers)."""
+    def made(taken: list[Any]) -> list[tuple[tuple[str, ...], bytes]]:
+        # The MIME boundaries are random each time a mail is made (email.generator).
+        return [(h.recipients, re.sub(rb"={15}\d+==", b"=BOUNDARY=", h.raw)) for h in taken]
+
+    def not_here(*_: Any) -> None:
+        raise AssertionError("composed by the daemon, not by the reader")
+
+    office.box.deliver(raw)
+    office.later(days=1)  # no wait for the rest of a submission: decided at once
+    with monkeypatch.context() as patched:
+        patched.setattr(process, "compose", not_here)
+        assert office.run() in ({"routed": 1}, {"correction": 1})
+    ahead = made(office.outbox.taken)
+
+    alone = settings.model_copy(update={"state": settings.state.model_copy(
+        update={"path": str(tmp_path / "alone.sqlite3")})})
+    store = Store(alone.state.path)
+    box = FakeMailbox(alone.imap.folder, ARRIVED)
+    outbox = FakeOutbox(box, copy_address(alone))
+    intake = Intake(alone, store, connect=lambda: box, outbox=outbox, clock=lambda: office.now)
+    monkeypatch.setattr(intake, "_readers", lambda: None)  # each read in a child of its own
+    try:
+        box.deliver(raw)
+        intake.run_once()
+    finally:
+        intake.close()
+        store.close()
+    assert made(outbox.taken) == ahead
+    assert len(ahead) == 1

@@ -55,7 +55,7 @@ def test_a_worker_reads_one_message_after_another(settings: Settings) -> None:
         first = pool.take()
         for raw in (mails.dsure_key_mail(), mails.confirmation_mail()):
             first.submit(raw, None, NOW)
-            _, decision = first.collect()
+            _, decision, _ = first.collect()
             assert decision.verdict is Verdict.ROUTED
         pool.give_back(first)
         assert pool.take() is first  # the same process, kept for the next message
