@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from daemon import config, log
+from daemon import config
 from daemon.config import ConfigError, Settings
-from daemon.decide import History, finalize
-from daemon.lifecycle import secrets_of
-from daemon.sandbox import Reading
+
+if TYPE_CHECKING:
+    from daemon.decide import History
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +39,13 @@ def classify_file(settings: Settings, path: Path, *, history: History | None = N
     """The JSON ``classify`` prints for one message file: what ``run`` would do with it
     now (``held`` only while its wait runs), with the reply cap and what it replaces
     when the state file (``history``) is given; no secret of the message in clear."""
+    # The reading and deciding pipeline, imported by the command that uses it: check-config
+    # and a mistyped command line start without it.
+    from daemon import log  # noqa: PLC0415
+    from daemon.decide import finalize  # noqa: PLC0415
+    from daemon.lifecycle import secrets_of  # noqa: PLC0415
+    from daemon.sandbox import Reading  # noqa: PLC0415
+
     now = now or datetime.now(UTC)
     # Read and decide as the daemon does: in one child with the office's limits, so that
     # classify survives whatever the daemon survives. When that child fails, the message
@@ -114,6 +122,7 @@ def _run(settings: Settings, *, once: bool) -> int:
 
     import structlog  # noqa: PLC0415
 
+    from daemon import log  # noqa: PLC0415
     from daemon.mailbox import MailboxError  # noqa: PLC0415
     from daemon.schedule import run_forever  # noqa: PLC0415
     from daemon.service import Intake  # noqa: PLC0415

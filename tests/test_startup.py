@@ -38,8 +38,18 @@ def imported_after(code: str, modules: tuple[str, ...] = READERS) -> list[str]:
 
 
 def test_commands_start_without_the_document_libraries() -> None:
-    """Importing the command line (and so the whole reading pipeline) imports no reader."""
-    assert imported_after("import daemon.cli") == []
+    """Importing the command line and the whole reading pipeline imports no reader."""
+    assert imported_after("import daemon.cli\nimport daemon.sandbox") == []
+
+
+def test_check_config_starts_without_the_pipeline(tmp_path: Path) -> None:
+    """check-config validates the config without importing the reading and deciding
+    pipeline (nor the sandbox that runs it)."""
+    config = tmp_path / "office.toml"
+    config.write_text(stack.office_config(tmp_path / "state.sqlite3"), encoding="utf-8")
+    code = f"from daemon.cli import main\nmain(['--config', {str(config)!r}, 'check-config'])"
+    assert imported_after(code, ("daemon.read", "daemon.decide", "daemon.sandbox",
+                                 "mailparser", "multiprocessing")) == []
 
 
 def test_inherit_readers_imports_every_document_library() -> None:
