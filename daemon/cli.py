@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from daemon import config, log
+from daemon import config
 from daemon.config import ConfigError, Settings
-from daemon.decide import History, finalize
-from daemon.lifecycle import secrets_of
-from daemon.sandbox import decide_in_child, read_in_child
+
+if TYPE_CHECKING:
+    from daemon.decide import History
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,11 +39,19 @@ def classify_file(settings: Settings, path: Path, *, history: History | None = N
     """The JSON ``classify`` prints for one message file: what ``run`` would do with it
     now (``held`` only while its wait runs), with the reply cap and what it replaces
     when the state file (``history``) is given; no secret of the message in clear."""
+    # The reading and deciding pipeline, imported by the command that uses it: check-config
+    # and a mistyped command line start without it.
+    from daemon import log  # noqa: PLC0415
+    from daemon.decide import finalize  # noqa: PLC0415
+    from daemon.lifecycle import secrets_of  # noqa: PLC0415
+    from daemon.sandbox import Reading  # noqa: PLC0415
+
     now = now or datetime.now(UTC)
-    # Read as the daemon reads: in a child with the office's limits, so that classify
-    # survives whatever the daemon survives (a hostile message ends in review).
-    mail, _ = read_in_child(path.read_bytes(), None, settings.limits, now=now)
-    decision, _ = decide_in_child(mail, settings, now=now)
+    # Read and decide as the daemon does: in one child with the office's limits, so that
+    # classify survives whatever the daemon survives. When that child fails, the message
+    # is read and decided again in a child each, as the daemon does (a message that
+    # cannot be read is decided from its headers; a hostile message ends in review).
+    mail, decision, _ = Reading(path.read_bytes(), None, settings, now).result()
     decision = finalize(decision, mail, settings, now=now, history=history)
     result = decision.to_json()
     result["message_id"] = mail.message_id
@@ -75,19 +83,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _classify(settings: Settings, path: Path) -> int:
     """Print what ``run`` would do with one message file, reading (never writing) the
     state file when there is one."""
-    from daemon.store import StateUnavailableError, StateVersionError, Store  # noqa: PLC0415
-
     store = None
     state = Path(settings.state.path)
+    state_errors: tuple[type[Exception], ...] = ()  # none without a state file
     try:
         if state.exists():
+            # The store only when there is a state file to read: importing it imports
+            # what its gateways need to send mail (the templates, the logging library).
+            import sqlite3  # noqa: PLC0415
+
+            from daemon.store import (  # noqa: PLC0415
+                StateUnavailableError,
+                StateVersionError,
+                Store,
+            )
+
+            state_errors = (StateUnavailableError, StateVersionError, sqlite3.Error)
             store = Store(state, busy_timeout=settings.state.busy_timeout_seconds,
                           read_only=True)
         result = classify_file(settings, path, history=store)
     except OSError as err:
         print(f"surety-intake: cannot read {path}: {err.strerror}", file=sys.stderr)
         return 1
-    except (StateUnavailableError, StateVersionError, sqlite3.Error) as err:
+    except state_errors as err:
         print(f"surety-intake: cannot read the state file {state}: {err}", file=sys.stderr)
         return 1
     finally:
@@ -100,8 +118,11 @@ def _classify(settings: Settings, path: Path) -> int:
 def _run(settings: Settings, *, once: bool) -> int:
     # Imported here so that classify and check-config start without the network stack
     # and the logging library.
+    import sqlite3  # noqa: PLC0415
+
     import structlog  # noqa: PLC0415
 
+    from daemon import log  # noqa: PLC0415
     from daemon.mailbox import MailboxError  # noqa: PLC0415
     from daemon.schedule import run_forever  # noqa: PLC0415
     from daemon.service import Intake  # noqa: PLC0415
