@@ -13,7 +13,6 @@ URL or display-name text of the sender's quoted back to them, and no secret in a
 from __future__ import annotations
 
 import copy
-import enum
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -30,7 +29,17 @@ from daemon import problems as catalogue
 from daemon.checks import shown_url
 from daemon.config import Settings
 from daemon.lifecycle import secrets_of
-from daemon.model import Decision, DocumentStatus, GuaranteeType, Kind, Mail, Outcome, Verdict
+from daemon.model import (
+    Action,
+    Decision,
+    DocumentStatus,
+    GuaranteeType,
+    Kind,
+    Mail,
+    Outcome,
+    Verdict,
+    action_of,
+)
 from daemon.problems import Code
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -93,22 +102,6 @@ _templates = Environment(
 
 
 _ORIGINAL_MARKER = "@@surety-intake-original-message-"
-
-
-class Action(enum.StrEnum):
-    """What a mail the daemon sends does: the start of its action name in the state file
-    and its Message-ID ("forward", "reply-2", "undeliverable-reply-2", "quarantine")."""
-
-    FORWARD = "forward"  # a submission to staff (routed, review)
-    REPLY = "reply"  # a correction to the contractor
-    UNDELIVERABLE = "undeliverable"  # staff told that a mail was refused for good
-    QUARANTINE = "quarantine"  # staff told that a message was set aside
-
-
-def action_of(name: str) -> Action:
-    """The action an action name performs ("reply-2": reply; "undeliverable-forward":
-    undeliverable); an unknown one raises ValueError."""
-    return Action(name.split("-", 1)[0])
 
 
 @dataclass(frozen=True)

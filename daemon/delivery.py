@@ -21,45 +21,16 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from daemon.compose import Action, Outgoing, action_of, copy_address, undeliverable_notice
+from daemon.compose import Outgoing, copy_address, undeliverable_notice
 from daemon.config import Settings
-from daemon.model import Decision, Mail
+from daemon.model import Action, Decision, Mail, OutState, action_of
 
-if TYPE_CHECKING:  # the store imports OutState from here
+if TYPE_CHECKING:  # the store's gateways, for their types only
     from daemon.outbox import SendError
     from daemon.store.outgoing import FailedMail, PendingMail
     from daemon.store.outgoing import Outgoing as OutgoingTable
 
 log = structlog.get_logger("daemon.delivery")
-
-
-class OutState(enum.StrEnum):
-    """Where an outgoing mail is."""
-
-    QUEUED = "queued"    # to be sent (again: after a temporary failure, or a wait)
-    SENDING = "sending"  # being handed over; a run that stops now leaves it uncertain
-    SENT = "sent"        # the server took it (it answered, or its copy was seen)
-    FAILED = "failed"    # refused for good (5xx); staff are told instead
-
-
-# The steps a mail may take. A queued mail becomes sent without being handed over again
-# when the copy of an earlier, cut-off hand-over is seen.
-TRANSITIONS: dict[OutState, frozenset[OutState]] = {
-    OutState.QUEUED: frozenset({OutState.SENDING, OutState.QUEUED, OutState.SENT}),
-    OutState.SENDING: frozenset({OutState.SENT, OutState.QUEUED, OutState.FAILED}),
-    OutState.SENT: frozenset(),
-    OutState.FAILED: frozenset(),
-}
-
-
-class StepError(Exception):
-    """A mail was asked to take a step its state does not allow."""
-
-
-def check_step(now: OutState, to: OutState) -> None:
-    """Raise :class:`StepError` unless a mail in state ``now`` may move to ``to``."""
-    if to not in TRANSITIONS[now]:
-        raise StepError(f"an outgoing mail cannot go from {now} to {to}")
 
 
 class NotYet(enum.StrEnum):

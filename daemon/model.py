@@ -314,3 +314,50 @@ def overall(verdicts: list[Verdict]) -> Verdict:
     if not verdicts:
         return Verdict.IGNORED
     return min(verdicts, key=_SEVERITY.index)
+
+
+# --- what happens to the mails the daemon sends (the state file records it) ---------
+
+class Action(enum.StrEnum):
+    """What a mail the daemon sends does: the start of its action name in the state file
+    and its Message-ID ("forward", "reply-2", "undeliverable-reply-2", "quarantine")."""
+
+    FORWARD = "forward"  # a submission to staff (routed, review)
+    REPLY = "reply"  # a correction to the contractor
+    UNDELIVERABLE = "undeliverable"  # staff told that a mail was refused for good
+    QUARANTINE = "quarantine"  # staff told that a message was set aside
+
+
+def action_of(name: str) -> Action:
+    """The action an action name performs ("reply-2": reply; "undeliverable-forward":
+    undeliverable); an unknown one raises ValueError."""
+    return Action(name.split("-", 1)[0])
+
+
+class OutState(enum.StrEnum):
+    """Where an outgoing mail is."""
+
+    QUEUED = "queued"    # to be sent (again: after a temporary failure, or a wait)
+    SENDING = "sending"  # being handed over; a run that stops now leaves it uncertain
+    SENT = "sent"        # the server took it (it answered, or its copy was seen)
+    FAILED = "failed"    # refused for good (5xx); staff are told instead
+
+
+# The steps a mail may take. A queued mail becomes sent without being handed over again
+# when the copy of an earlier, cut-off hand-over is seen.
+TRANSITIONS: dict[OutState, frozenset[OutState]] = {
+    OutState.QUEUED: frozenset({OutState.SENDING, OutState.QUEUED, OutState.SENT}),
+    OutState.SENDING: frozenset({OutState.SENT, OutState.QUEUED, OutState.FAILED}),
+    OutState.SENT: frozenset(),
+    OutState.FAILED: frozenset(),
+}
+
+
+class StepError(Exception):
+    """A mail was asked to take a step its state does not allow."""
+
+
+def check_step(now: OutState, to: OutState) -> None:
+    """Raise :class:`StepError` unless a mail in state ``now`` may move to ``to``."""
+    if to not in TRANSITIONS[now]:
+        raise StepError(f"an outgoing mail cannot go from {now} to {to}")

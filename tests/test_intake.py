@@ -27,8 +27,7 @@ from daemon import process
 from daemon.compose import copy_address
 from daemon.config import Settings
 from daemon.decide import decide
-from daemon.delivery import OutState, StepError, check_step
-from daemon.model import DocumentStatus, Verdict
+from daemon.model import DocumentStatus, OutState, StepError, Verdict, check_step
 from daemon.outbox import SendError
 from daemon.read import read_message
 from daemon.service import Intake, progressed

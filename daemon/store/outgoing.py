@@ -10,8 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from daemon.compose import Action, action_of
-from daemon.delivery import OutState, check_step
+from daemon.model import Action, OutState, action_of, check_step
 from daemon.store.db import Database, now, stamp, when
 
 
