@@ -33,6 +33,13 @@ _IDLE_SLICE = 1.0  # seconds between looks at whether to stop waiting
 # folder), at the latest before the session does anything else with folders.
 FILE_BATCH = 64
 _NEWS = (b"EXISTS", b"RECENT")
+# Untagged responses imaplib keeps and nothing reads (see Mailbox._drop_untagged).
+_PASSING = ("EXISTS", "RECENT", "EXPUNGE", "COPYUID", "FETCH")
+
+
+# At most this many bytes of messages are fetched in one UID FETCH (a larger message
+# alone): what the daemon holds of a batch of large messages.
+FETCH_BYTES = 16 << 20
 
 
 class MailboxError(Exception):
@@ -57,6 +64,21 @@ def _arrival(value: object) -> datetime:
     if offset is None:
         return value.replace(tzinfo=UTC)
     return value.replace(tzinfo=timezone(offset))
+
+
+def _by_size(uids: list[int], sizes: dict[int, int], most: int) -> list[list[int]]:
+    """The UIDs in order, cut into runs of at most ``most`` bytes (a larger message
+    alone; one whose size is unknown counts as none)."""
+    parts: list[list[int]] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if not parts or total + size > most:
+            parts.append([])
+            total = 0
+        parts[-1].append(uid)
+        total += size
+    return parts
 
 
 def tls_context(ca_file: str) -> ssl.SSLContext:
@@ -172,10 +194,12 @@ class Mailbox:
     def fetch_new(self, skip: Callable[[list[int]], set[int]], *,
                   headers: tuple[str, ...] = (),
                   body_unwanted: Callable[[bytes], bool] | None = None) -> Iterator[Fetched]:
-        """Every message in the intake folder not yet filed, oldest first, in batches (one
-        UID FETCH each). With ``body_unwanted``, each batch's ``headers`` are fetched
-        first, and a message they show needs no body comes with its headers only.
-        ``skip`` gives, of the UIDs there, those already done (a state file's record).
+        """Every message in the intake folder not yet filed, oldest first, in batches (their
+        sizes first, then their bodies: one UID FETCH per FETCH_BYTES of them, a larger
+        message alone, so that a run of large messages is never held in memory at once).
+        With ``body_unwanted``, each batch's ``headers`` are fetched with the sizes, and a
+        message they show needs no body comes with its headers only. ``skip`` gives, of
+        the UIDs there, those already done (a state file's record).
 
         BODY.PEEK leaves the \\Seen flag alone, so staff still see what is unread.
         """
@@ -185,34 +209,53 @@ class Mailbox:
         size = self._settings.batch_size
         for start in range(0, len(uids), size):
             batch = uids[start : start + size]
-            heads: dict[int, bytes] = {}
+            self._drop_untagged()
+            sizes, heads = self._heads(batch, headers if body_unwanted is not None else ())
             if body_unwanted is not None:
-                heads = {uid: head for uid, head in self._heads(batch, headers).items()
-                         if body_unwanted(head)}
-            wanted = [uid for uid in batch if uid not in heads]
-            data: dict[int, dict[bytes, Any]] = self.client.fetch(
-                wanted, ["BODY.PEEK[]", "INTERNALDATE"]) if wanted else {}
+                heads = {uid: head for uid, head in heads.items() if body_unwanted(head)}
+            parts = _by_size([uid for uid in batch if uid not in heads], sizes, FETCH_BYTES)
+            part_of = {uid: n for n, part in enumerate(parts) for uid in part}
+            data: dict[int, dict[bytes, Any]] = {}
+            fetched = -1  # the part in ``data``
             for uid in batch:
                 if uid in heads:
-                    yield Fetched(uid, heads[uid], datetime.now(UTC), whole=False)
+                    yield Fetched(uid, heads.pop(uid), datetime.now(UTC), whole=False)
                     continue
-                item = data.get(uid)
+                if part_of[uid] != fetched:  # the parts come in order: the last one is done
+                    fetched = part_of[uid]
+                    data = self.client.fetch(parts[fetched], ["BODY.PEEK[]", "INTERNALDATE"])
+                item = data.pop(uid, None)
                 if item is None:  # expunged by someone else meanwhile
                     continue
                 when = _arrival(item.get(b"INTERNALDATE"))
                 yield Fetched(uid, bytes(item.get(b"BODY[]", b"")), when)
 
-    def _heads(self, uids: list[int], names: tuple[str, ...]) -> dict[int, bytes]:
-        """These headers of each message (BODY.PEEK[HEADER.FIELDS (...)])."""
-        fields = " ".join(n.upper() for n in names)
-        data: dict[int, dict[bytes, Any]] = self.client.fetch(
-            uids, [f"BODY.PEEK[HEADER.FIELDS ({fields})]"])
-        heads = {}
+    def _heads(self, uids: list[int], names: tuple[str, ...]
+               ) -> tuple[dict[int, int], dict[int, bytes]]:
+        """Each message's size (RFC822.SIZE) and these headers of it
+        (BODY.PEEK[HEADER.FIELDS (...)]; none asked for: the sizes alone)."""
+        items = ["RFC822.SIZE"]
+        if names:
+            items.append(f"BODY.PEEK[HEADER.FIELDS ({' '.join(n.upper() for n in names)})]")
+        data: dict[int, dict[bytes, Any]] = self.client.fetch(uids, items)
+        sizes: dict[int, int] = {}
+        heads: dict[int, bytes] = {}
         for uid, item in data.items():
             for key, value in item.items():
-                if key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
+                if key == b"RFC822.SIZE" and isinstance(value, int):
+                    sizes[int(uid)] = value
+                elif key.startswith(b"BODY[HEADER") and isinstance(value, bytes):
                     heads[int(uid)] = value
-        return heads
+        return sizes, heads
+
+    def _drop_untagged(self) -> None:
+        """Forget what the server said in passing about earlier messages, which nobody
+        reads: imaplib keeps every untagged response until the next SELECT (a RECENT, an
+        EXPUNGE and a COPYUID for each message filed, thousands over a backlog)."""
+        untagged = getattr(self.client._imap, "untagged_responses", None)
+        if isinstance(untagged, dict):
+            for name in _PASSING:
+                untagged.pop(name, None)
 
     def find(self, message_id: str, folders: list[str]) -> tuple[str, Fetched] | None:
         """A message by its Message-ID in the first of ``folders`` that holds it.

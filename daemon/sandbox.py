@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import gc
 import math
 import multiprocessing
 import os
@@ -201,6 +202,7 @@ def _read_available(fd: int) -> str:
 def _child(receiver: Connection, sender: Connection, crash_read: int, crash_write: int,
            limits: Limits, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
     """In the child: apply the limits, run, send ("ok", result, "") or the failure."""
+    gc.freeze()  # what it inherited stays shared with the daemon: see warm_up
     receiver.close()
     os.close(crash_read)
     faulthandler.enable(file=crash_write, all_threads=False)
@@ -406,7 +408,13 @@ def warm_up(settings: Settings) -> None:
     key notice and a confirmation form, as PDFs) once in this process, before the loop
     forks its children: the document libraries, the patterns compiled on first use and
     the PDF font maps are then ready in every child, instead of being made again in each
-    (tens of milliseconds per message). A sample that fails to read costs nothing."""
+    (tens of milliseconds per message). A sample that fails to read costs nothing.
+
+    Then every object the daemon holds is frozen (``gc.freeze``): the collector leaves
+    them alone for good. A forked child shares the daemon's memory page by page until
+    either writes to a page, and a collection writes to every object it looks at: the
+    daemon's own collections would copy the pages its children share, and each child
+    freezes what it inherited for the same reason."""
     inherit_readers()
     samples = resources.files("daemon").joinpath("warmup").iterdir()
     for sample in sorted(samples, key=lambda s: s.name):
@@ -414,3 +422,5 @@ def warm_up(settings: Settings) -> None:
             continue
         with contextlib.suppress(Exception):
             decide(read_message(sample.read_bytes()), settings)
+    gc.collect()  # the warm-up's garbage first: frozen, it would never be freed
+    gc.freeze()

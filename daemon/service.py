@@ -192,8 +192,8 @@ class Intake:
         message, one with passwords to try), else in a child of its own."""
         if self._pool is not None:
             with contextlib.suppress(PoolBusyError, SandboxError):  # the one-off way says why
-                mail: Mail = self._pool.run(("read", raw, received_at, tuple(passwords)),
-                                            self._free_reader)
+                mail: Mail = self._pool.run(("read", received_at, tuple(passwords)),
+                                            self._free_reader, raw)[0]
                 return mail
         return read_mail(self.settings.limits, raw, received_at, passwords)
 
@@ -204,7 +204,7 @@ class Intake:
         if self._pool is not None:
             with contextlib.suppress(PoolBusyError, SandboxError):
                 decision: Decision = self._pool.run(("decide", mail, can_wait, sources, now),
-                                                    self._free_reader)
+                                                    self._free_reader)[0]
                 return decision, None
         return decide_in_child(mail, self.settings, can_wait=can_wait, sources=sources,
                                now=now)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from samples import mails
+from structlog.testing import capture_logs
 
 from daemon import workers
 from daemon.config import Settings
@@ -55,8 +56,9 @@ def test_a_worker_reads_one_message_after_another(settings: Settings) -> None:
         first = pool.take()
         for raw in (mails.dsure_key_mail(), mails.confirmation_mail()):
             first.submit(raw, None, NOW)
-            _, decision, _ = first.collect()
+            mail, decision, _ = first.collect()
             assert decision.verdict is Verdict.ROUTED
+            assert mail.raw == raw  # not sent back, but the mail has it
         pool.give_back(first)
         assert pool.take() is first  # the same process, kept for the next message
         pool.give_back(first)
@@ -110,13 +112,54 @@ def test_a_worker_is_replaced_after_its_share_of_messages(
     pool = Pool(settings, 1)
     try:
         seen = []
-        for _ in range(3):
-            worker = pool.take()
-            seen.append(worker)
-            worker.submit(mails.dsure_key_mail(), None, datetime.now(NOW.tzinfo))
-            worker.collect()
-            pool.give_back(worker)
+        with capture_logs() as logs:
+            for _ in range(3):
+                worker = pool.take()
+                seen.append(worker)
+                worker.submit(mails.dsure_key_mail(), None, datetime.now(NOW.tzinfo))
+                worker.collect()
+                pool.give_back(worker)
         assert seen[0] is seen[1] is not seen[2]
+        assert [(e["reason"], e["messages"]) for e in logs
+                if e["event"] == "reader.replaced"] == [("messages", 2)]
+    finally:
+        pool.close()
+
+
+_HOARD: list[bytes] = []
+
+
+def _hoard() -> Any:
+    """A message whose reading leaves 96 MB behind in the worker (RECYCLE_GROWN_MB: 64)."""
+    _HOARD.append(b"x" * (96 << 20))
+    return workers.read_message(mails.dsure_key_mail(), None)
+
+
+def test_a_worker_left_holding_too_much_memory_is_replaced(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker says how much it grew after each message; past RECYCLE_GROWN_MB the
+    daemon replaces it, and says so."""
+    monkeypatch.setattr(workers, "read_message", _unless(b"HOARD", _hoard))
+    pool = Pool(settings, 1)
+    try:
+        worker = pool.take()
+        worker.submit(mails.dsure_key_mail(), None, NOW)
+        assert worker.collect()[1].verdict is Verdict.ROUTED
+        assert worker.grown < workers.RECYCLE_GROWN_MB << 20
+        pool.give_back(worker)
+        assert pool.take() is worker  # a worker of the usual size is kept
+        worker.submit(mails.dsure_key_mail(subject="HOARD"), None, NOW)
+        assert worker.collect()[1].verdict is Verdict.ROUTED  # the message is read
+        with capture_logs() as logs:
+            pool.give_back(worker)
+        fresh = pool.take()
+        assert fresh is not worker
+        [replaced] = [e for e in logs if e["event"] == "reader.replaced"]
+        assert replaced["reason"] == "memory"
+        assert replaced["grown_mb"] > replaced["limit_mb"] == workers.RECYCLE_GROWN_MB
+        fresh.submit(mails.dsure_key_mail(), None, NOW)
+        assert fresh.collect()[1].verdict is Verdict.ROUTED
+        pool.give_back(fresh)
     finally:
         pool.close()
 
@@ -147,14 +190,14 @@ def test_a_message_read_again_now_takes_a_reader_from_the_one_reading_ahead(
             ahead.collect()
             return True
 
-        opened = pool.run(("read", locked, None, ("wrong", "Pw0x2604#")), free)
+        [opened] = pool.run(("read", None, ("wrong", "Pw0x2604#")), free, locked)
         assert [a.status.value for a in opened.attachments] == ["text"]
         assert not ahead.working
         assert ahead.result()[1].verdict is Verdict.ROUTED  # kept for its turn
         with pytest.raises(workers.PoolBusyError):  # every reader busy, none to collect
             busy = Reading(mails.dsure_key_mail(), None, settings, NOW, pool)
             try:
-                pool.run(("read", locked, None, ()), lambda: False)
+                pool.run(("read", None, ()), lambda: False, locked)
             finally:
                 busy.cancel()
     finally:
