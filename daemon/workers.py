@@ -156,9 +156,12 @@ def _release() -> None:
 
 def _libc_trim() -> Any:
     try:
-        return ctypes.CDLL(None).malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):  # not glibc
         return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
 
 
 _malloc_trim = _libc_trim()
