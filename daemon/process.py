@@ -143,6 +143,10 @@ class Processor:
         # leaves the intake folder with others: see Mailbox.file).
         self._unfiled: set[str] = set()
 
+    def new_poll(self) -> None:
+        """A poll begins: the last one's messages are all moved (its end moved them)."""
+        self._unfiled.clear()
+
     def file_copy(self, box: Box, uid: int) -> str:
         """The copy of a mail the daemon sent: the proof it went out, filed as sent."""
         structlog.contextvars.bind_contextvars(uid=uid)

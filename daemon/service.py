@@ -102,6 +102,7 @@ class Intake:
         outcomes: Counter[str] = Counter()
         folder = self.settings.imap.folder
         self.held.forget()
+        self.process.new_poll()
         try:
             with self.delivery.outbox.session():  # one SMTP connection for the poll
                 skip = partial(self.store.messages.done_uids, folder, box.uidvalidity)
