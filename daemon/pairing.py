@@ -56,17 +56,42 @@ class Proof(enum.IntEnum):
 
 
 @dataclass(frozen=True)
+class Known:
+    """What pairing asks of a held message, worked out once (see :func:`known`)."""
+
+    submissions: tuple[Submission, ...] = ()  # waiting for the rest: what it submits
+    passwords: tuple[str, ...] = ()  # waiting for a document: the passwords it gives
+
+
+@dataclass(frozen=True)
 class Waiting:
-    """A held message, read, as pairing sees it."""
+    """A held message as pairing sees it: the message read, or what is known of it."""
 
     key: int  # the caller's handle (the state file's row id)
     sender: str
     reason: str  # a HeldReason (as the state file gives it back)
     until: datetime | None
-    mail: Mail
-    # Its submissions as classify finds them, when the caller knows them already (the
-    # same held message is looked at for every new mail of its sender).
-    submissions: tuple[Submission, ...] | None = None
+    mail: Mail | None = None
+    # What pairing asks of it, when the caller kept it from an earlier read (the same
+    # held message is looked at for every new mail of its sender, poll after poll).
+    known: Known | None = None
+
+
+def known(reason: str, mail: Mail, settings: Settings) -> Known | None:
+    """What pairing asks of a message held for ``reason``: it never changes, so a caller
+    may keep it instead of reading the message again for every new mail. None when the
+    message itself is what is tried (its attachment waits for a password)."""
+    if reason == HeldReason.REST:
+        return Known(submissions=classify(mail, settings).submissions)
+    if reason == HeldReason.DOCUMENT:
+        return Known(passwords=tuple(password_candidates(mail)))
+    return None
+
+
+def _held_mail(waiting: Waiting) -> Mail:
+    if waiting.mail is None:
+        raise ValueError(f"held message {waiting.key} ({waiting.reason}) is needed read")
+    return waiting.mail
 
 
 class NewMail:
@@ -147,13 +172,14 @@ def _proof(waiting: Waiting, new: NewMail, opener: Opener) -> Proof:
     if not eligible(waiting, mail) or new.ignored:
         return Proof.NONE
     if waiting.reason == HeldReason.PASSWORD:
-        return _password_proof(waiting.mail, new.passwords, opener)
+        return _password_proof(_held_mail(waiting), new.passwords, opener)
     if waiting.reason == HeldReason.DOCUMENT:
-        return _password_proof(mail, tuple(password_candidates(waiting.mail)), opener)
+        given = (waiting.known.passwords if waiting.known is not None
+                 else tuple(password_candidates(_held_mail(waiting))))
+        return _password_proof(mail, given, opener)
     if waiting.reason == HeldReason.REST and waiting.sender.lower() == mail.from_addr.lower():
-        held = waiting.submissions
-        if held is None:
-            held = classify(waiting.mail, new.settings).submissions
+        held = (waiting.known.submissions if waiting.known is not None
+                else classify(_held_mail(waiting), new.settings).submissions)
         return rest_proof(held, new.submissions)
     return Proof.NONE
 

@@ -384,3 +384,76 @@ def test_the_mails_a_reader_makes_ahead_are_the_ones_the_daemon_would_make(
         store.close()
     assert made(outbox.taken) == ahead
     assert len(ahead) == 1
+
+
+def _counting_finds(office: Office) -> list[str]:
+    """The Message-IDs the daemon looks for in the mailbox's folders, from now on."""
+    looked: list[str] = []
+    find = office.box.find
+
+    def counting(message_id: str, folders: list[str]) -> Any:
+        looked.append(message_id)
+        return find(message_id, folders)
+
+    office.box.find = counting  # type: ignore[method-assign]
+    return looked
+
+
+def _held_ids(office: Office) -> list[str]:
+    return [str(m["Message-ID"]) for m in office.box.held(office.settings.imap.folders.held)]
+
+
+def test_a_message_held_for_the_rest_is_read_once_however_many_polls_ask(
+        office: Office) -> None:
+    """Submissions held for their missing part are matched against every new mail of
+    their sender, poll after poll; what pairing asks of them (what they submit) is kept
+    from their first read, so each is fetched and read once, not once a poll. The one a
+    later mail completes is fetched again, to be decided with it."""
+    for n in range(3):  # three key numbers whose 認証キー may follow
+        office.box.deliver(mails.dsure_key_mail(in_body=True, omit=("auth_key",),
+                                                contract_number=f"260402000{n}"))
+    assert office.run() == {"held": 3}
+    held = _held_ids(office)
+    looked = _counting_finds(office)
+    for n in range(3):  # complete notices for other works, one a poll
+        office.later(minutes=1)
+        office.box.deliver(mails.dsure_key_mail(contract_number=f"260403000{n}"),
+                           arrived=office.now)
+        assert office.run()["routed"] == 1
+    # Each of the first two was read already, in the first poll, for the ones after it;
+    # the last once, though three polls asked.
+    assert looked == [held[2]]
+    office.later(minutes=1)
+    office.box.deliver(mails.dsure_key_mail(in_body=True, contract_number="2604020001",
+                                            subject="認証キーの送付"), arrived=office.now)
+    assert office.run()["routed"] == 1
+    assert looked[1:] == [held[1]]  # the one it completes, fetched to be decided with it
+    [forward] = office.outbox.to(stack.CONTRACT_STAFF)[-1:]
+    assert held[1] in str(forward["X-Surety-Source"])
+    assert sorted(_held_ids(office)) == sorted([held[0], held[2]])
+
+
+def test_a_held_message_moved_away_is_not_paired_from_what_was_known_of_it(
+        office: Office) -> None:
+    """What is known of a held message from an earlier read does not stand for it: when
+    the mail that completes it comes after a person moved it out of the held folder, it
+    is missed (a warning), and the mail is decided alone."""
+    office.box.deliver(mails.dsure_key_mail(in_body=True, omit=("auth_key",),
+                                            contract_number="2604020001"))
+    assert office.run() == {"held": 1}
+    office.later(minutes=1)
+    office.box.deliver(mails.dsure_key_mail(contract_number="2604030001"), arrived=office.now)
+    assert office.run()["routed"] == 1  # the held one read, to be matched against it
+    held = office.settings.imap.folders.held
+    [stored] = office.box.folders[held]
+    office.box.file_from(held, stored.uid, "INBOX.Kept")  # a person takes it
+    office.later(minutes=1)
+    office.box.deliver(mails.dsure_key_mail(in_body=True, contract_number="2604020001",
+                                            subject="認証キーの送付"), arrived=office.now)
+    with capture_logs() as logs:
+        assert office.run()["routed"] == 1
+    assert [e["held_message_id"] for e in logs if e["event"] == "held.missing"] == [
+        str(stored.message["Message-ID"])]
+    assert not [e for e in logs if e["event"] == "message.paired"]
+    forward = office.outbox.to(stack.CONTRACT_STAFF)[-1]
+    assert str(stored.message["Message-ID"]) not in str(forward["X-Surety-Source"])

@@ -589,6 +589,10 @@ def _samples() -> list[Mail]:
         mails.build(from_=YAMADA, to=OFFICE, subject="Re: 電子保証",
                     body=f"証券番号：SJ26-0412345\n"
                          f"閲覧用URL：{parties.viewing_url('SJ26-0412345')}\n{ZIP_PASSWORD}"),
+        mails.dsure_key_mail(in_body=True, omit=("auth_key",)),
+        mails.dsure_key_mail(in_body=True, omit=("contract_number",)),
+        mails.build(from_=YAMADA, to=OFFICE, subject="認証キー",
+                    body="先ほどの件、認証キーは次のとおりです。\n認証キー：Xk3pQ9rT2mW7"),
     ]
     return [_read(raw) for raw in raws]
 
@@ -610,3 +614,35 @@ def test_a_held_message_skipped_unread_is_one_the_mail_could_never_complete(
                 assert pairing.proof(waiting, new, settings, _open) is Proof.NONE, (
                     reason, held.subject, new.subject)
     assert skipped > len(samples) * 3
+
+
+def test_what_is_kept_of_a_held_message_proves_what_the_message_proves(
+        settings: Settings) -> None:
+    """A held message read once is not read again for each new mail: what pairing asks
+    of it (pairing.known) stands for it. Over every held message, reason and new mail,
+    the proof from what is kept is the proof from the message; only a message waiting
+    for a password is needed itself (its attachment is what is tried)."""
+    samples = _samples()
+    proofs: set[Proof] = set()
+    for held in samples:
+        for reason in (WAITING_FOR_PASSWORD, WAITING_FOR_DOCUMENT, WAITING_FOR_REST):
+            kept = pairing.known(reason, held, settings)
+            if reason == WAITING_FOR_PASSWORD:
+                assert kept is None
+                continue
+            assert kept is not None
+            read = _held(held, reason)
+            unread = replace(read, mail=None, known=kept)
+            for new in samples:
+                expected = pairing.proof(read, new, settings, _open)
+                assert pairing.proof(unread, new, settings, _open) is expected, (
+                    reason, held.subject, new.subject)
+                proofs.add(expected)
+    assert proofs >= {Proof.NONE, Proof.FITS, Proof.OPENED}  # the matrix reaches them
+
+
+def test_a_held_message_waiting_for_a_password_is_needed_read(locked: Mail,
+                                                              settings: Settings) -> None:
+    unread = Waiting(1, locked.from_addr, WAITING_FOR_PASSWORD, LATER)
+    with pytest.raises(ValueError, match="needed read"):
+        pairing.proof(unread, _plain(f"パスワード：{ZIP_PASSWORD}"), settings, _open)
