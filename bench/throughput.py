@@ -48,6 +48,7 @@ import math
 import os
 import platform
 import random
+import resource
 import shlex
 import signal
 import statistics
@@ -323,6 +324,20 @@ class Backlog:
     outcomes: dict[str, int]
     drain_s: float
     floor: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)  # seconds: see _machine_busy_s
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the machine spent busy so far, over all cores (/proc/stat: user, nice,
+    system, irq, softirq, steal)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def floor(count: int) -> dict[str, float]:
@@ -376,12 +391,16 @@ def backlog(seed: int, count: int, work: Path, *, with_floor: bool) -> Backlog:
         del messages
         measured_floor = floor(count) if with_floor else {}
         with log.open("w") as out:
+            busy, tree = _machine_busy_s(), _children_cpu_s()
             start = time.perf_counter()
             daemon = subprocess.Popen(office.command("run", "--once"),  # noqa: S603
                                       stdout=out, stderr=subprocess.STDOUT, env=_env())
             with Sampler(daemon.pid) as peak:
                 returncode = daemon.wait()
             run_s = time.perf_counter() - start
+            # The daemon's tree: itself and the reader processes it waited for.
+            cpu = {"machine": _machine_busy_s() - busy, "tree": _children_cpu_s() - tree,
+                   "main": peak.main_cpu_s, "sampler": peak.sampler_cpu_s}
         drained = time.perf_counter()
         stack.wait_for_queue(timeout=600)
         drain_s = time.perf_counter() - drained
@@ -391,7 +410,7 @@ def backlog(seed: int, count: int, work: Path, *, with_floor: bool) -> Backlog:
             outcomes.update({k: int(v) for k, v in event.items()  # type: ignore[call-overload]
                              if isinstance(v, int) and not isinstance(v, bool)})
     return Backlog(count, append_s, run_s, returncode, peak, office.state_bytes(),
-                   dict(outcomes), drain_s, measured_floor)
+                   dict(outcomes), drain_s, measured_floor, cpu)
 
 
 # ---------------------------------------------------------------------------
@@ -451,6 +470,17 @@ def _print_backlog(result: Backlog, label: str) -> str:
           f" state db {result.state_bytes / MB:.1f} MB;"
           f" Postfix drained {result.drain_s:.1f} s after exit", flush=True)
     print(f"  outcomes: {json.dumps(result.outcomes, sort_keys=True)}", flush=True)
+    cpu = result.cpu
+    if cpu:
+        readers = cpu["tree"] - cpu["main"]
+        rest = cpu["machine"] - cpu["tree"] - cpu["sampler"]
+        per = 1000 / n
+        print(f"  CPU during the run: machine {cpu['machine']:.1f} s"
+              f" ({per * cpu['machine']:.1f} ms/msg of {os.cpu_count()} cores)"
+              f" = daemon {cpu['main']:.1f} s ({per * cpu['main']:.1f} ms/msg)"
+              f" + readers {readers:.1f} s ({per * readers:.1f} ms/msg)"
+              f" + mail stack and all else {rest:.1f} s ({per * rest:.1f} ms/msg)"
+              f" + this sampler {cpu['sampler']:.1f} s", flush=True)
     return (f"{n} msgs in {run_s:.1f} s = {n / run_s:.1f} msg/s, {1000 * run_s / n:.1f} ms/msg,"
             f" peak RSS tree {peak.tree_bytes / MB:.0f} MB (PSS {peak.tree_pss_bytes / MB:.0f} MB)"
             f" / main {peak.main_bytes / MB:.0f} MB")
