@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="poll the mailbox and act on each message")
     run.add_argument("--once", action="store_true", help="process what is waiting, then exit")
+    run.add_argument("--dry-run", action="store_true",
+                     help="trial mode (as mode = \"trial\"): decide everything, send every "
+                          "mail to trial.address only, move nothing")
     classify = commands.add_parser(
         "classify", help="print the verdict on one message file as JSON (sends nothing)"
     )
@@ -77,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "classify":
         return _classify(settings, Path(args.message))
+    if args.dry_run or settings.mode == "trial":
+        try:
+            settings = config.for_trial(settings)
+        except ConfigError as err:
+            print(f"surety-intake: config error: {err}", file=sys.stderr)
+            return 2
     return _run(settings, once=args.once)
 
 
@@ -130,6 +139,8 @@ def _run(settings: Settings, *, once: bool) -> int:
 
     log.configure()
     logger = structlog.get_logger("daemon.cli")
+    if settings.mode == "trial":
+        logger.info("trial.mode", to=settings.trial.address, state=settings.state.path)
     try:
         config.check_for_run(settings)
         store = Store(settings.state.path, busy_timeout=settings.state.busy_timeout_seconds)

@@ -16,9 +16,11 @@ import copy
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from email import message_from_bytes
 from email.errors import HeaderParseError
 from email.headerregistry import Address, Group
 from email.message import EmailMessage, MIMEPart
+from email.policy import SMTP
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
@@ -473,3 +475,35 @@ def quarantine_notice(raw: bytes, subject_of: NoticeSubject, settings: Settings,
                f"「{settings.imap.folder}」に戻してください。"],
         about=subject_of, original=raw, problems=(Code.QUARANTINED,),
     )
+
+
+TRIAL_PREFIX = "【試行】"
+_TRIAL_DROPPED = {"subject", "to", "cc", "bcc"}
+
+
+def trial_copy(wire: bytes, recipients: tuple[str, ...], address: str) -> bytes:
+    """A mail as trial mode sends it, to ``address`` instead of ``recipients``: its
+    Subject prefixed 【試行】, To the trial address, no Cc, the would-be recipients named in
+    X-Surety-Trial-Recipients; every other header and the body byte for byte as live mode
+    would send them."""
+    head, separator, body = wire.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    kept: list[bytes] = []
+    dropping = False
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):  # a folded header's next line goes with it
+            if not dropping:
+                kept.append(line)
+            continue
+        name = line.partition(b":")[0].strip().decode("ascii", "replace").lower()
+        dropping = name in _TRIAL_DROPPED
+        if not dropping:
+            kept.append(line)
+    original = message_from_bytes(head + b"\r\n\r\n", policy=SMTP)
+    subject = str(original.get("Subject", ""))
+    fresh = EmailMessage(policy=SMTP.clone(max_line_length=998))  # the list on one line
+    fresh["Subject"] = f"{TRIAL_PREFIX}{subject}"
+    fresh["To"] = address
+    fresh["X-Surety-Trial-Recipients"] = ", ".join(recipients)
+    new_head = bytes(fresh).partition(b"\r\n\r\n")[0]
+    return b"\r\n".join([new_head, *kept]) + (separator or b"\r\n\r\n") + body

@@ -185,7 +185,15 @@ class Insurer(_Section):
         return sorted({self.name, *self.aliases}, key=len, reverse=True)
 
 
+class Trial(_Section):
+    address: Annotated[str, BeforeValidator(
+        lambda v: _check_address(v) if isinstance(v, str) and v else v)] = ""
+    state_path: str = ""
+
+
 class Settings(_Section):
+    mode: Literal["live", "trial"] = "live"
+    trial: Trial = Trial()
     office: Office
     imap: Imap
     smtp: Smtp
@@ -196,6 +204,35 @@ class Settings(_Section):
     security: Security
     limits: Limits
     insurers: list[Insurer] = []
+
+    @model_validator(mode="after")
+    def _trial_needs_an_address(self) -> Settings:
+        if self.mode == "trial" and not self.trial.address:
+            raise ValueError('trial.address: required when mode is "trial"')
+        return self
+
+
+def trial_state_path(settings: Settings) -> Path:
+    """The state file of trial mode: trial.state_path, else the live one's name with
+    ``.trial`` before its suffix (a trial never touches the live state file, so that
+    going live takes every message as new)."""
+    if settings.trial.state_path:
+        return Path(settings.trial.state_path)
+    live = Path(settings.state.path)
+    return live.with_name(f"{live.stem}.trial{live.suffix or '.sqlite3'}")
+
+
+def for_trial(settings: Settings, address: str | None = None) -> Settings:
+    """The settings of a trial run (``mode = "trial"`` or ``run --dry-run``): its own
+    state file; ``address`` overrides trial.address."""
+    trial = settings.trial.model_copy(update={"address": address or settings.trial.address})
+    changed = settings.model_copy(update={"mode": "trial", "trial": trial})
+    try:
+        Settings.model_validate(changed.model_dump())
+    except ValidationError as err:
+        raise ConfigError(_describe(err)) from err
+    state = settings.state.model_copy(update={"path": str(trial_state_path(changed))})
+    return changed.model_copy(update={"state": state})
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -220,6 +257,8 @@ def _describe(err: ValidationError) -> str:
     if kind == "extra_forbidden":
         return f"{key}: unknown key (misspelt?)"
     message = str(first["msg"]).removeprefix("Value error, ")
+    if kind == "value_error" and not key:  # a check across sections names its key itself
+        return message
     inner = re.match(r"^(\w+): (.*)$", message)
     if kind == "value_error" and inner and isinstance(first.get("input"), dict):
         return f"{key}.{inner.group(1)}: {inner.group(2)}"  # a check across a section's keys
@@ -255,12 +294,17 @@ def load(path: str | Path) -> Settings:
     except UnicodeDecodeError as err:
         raise ConfigError(f"config file {path} is not UTF-8") from err
     settings = parse(text)
+    # A relative state path is taken from the config file's folder, not the cwd.
+    here = Path(path).resolve().parent
     state = Path(settings.state.path)
     if not state.is_absolute():
-        # A relative state path is taken from the config file's folder, not the cwd.
-        resolved = (Path(path).resolve().parent / state).resolve()
-        state_settings = settings.state.model_copy(update={"path": str(resolved)})
+        state_settings = settings.state.model_copy(update={"path": str((here / state).resolve())})
         settings = settings.model_copy(update={"state": state_settings})
+    trial = Path(settings.trial.state_path)
+    if settings.trial.state_path and not trial.is_absolute():
+        trial_settings = settings.trial.model_copy(
+            update={"state_path": str((here / trial).resolve())})
+        settings = settings.model_copy(update={"trial": trial_settings})
     return settings
 
 

@@ -124,9 +124,10 @@ class Box(Protocol):
 class Mailbox:
     """One IMAP session on the contract mailbox."""
 
-    def __init__(self, settings: Imap, password: str) -> None:
+    def __init__(self, settings: Imap, password: str, *, read_only: bool = False) -> None:
         self._settings = settings
         self._password = password
+        self._read_only = read_only  # EXAMINE, not SELECT: the server changes nothing
         self._client: IMAPClient | None = None
         self._delimiter = "/"
         self._folders: set[str] = set()  # folders seen to exist in this session
@@ -176,7 +177,7 @@ class Mailbox:
         self.uidvalidity = self._select()
 
     def _select(self) -> int:
-        info = self.client.select_folder(self._settings.folder)
+        info = self.client.select_folder(self._settings.folder, readonly=self._read_only)
         return int(info[b"UIDVALIDITY"])
 
     def close(self) -> None:
@@ -270,7 +271,7 @@ class Mailbox:
                 target = self.server_folder(name)
                 if target not in self._folders and not client.folder_exists(target):
                     continue
-                client.select_folder(target)
+                client.select_folder(target, readonly=self._read_only)
                 uids = client.search(["HEADER", "Message-ID", message_id])
                 if not uids:
                     continue
@@ -319,12 +320,17 @@ class Mailbox:
         """Move a message from another folder than the intake one (a held message), now
         (the moves waiting are made first)."""
         self.flush()
+        self._writable(target)
         try:
             self.client.select_folder(self.server_folder(folder))
             self._move([uid], self.server_folder(target))
             log.info("message.filed", uid=uid, folder=self.server_folder(target))
         finally:
             self._select()
+
+    def _writable(self, target: str) -> None:
+        if self._read_only:
+            raise MailboxError(f"a read-only session moves nothing (to {target})")
 
     def server_folder(self, name: str) -> str:
         """A configured folder name ("/"-separated) in the server's own separator."""
@@ -360,6 +366,7 @@ class Mailbox:
     def _move(self, uids: list[int], target: str) -> None:
         """Move these messages of the selected folder to ``target`` (created if missing);
         copy and flag them where the server lacks MOVE."""
+        self._writable(target)
         client = self.client
         if target not in self._folders:  # looked for once a session, not for every message
             if not client.folder_exists(target):

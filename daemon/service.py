@@ -39,6 +39,7 @@ from daemon.model import Decision, Mail, Verdict
 from daemon.process import CONNECTION_ERRORS, Processor, Result, read_mail
 from daemon.sandbox import Reading, SandboxError, decide_in_child
 from daemon.store import StateUnavailableError, Store
+from daemon.trial import TrialBox, TrialOutbox
 from daemon.workers import Pool, PoolBusyError
 
 log = structlog.get_logger("daemon.service")
@@ -55,6 +56,11 @@ _PROGRESS = frozenset({*Verdict, Result.OWN_COPY, Result.DUPLICATE, Result.HELD,
 def progressed(outcomes: Counter[str]) -> bool:
     """Whether a poll moved any message on (then another may have come meanwhile)."""
     return any(n > 0 and key in _PROGRESS for key, n in outcomes.items())
+
+
+def _trial_session(settings: Settings, password: str) -> TrialBox:
+    """Trial mode's IMAP session: the intake folder opened read-only, nothing moved."""
+    return TrialBox(Mailbox(settings.imap, password, read_only=True), settings.imap.folder)
 
 
 class Intake:
@@ -88,8 +94,12 @@ class Intake:
                          if settings.smtp.username else None)
         register_secret(imap_password)
         register_secret(smtp_password)
+        outbox = Outbox(settings.smtp, smtp_password)
+        if settings.mode == "trial":
+            return cls(settings, store, connect=partial(_trial_session, settings, imap_password),
+                       outbox=TrialOutbox(outbox, settings.trial.address))
         return cls(settings, store, connect=partial(Mailbox, settings.imap, imap_password),
-                   outbox=Outbox(settings.smtp, smtp_password))
+                   outbox=outbox)
 
     def run_once(self) -> Counter[str]:
         """One poll on a session of its own (``run --once``)."""
@@ -105,7 +115,9 @@ class Intake:
         self.process.new_poll()
         try:
             with self.delivery.outbox.session():  # one SMTP connection for the poll
-                skip = partial(self.store.messages.done_uids, folder, box.uidvalidity)
+                # Trial mode leaves held messages in the intake folder: not taken again.
+                skip = partial(self.store.messages.done_uids, folder, box.uidvalidity,
+                               held=self.settings.mode == "trial")
                 new = box.fetch_new(skip, headers=OWN_HEADERS, body_unwanted=self._own_copy)
                 self._run(self._ahead(box, new), outcomes)
                 if not self.stopping.is_set():

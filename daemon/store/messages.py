@@ -107,17 +107,20 @@ class Messages:
             raise LookupError(f"no message {message} in the state file")
         return _row(found)
 
-    def done_uids(self, folder: str, uidvalidity: int, among: Iterable[int]) -> set[int]:
-        """Those of ``among`` (UIDs in this folder) whose processing is complete: looked
-        up by UID, so a poll costs the same after years of messages."""
+    def done_uids(self, folder: str, uidvalidity: int, among: Iterable[int], *,
+                  held: bool = False) -> set[int]:
+        """Those of ``among`` (UIDs in this folder) whose processing is complete (with
+        ``held``, those held too: trial mode leaves them where they are): looked up by
+        UID, so a poll costs the same after years of messages."""
+        states = [MessageState.DONE.value, *([MessageState.HELD.value] if held else [])]
         wanted = sorted(set(among))
         done: set[int] = set()
         for start in range(0, len(wanted), 500):  # under SQLite's limit on parameters
             chunk = wanted[start:start + 500]
             marks = ",".join("?" * len(chunk))  # placeholders only: no value in the text
-            query = ("SELECT uid FROM messages WHERE folder=? AND uidvalidity=? AND state=?"  # noqa: S608
-                     f" AND uid IN ({marks})")
-            rows = self._db.rows(query, (folder, uidvalidity, MessageState.DONE.value, *chunk))
+            query = ("SELECT uid FROM messages WHERE folder=? AND uidvalidity=?"  # noqa: S608
+                     f" AND state IN ({','.join('?' * len(states))}) AND uid IN ({marks})")
+            rows = self._db.rows(query, (folder, uidvalidity, *states, *chunk))
             done.update(int(r["uid"]) for r in rows)
         return done
 
