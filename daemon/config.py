@@ -209,6 +209,12 @@ class Settings(_Section):
     def _trial_needs_an_address(self) -> Settings:
         if self.mode == "trial" and not self.trial.address:
             raise ValueError('trial.address: required when mode is "trial"')
+        contract = {a.lower() for a in (self.imap.username, self.office.intake_address,
+                                        self.smtp.copy_to) if a}
+        if self.trial.address.lower() in contract:
+            # Its mails would arrive in the mailbox the trial reads, among the clerk's.
+            raise ValueError("trial.address: must not be the contract mailbox"
+                             f" ({self.trial.address})")
         return self
 
 
@@ -309,11 +315,25 @@ def load(path: str | Path) -> Settings:
 
 
 def secret(env_name: str, key: str) -> str:
-    """The secret held in the environment variable a ``*.password_env`` key names."""
+    """The secret a ``*.password_env`` key names: the environment variable of that name,
+    else the systemd credential of that name (``LoadCredential=NAME:/path``, read from
+    ``$CREDENTIALS_DIRECTORY/NAME``; its one line, the line end not counted)."""
     value = os.environ.get(env_name)
-    if not value:
-        raise ConfigError(f"{key}: environment variable {env_name} is not set or empty")
-    return value
+    if value:
+        return value
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if directory and "/" not in env_name and env_name not in (".", ".."):
+        try:
+            value = (Path(directory) / env_name).read_text(encoding="utf-8").rstrip("\r\n")
+        except FileNotFoundError:
+            value = ""
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{key}: cannot read the credential {env_name}: {err}") from err
+        if value:
+            return value
+        raise ConfigError(f"{key}: neither the environment variable nor the credential"
+                          f" {env_name} is set (or it is empty)")
+    raise ConfigError(f"{key}: environment variable {env_name} is not set or empty")
 
 
 def check_for_run(settings: Settings) -> None:

@@ -74,6 +74,7 @@ class Intake:
         self.connect = connect
         self.clock = clock or (lambda: datetime.now(UTC))
         self.stopping = threading.Event()
+        self.alive: Callable[[], None] = lambda: None  # told after each step (watchdog)
         self.delivery = Delivery(settings, store.outgoing, outbox, self.clock)
         # Messages read and decided at once in children, ahead of the one acted on.
         self.workers = workers or os.cpu_count() or 1
@@ -139,6 +140,7 @@ class Intake:
                 log.info("poll.stopping", reason="shutdown requested")
                 return
             outcomes[self._guarded(step)] += 1
+            self.alive()
 
     def _guarded(self, step: Callable[[], str]) -> str:
         """Run one message's step; an error costs that message only (its attempt is

@@ -199,6 +199,8 @@ def test_trial_mode_needs_an_address(tmp_path: Path) -> None:
         config.parse('mode = "trial"\n' + text)
     with pytest.raises(ConfigError, match=r"^trial\.address: .*not an email address"):
         config.parse(text + '\n[trial]\naddress = "shiko"\n')
+    with pytest.raises(ConfigError, match=r"^trial\.address: must not be the contract mailbox"):
+        config.parse(text + f'\n[trial]\naddress = "{stack.INTAKE.upper()}"\n')
     with pytest.raises(ConfigError, match=r"^mode: "):
         config.parse('mode = "test"\n' + text)
     with pytest.raises(ConfigError, match=r"^trial\.address: required"):
