@@ -21,7 +21,7 @@ from typing import Any
 import labelled
 import pytest
 from labelled import table
-from labelled.office import office_toml
+from labelled.office import JST, office_toml
 from labelled.table import Row
 
 from daemon import config
@@ -157,9 +157,9 @@ def test_each_set_has_its_own_sender_domain(messages: dict[str, bytes]) -> None:
 
 def test_the_offices_differ(offices: dict[str, Settings]) -> None:
     """The two offices differ in routing, routes, insurers, the legacy basis and cut-off
-    (one ahead of now, one past), and the waits."""
+    (one ahead of now, one past, both counted in the office's days), and the waits."""
     a, b = offices["A"], offices["B"]
-    today = NOW.date()
+    today = NOW.astimezone(JST).date()
     assert set(a.routing.contract_guarantee).isdisjoint(b.routing.contract_guarantee)
     assert set(a.routing.review).isdisjoint(b.routing.review)
     assert set(a.policy.accept) != set(b.policy.accept)
