@@ -26,6 +26,7 @@ from pydantic import (
 from daemon.model import Verdict
 
 TlsMode = Literal["tls", "starttls", "none"]
+AuthMode = Literal["password", "oauth2"]
 
 
 class ConfigError(Exception):
@@ -83,6 +84,7 @@ class Imap(_Section):
     port: int = Field(gt=0, lt=65536)
     security: TlsMode
     username: str = Field(min_length=1)
+    auth: AuthMode = "password"
     password_env: str = Field(min_length=1)
     folder: str = Field(min_length=1)
     poll_seconds: int = Field(ge=5)
@@ -99,6 +101,7 @@ class Smtp(_Section):
     sender: Address
     sender_name: str = ""
     username: str = ""
+    auth: AuthMode = "password"
     password_env: str = ""
     ca_file: str = ""
     timeout_seconds: float = Field(gt=0)
@@ -191,6 +194,48 @@ class Trial(_Section):
     state_path: str = ""
 
 
+# The token and device-authorization endpoints of each provider; {tenant} is oauth2.tenant.
+OAUTH2_ENDPOINTS = {
+    "microsoft": ("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+                  "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode"),
+    "google": ("https://oauth2.googleapis.com/token",
+               "https://oauth2.googleapis.com/device/code"),
+}
+
+
+def _check_url(value: str) -> str:
+    if value and not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"not an http(s) URL: {value!r}")
+    return value
+
+
+class OAuth2(_Section):
+    """The OAuth2 client of ``imap.auth`` / ``smtp.auth = "oauth2"``."""
+
+    provider: Literal["microsoft", "google", "custom"] = "microsoft"
+    tenant: str = Field(min_length=1, pattern=r"^[A-Za-z0-9.\-]+$")
+    token_url: Annotated[str, AfterValidator(_check_url)] = ""
+    device_url: Annotated[str, AfterValidator(_check_url)] = ""
+    client_id: str = ""
+    client_secret_env: str = ""
+    scope: str = ""
+    token_path: str = ""
+    mechanism: Literal["XOAUTH2", "OAUTHBEARER"] = "XOAUTH2"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_endpoints(cls, data: Any) -> Any:
+        """An empty token_url/device_url is the provider's (none for "custom")."""
+        if not isinstance(data, dict) or data.get("provider", "microsoft") not in OAUTH2_ENDPOINTS:
+            return data
+        tenant = data.get("tenant") or "organizations"
+        token, device = OAUTH2_ENDPOINTS[data.get("provider", "microsoft")]
+        if isinstance(tenant, str):
+            token, device = token.format(tenant=tenant), device.format(tenant=tenant)
+        return {**data, "token_url": data.get("token_url") or token,
+                "device_url": data.get("device_url") or device}
+
+
 class Settings(_Section):
     mode: Literal["live", "trial"] = "live"
     trial: Trial = Trial()
@@ -204,6 +249,17 @@ class Settings(_Section):
     security: Security
     limits: Limits
     insurers: list[Insurer] = []
+    oauth2: OAuth2
+
+    @model_validator(mode="after")
+    def _oauth2_is_complete(self) -> Settings:
+        if "oauth2" not in (self.imap.auth, self.smtp.auth):
+            return self
+        for key in ("client_id", "token_path", "scope", "token_url"):
+            if not getattr(self.oauth2, key):
+                raise ValueError(f"oauth2.{key}: required when imap.auth or smtp.auth"
+                                 ' is "oauth2"')
+        return self
 
     @model_validator(mode="after")
     def _trial_needs_an_address(self) -> Settings:
@@ -306,6 +362,10 @@ def load(path: str | Path) -> Settings:
     if not state.is_absolute():
         state_settings = settings.state.model_copy(update={"path": str((here / state).resolve())})
         settings = settings.model_copy(update={"state": state_settings})
+    token = Path(settings.oauth2.token_path)
+    if settings.oauth2.token_path and not token.is_absolute():
+        oauth2 = settings.oauth2.model_copy(update={"token_path": str((here / token).resolve())})
+        settings = settings.model_copy(update={"oauth2": oauth2})
     trial = Path(settings.trial.state_path)
     if settings.trial.state_path and not trial.is_absolute():
         trial_settings = settings.trial.model_copy(
@@ -337,9 +397,17 @@ def secret(env_name: str, key: str) -> str:
 
 
 def check_for_run(settings: Settings) -> None:
-    """What ``run`` needs beyond ``classify``: secrets present, CA files readable."""
-    secret(settings.imap.password_env, "imap.password_env")
-    if settings.smtp.username:
+    """What ``run`` needs beyond ``classify``: secrets present, CA files readable, the
+    OAuth2 token file there (``authorize`` writes it)."""
+    if settings.imap.auth == "password":
+        secret(settings.imap.password_env, "imap.password_env")
+    if "oauth2" in (settings.imap.auth, settings.smtp.auth):
+        if settings.oauth2.client_secret_env:
+            secret(settings.oauth2.client_secret_env, "oauth2.client_secret_env")
+        if not Path(settings.oauth2.token_path).is_file():
+            raise ConfigError(f"oauth2.token_path: no token file {settings.oauth2.token_path}"
+                              " (run the authorize command once)")
+    if settings.smtp.username and settings.smtp.auth == "password":
         if not settings.smtp.password_env:
             raise ConfigError("smtp.password_env: required when smtp.username is set")
         secret(settings.smtp.password_env, "smtp.password_env")

@@ -18,9 +18,10 @@ from typing import Any, Protocol
 
 import structlog
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 
 from daemon.config import Imap
+from daemon.oauth import OAuthError, Tokens
 
 log = structlog.get_logger("daemon.mailbox")
 
@@ -124,9 +125,12 @@ class Box(Protocol):
 class Mailbox:
     """One IMAP session on the contract mailbox."""
 
-    def __init__(self, settings: Imap, password: str, *, read_only: bool = False) -> None:
+    def __init__(self, settings: Imap, password: str, *, read_only: bool = False,
+                 tokens: Tokens | None = None, mechanism: str = "XOAUTH2") -> None:
         self._settings = settings
         self._password = password
+        self._tokens = tokens  # imap.auth = "oauth2": log in with an access token
+        self._mechanism = mechanism
         self._read_only = read_only  # EXAMINE, not SELECT: the server changes nothing
         self._client: IMAPClient | None = None
         self._delimiter = "/"
@@ -163,8 +167,8 @@ class Mailbox:
             if s.security == "starttls":
                 client.starttls(context)
             client.normalise_times = False
-            client.login(s.username, self._password)
-        except (OSError, IMAPClientError, ssl.SSLError) as err:
+            self._login(client)
+        except (OSError, IMAPClientError, ssl.SSLError, OAuthError) as err:
             raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
         self._client = client
         self._folders.clear()
@@ -175,6 +179,26 @@ class Mailbox:
             self._delimiter = delimiter.decode() if isinstance(delimiter, bytes) else (
                 delimiter or "/")
         self.uidvalidity = self._select()
+
+    def _login(self, client: IMAPClient) -> None:
+        """LOGIN with the password, or SASL with the access token; a token the server
+        refused (AUTHENTICATIONFAILED: expired, revoked) is refreshed and tried once more."""
+        if self._tokens is None:
+            client.login(self._settings.username, self._password)
+            return
+        token = self._tokens.current()
+        try:
+            self._sasl(client, token)
+        except LoginError as err:
+            if "AUTHENTICATIONFAILED" not in str(err).upper():
+                raise
+            self._sasl(client, self._tokens.refused("imap", token))
+
+    def _sasl(self, client: IMAPClient, token: str) -> None:
+        if self._mechanism == "OAUTHBEARER":
+            client.oauthbearer_login(self._settings.username, token)
+        else:
+            client.oauth2_login(self._settings.username, token)
 
     def _select(self) -> int:
         info = self.client.select_folder(self._settings.folder, readonly=self._read_only)

@@ -18,6 +18,7 @@ import aiosmtplib
 from daemon.config import Smtp
 from daemon.display import for_staff, mailbox
 from daemon.mailbox import tls_context
+from daemon.oauth import OAuthError, Tokens, sasl_base64
 
 _FAILED = (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError)
 
@@ -41,9 +42,13 @@ class Outbox:
     """Sends mail through the office's SMTP server: each mail on a connection of its own,
     or, inside :meth:`session`, all on one kept open."""
 
-    def __init__(self, settings: Smtp, password: str | None) -> None:
+    def __init__(self, settings: Smtp, password: str | None, *, tokens: Tokens | None = None,
+                 user: str = "", mechanism: str = "XOAUTH2") -> None:
         self._settings = settings
         self._password = password
+        self._tokens = tokens  # smtp.auth = "oauth2": AUTH with an access token for ``user``
+        self._user = user
+        self._mechanism = mechanism
         self._loop: asyncio.AbstractEventLoop | None = None
         self._kept: aiosmtplib.SMTP | None = None
 
@@ -83,8 +88,8 @@ class Outbox:
             use_tls=s.security == "tls",
             start_tls=s.security == "starttls",
             tls_context=tls_context(s.ca_file) if s.security != "none" else None,
-            username=s.username or None,
-            password=self._password if s.username else None,
+            username=s.username if s.username and self._tokens is None else None,
+            password=self._password if s.username and self._tokens is None else None,
             timeout=s.timeout_seconds,
         )
 
@@ -93,12 +98,41 @@ class Outbox:
         client = self._client()
         try:
             await client.connect()
+            if self._tokens is not None:
+                await self._authenticate(client)
+        except OAuthError as err:
+            await _goodbye(client)
+            raise SendError(f"SMTP login failed: {err}", permanent=False) from err
         except aiosmtplib.SMTPResponseException as err:
             raise SendError(f"SMTP {err.code}: {err.message}",
                             permanent=500 <= err.code < 600) from err
         except _FAILED as err:
             raise SendError(f"SMTP failed: {err}", permanent=False) from err
         return client
+
+    async def _authenticate(self, client: aiosmtplib.SMTP) -> None:
+        """AUTH with the access token; one the server refused (535: expired, revoked) is
+        refreshed and tried once more. Refused again: a temporary failure (the mail waits
+        while the operator runs authorize again), never the mail's fault."""
+        assert self._tokens is not None
+        token = await asyncio.to_thread(self._tokens.current)
+        response = await self._auth(client, token)
+        if response.code == 535:
+            token = await asyncio.to_thread(self._tokens.refused, "smtp", token)
+            response = await self._auth(client, token)
+        if response.code != 235:
+            raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
+
+    async def _auth(self, client: aiosmtplib.SMTP, token: str) -> aiosmtplib.SMTPResponse:
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        initial = sasl_base64(self._mechanism, self._user, token)
+        response = await client.execute_command(b"AUTH", self._mechanism.encode(),
+                                                initial.encode())
+        if response.code == 334:  # the error, as a challenge: answer it to get the code
+            response = await client.execute_command(
+                b"AQ==" if self._mechanism == "OAUTHBEARER" else b"")
+        return response
 
     async def _probe(self) -> None:
         await _goodbye(await self._connect())

@@ -36,6 +36,7 @@ from daemon.lifecycle import (
 from daemon.log import register_secret
 from daemon.mailbox import Box, Fetched, Mailbox, MailboxError
 from daemon.model import Decision, Mail, Verdict
+from daemon.oauth import Tokens
 from daemon.process import CONNECTION_ERRORS, Processor, Result, read_mail
 from daemon.sandbox import Reading, SandboxError, decide_in_child
 from daemon.store import StateUnavailableError, Store
@@ -58,9 +59,9 @@ def progressed(outcomes: Counter[str]) -> bool:
     return any(n > 0 and key in _PROGRESS for key, n in outcomes.items())
 
 
-def _trial_session(settings: Settings, password: str) -> TrialBox:
+def _trial_session(settings: Settings, mailbox: Callable[..., Mailbox]) -> TrialBox:
     """Trial mode's IMAP session: the intake folder opened read-only, nothing moved."""
-    return TrialBox(Mailbox(settings.imap, password, read_only=True), settings.imap.folder)
+    return TrialBox(mailbox(read_only=True), settings.imap.folder)
 
 
 class Intake:
@@ -90,17 +91,26 @@ class Intake:
         the environment (registered with the log redactor before anything is logged)."""
         from daemon.outbox import Outbox  # noqa: PLC0415 - the SMTP stack, only to run
 
-        imap_password = config.secret(settings.imap.password_env, "imap.password_env")
+        tokens = (Tokens(settings.oauth2)
+                  if "oauth2" in (settings.imap.auth, settings.smtp.auth) else None)
+        imap_password = (config.secret(settings.imap.password_env, "imap.password_env")
+                         if settings.imap.auth == "password" else "")
         smtp_password = (config.secret(settings.smtp.password_env, "smtp.password_env")
-                         if settings.smtp.username else None)
+                         if settings.smtp.username and settings.smtp.auth == "password"
+                         else None)
         register_secret(imap_password)
         register_secret(smtp_password)
-        outbox = Outbox(settings.smtp, smtp_password)
+        outbox = Outbox(settings.smtp, smtp_password,
+                        tokens=tokens if settings.smtp.auth == "oauth2" else None,
+                        user=settings.smtp.username or settings.imap.username,
+                        mechanism=settings.oauth2.mechanism)
+        mailbox = partial(Mailbox, settings.imap, imap_password,
+                          tokens=tokens if settings.imap.auth == "oauth2" else None,
+                          mechanism=settings.oauth2.mechanism)
         if settings.mode == "trial":
-            return cls(settings, store, connect=partial(_trial_session, settings, imap_password),
+            return cls(settings, store, connect=partial(_trial_session, settings, mailbox),
                        outbox=TrialOutbox(outbox, settings.trial.address))
-        return cls(settings, store, connect=partial(Mailbox, settings.imap, imap_password),
-                   outbox=outbox)
+        return cls(settings, store, connect=mailbox, outbox=outbox)
 
     def run_once(self) -> Counter[str]:
         """One poll on a session of its own (``run --once``)."""
