@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("message", metavar="MESSAGE.eml")
     commands.add_parser("check-config", help="validate the config and exit")
+    commands.add_parser(
+        "authorize", help="OAuth2 once: print the URL and code to sign in with (device flow),"
+                          " wait for the sign-in, store the token (mode 0600)")
     return parser
 
 
@@ -80,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "classify":
         return _classify(settings, Path(args.message))
+    if args.command == "authorize":
+        return _authorize(settings)
     if args.dry_run or settings.mode == "trial":
         try:
             settings = config.for_trial(settings)
@@ -121,6 +126,36 @@ def _classify(settings: Settings, path: Path) -> int:
         if store is not None:
             store.close()
     print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
+
+
+def _authorize(settings: Settings) -> int:
+    """The OAuth2 device flow: the sign-in URL and code printed, the token stored."""
+    from daemon import log, oauth  # noqa: PLC0415 - the HTTP stack, only for this command
+
+    log.configure()
+    for key in ("client_id", "scope", "token_path", "token_url", "device_url"):
+        if not getattr(settings.oauth2, key):
+            print(f"surety-intake: config error: oauth2.{key}: required for authorize",
+                  file=sys.stderr)
+            return 2
+    try:
+        code = oauth.start_device_flow(settings.oauth2)
+        print(f"次のページを開き、コードを入力してサインインしてください / Open this page and"
+              f" enter the code to sign in: {code.verification_uri}  コード / code:"
+              f" {code.user_code}", flush=True)
+        oauth.poll_device_flow(settings.oauth2, code)
+    except ConfigError as err:
+        print(f"surety-intake: config error: {err}", file=sys.stderr)
+        return 2
+    except oauth.OAuthError as err:
+        print(f"surety-intake: authorize failed: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"surety-intake: cannot write the token file {settings.oauth2.token_path}:"
+              f" {err.strerror}", file=sys.stderr)
+        return 1
+    print(f"トークンを保存しました / token stored: {settings.oauth2.token_path} (mode 0600)")
     return 0
 
 

@@ -29,6 +29,10 @@
 #   PYTHON              runs stackctl.py, and the capture server, which needs aiosmtpd
 #                       (default python3: enough for down and status; up needs the venv's)
 #
+# OAuth2: Dovecot also takes XOAUTH2 and OAUTHBEARER with a JWT (HS256) signed with the key
+# in $MAILSTACK_DIR/oauth2/keys/default/HS256/default (base64; made once, readable by root
+# and the dovecot group): the tests' token server (tests/tokenserver.py) signs with it.
+#
 # Clients verify TLS against $MAILSTACK_DIR/tls/ca.pem (server cert: CN=localhost,
 # SAN DNS:localhost, IP:127.0.0.1).
 #
@@ -67,6 +71,8 @@ DOVECOT_CONF="$MAILSTACK_DIR/dovecot.conf"
 DOVECOT_BASE="$RUN_DIR/dovecot"
 DOVECOT_PASSWD="$MAILSTACK_DIR/dovecot.passwd"
 POSTFIX_VMAILBOX="$MAILSTACK_DIR/postfix-vmailbox"
+OAUTH2_DIR="$MAILSTACK_DIR/oauth2"
+OAUTH2_CONF="$MAILSTACK_DIR/dovecot-oauth2.conf.ext"
 
 log() { printf 'mailstack: %s\n' "$*" >&2; }
 die() { printf 'mailstack: error: %s\n' "$*" >&2; exit 1; }
@@ -254,6 +260,25 @@ fill_template() {
     printf '%s' "$text"
 }
 
+# Dovecot's oauth2 passdb, validating JWTs locally (introspection_mode = local) with an
+# HMAC key looked up as <prefix><azp>/<alg>/<kid>: "default" for a token without azp and
+# kid. The key is made once and kept (a token signed before a re-run stays valid).
+write_oauth2_config() {
+    local key="$OAUTH2_DIR/keys/default/HS256/default"
+    install -d -m 0750 -g dovecot "$OAUTH2_DIR" "$OAUTH2_DIR/keys" "$OAUTH2_DIR/keys/default" \
+        "$OAUTH2_DIR/keys/default/HS256"
+    if [[ ! -s $key ]]; then
+        log "creating the OAuth2 signing key $key"
+        openssl rand -base64 32 | tr -d '\n' >"$key"
+    fi
+    chown root:dovecot "$key"
+    chmod 0640 "$key"
+    write_if_changed "$OAUTH2_CONF" "introspection_mode = local
+local_validation_key_dict = fs:posix:prefix=$OAUTH2_DIR/keys/
+username_attribute = email"
+    chmod 0644 "$OAUTH2_CONF"
+}
+
 write_dovecot_config() {
     local passwd="" u
     for u in "${USERS[@]}"; do passwd+="$u:{PLAIN}$MAILSTACK_PASSWORD::::::"$'\n'; done
@@ -262,10 +287,11 @@ write_dovecot_config() {
     chown root:dovecot "$DOVECOT_PASSWD"
     chmod 0640 "$DOVECOT_PASSWD"
 
+    write_oauth2_config
     write_if_changed "$DOVECOT_CONF" "$(fill_template "$SCRIPT_DIR/dovecot.conf.in" \
         DOVECOT_CONF="$DOVECOT_CONF" DOVECOT_BASE="$DOVECOT_BASE" MYHOSTNAME="$MYHOSTNAME" \
         LOG_DIR="$LOG_DIR" TLS_DIR="$TLS_DIR" MAIL_DIR="$MAIL_DIR" DOMAIN="$DOMAIN" \
-        DOVECOT_PASSWD="$DOVECOT_PASSWD" VMAIL_UID="$(id -u vmail)" \
+        DOVECOT_PASSWD="$DOVECOT_PASSWD" OAUTH2_CONF="$OAUTH2_CONF" VMAIL_UID="$(id -u vmail)" \
         VMAIL_GID="$(getent group vmail | cut -d: -f3)")"
     chmod 0644 "$DOVECOT_CONF"
     doveconf -c "$DOVECOT_CONF" -n >/dev/null || die "invalid Dovecot configuration $DOVECOT_CONF"
