@@ -232,7 +232,8 @@ def start_device_flow(settings: OAuth2) -> DeviceCode:
             secret = client_secret(settings)
             if secret:
                 data["client_secret"] = secret
-            response = client.post(settings.device_url, data=data, withhold_token=True)
+            response = client.request("POST", settings.device_url, data=data,
+                                      withhold_token=True)
             answer = response.json()
     except Exception as err:  # httpx's and JSON errors alike
         raise OAuthError(f"the device endpoint {settings.device_url} failed:"
