@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -215,3 +216,56 @@ def test_authorize_stores_a_token_0600_the_daemon_logs_in_with(
     assert run.returncode == 0, run.stderr
     assert any("method=XOAUTH2" in line for line in _logins_since(offset))
     assert server.refreshes == 0
+
+
+def _smtp_by_token(office: Office, *, imap_by_password: bool = False) -> None:
+    """Send through Postfix's AUTH port (2528: nothing is taken without AUTH, SASL by
+    Dovecot), logging in with the token."""
+    text = office.config_path.read_text(encoding="utf-8")
+    text = text.replace("port = 25\n", 'port = 2528\nauth = "oauth2"\n', 1)
+    if imap_by_password:
+        text = text.replace('password_env = "SURETY_TEST_NO_SUCH_PASSWORD"\nauth = "oauth2"',
+                            'password_env = "SURETY_TEST_IMAP_PASSWORD"', 1)
+    office.config_path.write_text(text, encoding="utf-8")
+
+
+def test_smtp_sends_through_postfix_with_the_token(
+        oauth_office: Office, server: TokenServer) -> None:
+    """smtp.auth = "oauth2": the staff mail goes out through a Postfix port that takes
+    nothing without AUTH, logged in by XOAUTH2 (Postfix logs the SASL method)."""
+    _smtp_by_token(oauth_office)
+    oauth.write_token(_token_path(oauth_office),
+                      Token(access_token(server.key, stack.INTAKE), server.refresh_token,
+                            time.time() + 3000))
+    stack.deliver(mails.dsure_key_mail())
+    stack.wait_for_queue()
+    since = stack.postfix_log_offset()
+    run = _run(oauth_office, "run", "--once")
+    assert run.returncode == 0, run.stderr
+    assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
+    assert f"sasl_method=XOAUTH2, sasl_username={stack.INTAKE}" in stack.postfix_log(since)
+    assert server.refreshes == 0
+
+
+def test_a_token_postfix_refuses_is_refreshed_once_and_the_mail_goes(
+        oauth_office: Office, server: TokenServer) -> None:
+    """IMAP by password, SMTP by a token Dovecot finds expired: AUTH is refused (535),
+    the daemon refreshes once (oauth2.refused for smtp) and the mail goes out."""
+    _smtp_by_token(oauth_office, imap_by_password=True)
+    stale = access_token(server.key, stack.INTAKE, lifetime=-600)
+    oauth.write_token(_token_path(oauth_office),
+                      Token(stale, server.refresh_token, time.time() + 3000))
+    stack.deliver(mails.dsure_key_mail())
+    stack.wait_for_queue()
+    env_run = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "--config", str(oauth_office.config_path),
+         "run", "--once"], capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "SURETY_TEST_IMAP_PASSWORD": stack.PASSWORD})
+    stack.wait_for_delivery()
+    assert env_run.returncode == 0, env_run.stderr
+    events = [json.loads(line) for line in env_run.stdout.split("\n") if line.startswith("{")]
+    assert [e["server"] for e in events if e["event"] == "oauth2.refused"] == ["smtp"]
+    assert server.refreshes == 1
+    assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
+    for secret in (stale, *server.issued, server.refresh_token, stack.PASSWORD):
+        assert secret not in env_run.stdout + env_run.stderr

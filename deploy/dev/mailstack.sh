@@ -12,6 +12,9 @@
 #   capture   127.0.0.1:2526 deploy/dev/capture.py, stores each message as .eml
 #   Postfix   127.0.0.1:2527 (tests only) takes mail and puts it on hold: a server that
 #             answered 250 but has not delivered yet ("postsuper -H ALL" releases it)
+#   Postfix   127.0.0.1:2528 (tests only) SMTP that takes mail only after AUTH (SASL by
+#             Dovecot: PLAIN/LOGIN with the password, XOAUTH2/OAUTHBEARER with a token)
+#   Dovecot   127.0.0.1:2529 its auth service, for Postfix's SASL only
 #
 # Usage: mailstack.sh up|down|reset|status      (as root)
 #   up      install what is missing (packages.txt), configure, then start or reload and
@@ -61,6 +64,8 @@ USERS=(
 )
 CAPTURE_PORT=2526  # the ports are listed for stackctl.py in its PORTS too
 HOLD_PORT=2527
+AUTH_PORT=2528
+DOVECOT_AUTH_PORT=2529
 
 TLS_DIR="$MAILSTACK_DIR/tls"
 LOG_DIR="$MAILSTACK_DIR/log"
@@ -235,6 +240,12 @@ configure_postfix() {
     local hold="127.0.0.1:$HOLD_PORT/inet"
     if [[ "$(postconf -M "$hold" 2>/dev/null)" != *static:HOLD* ]]; then
         postconf -M "$hold=127.0.0.1:$HOLD_PORT inet n - n - - smtpd -o smtpd_end_of_data_restrictions=check_client_access,static:HOLD"
+        chroot_changed=1
+    fi
+
+    local auth="127.0.0.1:$AUTH_PORT/inet"
+    if [[ "$(postconf -M "$auth" 2>/dev/null)" != *"inet:127.0.0.1:$DOVECOT_AUTH_PORT"* ]]; then
+        postconf -M "$auth=127.0.0.1:$AUTH_PORT inet n - n - - smtpd -o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot -o smtpd_sasl_path=inet:127.0.0.1:$DOVECOT_AUTH_PORT -o smtpd_client_restrictions=permit_sasl_authenticated,reject -o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
         chroot_changed=1
     fi
 

@@ -74,6 +74,8 @@ PORTS = (
     Port(993, "dovecot", "Dovecot IMAPS"),
     Port(24, "dovecot", "Dovecot LMTP"),
     Port(CAPTURE_PORT, "capture", "capture server"),
+    Port(2528, "postfix", "Postfix SMTP with AUTH, for tests"),
+    Port(2529, "dovecot", "Dovecot auth for Postfix"),
 )
 SERVICES = ("postfix", "dovecot", "capture")
 
