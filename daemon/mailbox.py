@@ -182,16 +182,16 @@ class Mailbox:
 
     def _login(self, client: IMAPClient) -> None:
         """LOGIN with the password, or SASL with the access token; a token the server
-        refused (AUTHENTICATIONFAILED: expired, revoked) is refreshed and tried once more."""
+        refused (expired, revoked: NO [AUTHENTICATIONFAILED] from Dovecot and Gmail, a
+        bare "NO AUTHENTICATE failed." from Exchange Online) is refreshed and tried once
+        more."""
         if self._tokens is None:
             client.login(self._settings.username, self._password)
             return
         token = self._tokens.current()
         try:
             self._sasl(client, token)
-        except LoginError as err:
-            if "AUTHENTICATIONFAILED" not in str(err).upper():
-                raise
+        except LoginError:
             self._sasl(client, self._tokens.refused("imap", token))
 
     def _sasl(self, client: IMAPClient, token: str) -> None:
