@@ -37,6 +37,18 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 Clock = Callable[[], float]
 
 
+_masked: set[str] = set()  # the values registered with the log redactor by this module
+
+
+def _register(*values: str) -> None:
+    """Never log these values; each registered once (a registration makes the redactor
+    rebuild its matcher, and the token is read at every login)."""
+    for value in values:
+        if value and value not in _masked:
+            _masked.add(value)
+            register_secret(value)
+
+
 class OAuthError(Exception):
     """No usable access token: no token file, or the provider refused to refresh it."""
 
@@ -67,8 +79,7 @@ def read_token(path: str | Path) -> Token:
         raise OAuthError(f"no token file {path}: run the authorize command once") from err
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise OAuthError(f"the token file {path} cannot be read: {type(err).__name__}") from err
-    register_secret(token.access_token)
-    register_secret(token.refresh_token)
+    _register(token.access_token, token.refresh_token)
     return token
 
 
@@ -111,8 +122,7 @@ def _from_response(answer: dict[str, Any], now: float, refresh_token: str = "") 
     else:
         at = now + 3600.0  # the usual lifetime, when the answer does not say
     token = Token(access, str(answer.get("refresh_token") or refresh_token), at)
-    register_secret(token.access_token)
-    register_secret(token.refresh_token)
+    _register(token.access_token, token.refresh_token)
     return token
 
 
@@ -121,7 +131,7 @@ def client_secret(settings: OAuth2) -> str | None:
     if not settings.client_secret_env:
         return None
     value = config.secret(settings.client_secret_env, "oauth2.client_secret_env")
-    register_secret(value)
+    _register(value)
     return value
 
 
@@ -242,7 +252,7 @@ def start_device_flow(settings: OAuth2) -> DeviceCode:
         error = answer.get("error") if isinstance(answer, dict) else None
         raise OAuthError(f"the device endpoint {settings.device_url} refused:"
                          f" {error or 'no device_code'}")
-    register_secret(str(answer["device_code"]))
+    _register(str(answer["device_code"]))
     return DeviceCode(
         str(answer["device_code"]), str(answer.get("user_code", "")),
         # Google says verification_url, RFC 8628 (and Microsoft) verification_uri.
