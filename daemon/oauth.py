@@ -276,8 +276,7 @@ def poll_device_flow(settings: OAuth2, code: DeviceCode, *, clock: Clock = time.
             now = clock()
             try:
                 answer = client.fetch_token(settings.token_url, grant_type=DEVICE_GRANT,
-                                            device_code=code.device_code,
-                                            client_id=settings.client_id)
+                                            device_code=code.device_code)
             except Exception as err:  # Authlib's, httpx's and JSON errors
                 error = _error_of(err)
                 if error == "authorization_pending":

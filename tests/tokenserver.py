@@ -117,8 +117,13 @@ def _handler(server: TokenServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode()
-            form = {k: v[0] for k, v in parse_qs(raw).items()}
-            status, body = server.answer(self.path, form)
+            fields = parse_qs(raw)
+            form = {k: v[0] for k, v in fields.items()}
+            if any(len(v) > 1 for v in fields.values()):  # as strict as a real one
+                status, body = 400, {"error": "invalid_request",
+                                     "error_description": "a parameter given twice"}
+            else:
+                status, body = server.answer(self.path, form)
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
