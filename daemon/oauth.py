@@ -236,12 +236,11 @@ def start_device_flow(settings: OAuth2) -> DeviceCode:
     if not settings.device_url:
         raise config.ConfigError('oauth2.device_url: required for authorize with provider'
                                  ' "custom"')
+    client = _client(settings)  # a client secret not set: a ConfigError, said as such
     try:
-        with _client(settings) as client:
+        with client:
+            # RFC 8628 3.1: the client and the scopes (Microsoft and Google take no more).
             data = {"client_id": settings.client_id, "scope": settings.scope}
-            secret = client_secret(settings)
-            if secret:
-                data["client_secret"] = secret
             response = client.request("POST", settings.device_url, data=data,
                                       withhold_token=True)
             answer = response.json()

@@ -305,3 +305,39 @@ def test_authorize_without_a_client_id_is_a_config_error(tmp_path: Path) -> None
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("surety-intake: config error: oauth2.client_id:"
                                    " required for authorize")
+
+
+def test_authorize_without_its_client_secret_is_a_config_error(
+        tmp_path: Path, server: TokenServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client_secret_env naming a variable that is not set: exit 2 naming the key."""
+    monkeypatch.delenv("SURETY_TEST_NO_SECRET", raising=False)
+    path = tmp_path / "office.toml"
+    path.write_text(_oauth_config(tmp_path, server,
+                                  extra='client_secret_env = "SURETY_TEST_NO_SECRET"'),
+                    encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "--config", str(path), "authorize"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("surety-intake: config error: oauth2.client_secret_env:"
+                                   " environment variable SURETY_TEST_NO_SECRET is not set"
+                                   " or empty")
+    assert server.requests == []
+
+
+def test_a_confidential_client_sends_its_secret_and_it_is_never_logged(
+        server: TokenServer, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """With client_secret_env, the refresh sends the secret (client_secret_post) and
+    no log line shows it."""
+    monkeypatch.setenv("SURETY_TEST_CLIENT_SECRET", "cs-Very-Secret-42")
+    settings = config.parse(_oauth_config(
+        tmp_path, server, extra='client_secret_env = "SURETY_TEST_CLIENT_SECRET"'))
+    oauth.write_token(settings.oauth2.token_path,
+                      Token("old-access", server.refresh_token, time.time() - 10))
+    log.configure()
+    Tokens(settings.oauth2).current()
+    structlog.get_logger("test").error("oauth.test", detail="secret cs-Very-Secret-42")
+    [sent] = [r for r in server.requests if r.get("grant_type") == "refresh_token"]
+    assert sent["client_secret"] == "cs-Very-Secret-42"
+    assert "cs-Very-Secret-42" not in capsys.readouterr().out
