@@ -424,4 +424,8 @@ def warnings(settings: Settings) -> list[str]:
         found.append("security.authserv_id is not set: mail claiming an insurer's or guarantee"
                      " company's domain is not checked against the office server's"
                      " Authentication-Results")
+    if ("oauth2" in (settings.imap.auth, settings.smtp.auth)
+            and not Path(settings.oauth2.token_path).is_file()):
+        found.append(f"oauth2.token_path: no token file {settings.oauth2.token_path} yet:"
+                     " run the authorize command once before run")
     return found

@@ -142,6 +142,15 @@ def test_no_token_file_says_to_run_authorize(oauth_settings: Settings) -> None:
         config.check_for_run(oauth_settings)
 
 
+def test_check_config_warns_of_a_missing_token_file(oauth_settings: Settings) -> None:
+    """check-config passes an OAuth2 config but says the token file is still to come."""
+    assert [w for w in config.warnings(oauth_settings) if w.startswith("oauth2.")] == [
+        f"oauth2.token_path: no token file {oauth_settings.oauth2.token_path} yet: run the"
+        " authorize command once before run"]
+    oauth.write_token(oauth_settings.oauth2.token_path, Token("a1b2c3d4", "r1r2", 1.0))
+    assert not [w for w in config.warnings(oauth_settings) if w.startswith("oauth2.")]
+
+
 def test_no_imap_password_is_needed_with_oauth2(oauth_settings: Settings,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """imap.auth = "oauth2" starts without the password variable once a token exists."""
