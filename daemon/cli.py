@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("message", metavar="MESSAGE.eml")
     commands.add_parser("check-config", help="validate the config and exit")
+    check = commands.add_parser(
+        "check", help="validate the config, then connect to the IMAP and SMTP servers and"
+                      " log in, each step on one line; the exit status names the failure")
+    check.add_argument("--send-test", action="store_true",
+                       help="also send one test mail to routing.review")
     return parser
 
 
@@ -80,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "classify":
         return _classify(settings, Path(args.message))
+    if args.command == "check":
+        return _check(settings, send_test=args.send_test)
     if args.dry_run or settings.mode == "trial":
         try:
             settings = config.for_trial(settings)
@@ -122,6 +129,17 @@ def _classify(settings: Settings, path: Path) -> int:
             store.close()
     print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
+
+
+def _check(settings: Settings, *, send_test: bool) -> int:
+    """Connect to the servers as ``run`` would, each step on one line (daemon.check)."""
+    from daemon import check  # noqa: PLC0415 - the network libraries, for this command only
+
+    try:
+        return int(check.run(settings, send_test=send_test, now=datetime.now(UTC)))
+    except ConfigError as err:
+        print(f"surety-intake: config error: {err}", file=sys.stderr)
+        return int(check.Exit.CONFIG)
 
 
 def _run(settings: Settings, *, once: bool) -> int:

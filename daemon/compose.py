@@ -477,6 +477,32 @@ def quarantine_notice(raw: bytes, subject_of: NoticeSubject, settings: Settings,
     )
 
 
+CHECK_SUBJECT = "【電子保証 受付】接続確認（テスト送信）"
+CHECK_ACTION = "check"
+
+
+def check_mail(settings: Settings, now: datetime, token: str) -> Outgoing:
+    """The test mail of ``check --send-test``: from smtp.sender to routing.review, saying
+    who sent it, from where and why, and nothing secret; its Message-ID made from
+    ``token`` (one per run)."""
+    server = f"{settings.smtp.host}:{settings.smtp.port}"
+    body = _templates.get_template("check.txt.j2").render(
+        sent=now.astimezone(JST).strftime("%Y年%m月%d日 %H:%M:%S"),
+        sender=settings.smtp.sender, server=server,
+        recipients=", ".join(settings.routing.review), office=settings.office.name,
+    )
+    msg = EmailMessage()
+    msg["From"] = Address(settings.smtp.sender_name, addr_spec=settings.smtp.sender)
+    msg["To"] = to_header(settings.routing.review)
+    msg["Subject"] = CHECK_SUBJECT
+    msg["Date"] = format_datetime(now.astimezone(JST))
+    msg["Message-ID"] = outgoing_id([token], CHECK_ACTION, settings.smtp.sender)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Surety-Check"] = "send-test"
+    msg.set_content(body)
+    return Outgoing(CHECK_ACTION, tuple(settings.routing.review), msg)
+
+
 TRIAL_PREFIX = "【試行】"
 _TRIAL_DROPPED = {"subject", "to", "cc", "bcc"}
 
