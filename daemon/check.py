@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets
 import socket
 import ssl
@@ -245,10 +246,10 @@ def _tls(security: str) -> str:
 
 def _said(err: BaseException) -> str:
     """What the server answered, without the library's words around it."""
-    text = str(err)
-    for prefix in ("b'", 'b"'):
-        if prefix in text:
-            text = text[text.index(prefix) + 2:].rstrip("'\"")
+    text = re.sub(r"^[a-z ]+ failed: ", "", str(err).strip())  # imapclient's "status failed: "
+    quoted = re.fullmatch(r"b(['\"])(.*)\1", text)  # the server's line as bytes' repr
+    if quoted:
+        text = quoted.group(2)
     return text.strip() or type(err).__name__
 
 
