@@ -78,9 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"surety-intake: config error: {err}", file=sys.stderr)
         return 2
-    if args.command == "check-config":
+    if args.command in ("check-config", "check"):
         for warning in config.warnings(settings):
             print(f"surety-intake: warning: {warning}", file=sys.stderr)
+    if args.command == "check-config":
         print("config ok")
         return 0
     if args.command == "classify":

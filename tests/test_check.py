@@ -178,7 +178,7 @@ def test_a_missing_password_is_a_config_error(tmp_path: Path,
     assert main(["--config", str(path), "check"]) == 2
     out = capsys.readouterr()
     assert out.out == ""
-    assert out.err.startswith("surety-intake: config error: imap.password_env: ")
+    assert out.err.splitlines()[-1].startswith("surety-intake: config error: imap.password_env: ")
 
 
 def test_the_test_mail(settings: Settings) -> None:
