@@ -144,6 +144,8 @@ def _folder_steps(client: IMAPClient, s: Imap) -> Iterator[Step]:
     except (OSError, ssl.SSLError) as err:
         yield Step("IMAP folders", Exit.IMAP_UNREACHABLE,
                    unreachable(err, s.timeout_seconds, "imap"))
+    except IMAPClientError as err:  # a LIST refused, or the session aborted
+        yield Step("IMAP folders", Exit.FOLDER, f"the server said: {_said(err)}")
 
 
 def _intake(client: IMAPClient, name: str) -> Step:

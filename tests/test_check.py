@@ -110,6 +110,16 @@ def test_smtp_login_refused_is_named_without_the_password(
     assert "wrong-Pass-99" not in "\n".join(lines)
 
 
+def test_starttls_not_offered(settings: Settings, auth_smtp: int) -> None:
+    """smtp.security = "starttls" against a server that does not offer it: exit 6, said
+    so (never a fall back to plain text)."""
+    smtp = _smtp(settings, auth_smtp, "mailer").smtp.model_copy(update={"security": "starttls"})
+    [step] = asyncio.run(check.smtp_steps(smtp, SMTP_PASSWORD))
+    assert step.failed is Exit.SMTP_UNREACHABLE
+    assert "STARTTLS" in step.line()
+    assert step.line().startswith(f"FAIL SMTP 127.0.0.1:{auth_smtp}: ")
+
+
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A TCP port that accepts connections and never says a word."""
