@@ -158,7 +158,7 @@ def test_each_kind_has_an_html_part_with_the_text_parts_fields(
     the same order, and the next step for staff as a paragraph."""
     make, kind, verdict = KINDS[name]
     raw = make()
-    mail, out = staff_mail(raw, settings, IN_TIME if kind is Kind.LEGACY_PDF else NOW)
+    _, out = staff_mail(raw, settings, IN_TIME if kind is Kind.LEGACY_PDF else NOW)
     msg, text, html = parts(out)
     assert msg["X-Surety-Verdict"] == verdict.value
     assert msg["X-Surety-Kind"] == kind.value
