@@ -81,12 +81,14 @@ class Summaries:
                             r["last_error"] or "") for r in rows)
 
     def _undelivered(self, start: str, end: str) -> tuple[Undelivered, ...]:
-        """Mails refused for good among those queued that day."""
+        """Mails refused for good among those queued that day, or about a message that
+        arrived that day."""
         rows = self._db.rows(
             "SELECT o.action, o.recipients, o.last_error, m.message_id FROM outgoing o"
-            " JOIN messages m ON m.id=o.message WHERE o.state=?"
-            " AND julianday(o.queued_at)>=julianday(?) AND julianday(o.queued_at)<julianday(?)"
-            " ORDER BY o.id", (OutState.FAILED.value, start, end))
+            " JOIN messages m ON m.id=o.message WHERE o.state=? AND ((julianday(o.queued_at)"
+            ">=julianday(?) AND julianday(o.queued_at)<julianday(?))"
+            f" OR ({_IN_DAY.replace('received_at', 'm.received_at')})) ORDER BY o.id",  # noqa: S608
+            (OutState.FAILED.value, start, end, start, end))
         return tuple(Undelivered(r["action"], tuple(json.loads(r["recipients"])),
                                  r["last_error"] or "", r["message_id"]) for r in rows)
 
