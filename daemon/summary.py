@@ -25,7 +25,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from daemon import display
 from daemon.compose import GUARANTEE_LABELS, Outgoing, outgoing_id, to_header
 from daemon.config import Settings
-from daemon.model import GuaranteeType, HeldReason, Kind, Verdict
+from daemon.model import Action, GuaranteeType, HeldReason, Kind, Verdict
 from daemon.problems import Code
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -55,6 +55,12 @@ WAITING_FOR = {
     HeldReason.PASSWORD.value: "添付ファイルのパスワード",
     HeldReason.REST.value: "提出の残りの部分",
     HeldReason.DOCUMENT.value: "パスワードで開く添付ファイル",
+}
+ACTIONS = {
+    Action.FORWARD.value: "担当課・確認担当への転送",
+    Action.REPLY.value: "差出人への修正依頼",
+    Action.UNDELIVERABLE.value: "送信できなかった旨の職員への通知",
+    Action.QUARANTINE.value: "処理エラーの職員への通知",
 }
 
 _templates = Environment(
@@ -174,7 +180,7 @@ def body(figures: Figures, settings: Settings) -> str:
                i.until) for i in figures.held))
     review, review_more = _capped(figures.review)
     quarantine, quarantine_more = _capped(figures.quarantine)
-    undelivered = [{"action": shown(u.action), "source": shown(u.source), "error": shown(u.error),
+    undelivered = [{"action": ACTIONS.get(u.action.split("-", 1)[0], shown(u.action)),"source": shown(u.source), "error": shown(u.error),
                     "recipients": ", ".join(shown(r) for r in u.recipients)}
                    for u in figures.undelivered[:LIST_CAP]]
     return _templates.get_template("summary.txt.j2").render(

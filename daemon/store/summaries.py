@@ -38,14 +38,15 @@ class Summaries:
 
     def figures(self, day: date, made_at: datetime) -> Figures:
         """What the summary of ``day`` (Japan time) reports, as the state file has it at
-        ``made_at``: duplicates of a message decided before are not counted."""
+        ``made_at``: duplicates of a message decided before are not counted; guarantee
+        types are counted per submission of a guarantee (not for other mail)."""
         start, end = (stamp(t) for t in period(day))
         arrived = self._db.rows(
             f"SELECT kind, verdict FROM messages WHERE duplicate_of IS NULL AND {_IN_DAY}",  # noqa: S608
             (start, end))
         types = self._db.rows(
             "SELECT s.guarantee_type FROM submissions s JOIN messages m ON m.id=s.message"
-            f" WHERE m.duplicate_of IS NULL AND {_IN_DAY.replace('received_at', 'm.received_at')}",  # noqa: S608
+            f" WHERE s.kind<>'other' AND m.duplicate_of IS NULL AND {_IN_DAY.replace('received_at', 'm.received_at')}",  # noqa: S608
             (start, end))
         return Figures(
             day=day, made_at=made_at,
