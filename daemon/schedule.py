@@ -22,7 +22,6 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from daemon.daily import DailySummary
-
 from daemon.mailbox import IDLE_MAX_SECONDS, MailboxError
 from daemon.notify import Notifier
 from daemon.service import Intake, progressed

@@ -180,7 +180,8 @@ def body(figures: Figures, settings: Settings) -> str:
                i.until) for i in figures.held))
     review, review_more = _capped(figures.review)
     quarantine, quarantine_more = _capped(figures.quarantine)
-    undelivered = [{"action": ACTIONS.get(u.action.split("-", 1)[0], shown(u.action)),"source": shown(u.source), "error": shown(u.error),
+    undelivered = [{"action": ACTIONS.get(u.action.split("-", 1)[0], shown(u.action)),
+                    "source": shown(u.source), "error": shown(u.error),
                     "recipients": ", ".join(shown(r) for r in u.recipients)}
                    for u in figures.undelivered[:LIST_CAP]]
     return _templates.get_template("summary.txt.j2").render(

@@ -6,8 +6,9 @@ message's life and attempts), :attr:`Store.outgoing` (:mod:`daemon.store.outgoin
 mail sent, exactly once), :attr:`Store.submissions` (:mod:`daemon.store.submissions`:
 what a later submission may replace) and :attr:`Store.summaries`
 (:mod:`daemon.store.summaries`: the daily summaries sent, and a day's figures). A
-decision is recorded in one transaction across them. The store answers questions about the past (:class:`daemon.decide.History`); the
-policy that weighs the answers stays in the pure middle.
+decision is recorded in one transaction across them. The store answers questions about
+the past (:class:`daemon.decide.History`); the policy that weighs the answers stays in
+the pure middle.
 No secret is stored: outgoing mail is composed again from the source message when needed.
 """
 

@@ -19,7 +19,27 @@ from daemon.model import OutState
 from daemon.store.db import Database, now, stamp, when
 from daemon.summary import QUARANTINED, Figures, Listed, Undelivered, period
 
-_IN_DAY = "julianday(received_at)>=julianday(?) AND julianday(received_at)<julianday(?)"
+# The queries of a day's figures; a day is [start, end) in stored times (any UTC offset).
+_ARRIVED = ("SELECT kind, verdict FROM messages WHERE duplicate_of IS NULL"
+            " AND julianday(received_at)>=julianday(?) AND julianday(received_at)<julianday(?)")
+_TYPES = ("SELECT s.guarantee_type FROM submissions s JOIN messages m ON m.id=s.message"
+          " WHERE s.kind<>'other' AND m.duplicate_of IS NULL"
+          " AND julianday(m.received_at)>=julianday(?) AND julianday(m.received_at)<julianday(?)")
+_REVIEW = ("SELECT message_id, sender, received_at, problems, reason FROM messages"
+           " WHERE verdict='review' AND duplicate_of IS NULL"
+           " AND julianday(received_at)>=julianday(?) AND julianday(received_at)<julianday(?)"
+           " ORDER BY julianday(received_at), id")
+_QUARANTINE = ("SELECT message_id, sender, received_at, last_error FROM messages"
+               " WHERE verdict=? AND ((julianday(received_at)>=julianday(?)"
+               " AND julianday(received_at)<julianday(?))"
+               " OR (julianday(decided_at)>=julianday(?) AND julianday(decided_at)<julianday(?)))"
+               " ORDER BY julianday(received_at), id")
+_UNDELIVERED = ("SELECT o.action, o.recipients, o.last_error, m.message_id FROM outgoing o"
+                " JOIN messages m ON m.id=o.message WHERE o.state=?"
+                " AND ((julianday(o.queued_at)>=julianday(?)"
+                " AND julianday(o.queued_at)<julianday(?))"
+                " OR (julianday(m.received_at)>=julianday(?)"
+                " AND julianday(m.received_at)<julianday(?))) ORDER BY o.id")
 
 
 class SummaryState(enum.StrEnum):
@@ -41,13 +61,8 @@ class Summaries:
         ``made_at``: duplicates of a message decided before are not counted; guarantee
         types are counted per submission of a guarantee (not for other mail)."""
         start, end = (stamp(t) for t in period(day))
-        arrived = self._db.rows(
-            f"SELECT kind, verdict FROM messages WHERE duplicate_of IS NULL AND {_IN_DAY}",  # noqa: S608
-            (start, end))
-        types = self._db.rows(
-            "SELECT s.guarantee_type FROM submissions s JOIN messages m ON m.id=s.message"
-            f" WHERE s.kind<>'other' AND m.duplicate_of IS NULL AND {_IN_DAY.replace('received_at', 'm.received_at')}",  # noqa: S608
-            (start, end))
+        arrived = self._db.rows(_ARRIVED, (start, end))
+        types = self._db.rows(_TYPES, (start, end))
         return Figures(
             day=day, made_at=made_at,
             kinds=Counter(r["kind"] for r in arrived),
@@ -64,32 +79,20 @@ class Summaries:
                             r["held_reason"] or "", when(r["held_until"])) for r in rows)
 
     def _review(self, start: str, end: str) -> tuple[Listed, ...]:
-        rows = self._db.rows(
-            "SELECT message_id, sender, received_at, problems, reason FROM messages"
-            f" WHERE verdict='review' AND duplicate_of IS NULL AND {_IN_DAY}"  # noqa: S608
-            " ORDER BY julianday(received_at), id", (start, end))
+        rows = self._db.rows(_REVIEW, (start, end))
         return tuple(Listed(r["message_id"], r["sender"], when(r["received_at"]),
                             r["problems"] or r["reason"] or "") for r in rows)
 
     def _quarantine(self, start: str, end: str) -> tuple[Listed, ...]:
         """Set aside that day: arrived that day, or decided (set aside) that day."""
-        rows = self._db.rows(
-            "SELECT message_id, sender, received_at, last_error FROM messages WHERE verdict=?"
-            f" AND (({_IN_DAY}) OR (julianday(decided_at)>=julianday(?)"  # noqa: S608
-            " AND julianday(decided_at)<julianday(?))) ORDER BY julianday(received_at), id",
-            (QUARANTINED, start, end, start, end))
+        rows = self._db.rows(_QUARANTINE, (QUARANTINED, start, end, start, end))
         return tuple(Listed(r["message_id"], r["sender"], when(r["received_at"]),
                             r["last_error"] or "") for r in rows)
 
     def _undelivered(self, start: str, end: str) -> tuple[Undelivered, ...]:
         """Mails refused for good among those queued that day, or about a message that
         arrived that day."""
-        rows = self._db.rows(
-            "SELECT o.action, o.recipients, o.last_error, m.message_id FROM outgoing o"
-            " JOIN messages m ON m.id=o.message WHERE o.state=? AND ((julianday(o.queued_at)"
-            ">=julianday(?) AND julianday(o.queued_at)<julianday(?))"
-            f" OR ({_IN_DAY.replace('received_at', 'm.received_at')})) ORDER BY o.id",  # noqa: S608
-            (OutState.FAILED.value, start, end, start, end))
+        rows = self._db.rows(_UNDELIVERED, (OutState.FAILED.value, start, end, start, end))
         return tuple(Undelivered(r["action"], tuple(json.loads(r["recipients"])),
                                  r["last_error"] or "", r["message_id"]) for r in rows)
 
