@@ -152,3 +152,21 @@ def test_a_daemon_started_after_the_time_sends_the_missed_summary_at_once(
     [sent] = [e for e in events if e.get("event") == "summary.sent"]
     assert sent["recipients"] == 1
     assert len(_summaries()) == 1
+
+
+def test_in_trial_mode_the_summary_goes_to_the_trial_address(office: Office) -> None:
+    """``mode = "trial"``: ``summary --send`` writes to trial.address only, the subject
+    prefixed 【試行】, the address it was meant for in X-Surety-Trial-Recipients."""
+    text = office.config_path.read_text(encoding="utf-8")
+    office.config_path.write_text(
+        'mode = "trial"\n' + text + f'\n[trial]\naddress = "{stack.REVIEW}"\n'
+        f'\n[summary]\nto = "{SUMMARY_TO}"\n', encoding="utf-8")
+    sent = office.run("summary", "--send", "--date", "2026-12-01")
+    assert sent.returncode == 0, sent.stderr
+    stack.wait_for_queue()
+    assert _summaries() == []
+    [mail] = [m for m in stack.mailbox(stack.REVIEW) if m.header("X-Surety-Summary")]
+    assert mail.header("Subject") == "【試行】【電子保証 日次集計】2026年12月1日"
+    assert mail.header("X-Surety-Trial-Recipients") == SUMMARY_TO
+    assert mail.header("To") == stack.REVIEW
+    assert not office.state_path.exists()  # the trial's own state file, not the live one

@@ -283,6 +283,7 @@ def test_no_summary_without_an_address(office: Office) -> None:
 ])
 def test_a_bad_summary_key_is_one_line_naming_it(tmp_path: Path, lines: str,
                                                  error: str) -> None:
+    """A malformed time, a bad address or a misspelt key stops the start, naming it."""
     text = stack.office_config(tmp_path / "s.sqlite3") + f"\n[summary]\n{lines}\n"
     with pytest.raises(ConfigError) as err:
         config.parse(text)
@@ -290,6 +291,7 @@ def test_a_bad_summary_key_is_one_line_naming_it(tmp_path: Path, lines: str,
 
 
 def test_the_summary_keys_accept_one_address_or_a_list(tmp_path: Path) -> None:
+    """``to`` takes one address or a list, and is empty (off) by default."""
     base = stack.office_config(tmp_path / "s.sqlite3")
     one = config.parse(base + '\n[summary]\nto = "a@x.jp"\nat = "07:05"\n')
     assert (one.summary.to, one.summary.time_of_day) == (["a@x.jp"], time(7, 5))
