@@ -14,7 +14,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import structlog
@@ -80,9 +80,9 @@ def schedule_summary(scheduler: BackgroundScheduler, daily: DailySummary) -> Non
     def job() -> None:
         try:
             retry = daily.run_due()
-        except Exception as err:  # the daemon must not die of it; tried at the next time
+        except Exception as err:  # the state file locked, ...: the daemon goes on
             log.exception("summary.failed", error=f"{type(err).__name__}: {err}")
-            return
+            retry = datetime.now(UTC) + timedelta(minutes=daily.settings.smtp.retry_max_minutes)
         if retry is not None:
             scheduler.add_job(job, "date", run_date=retry, id="summary-retry",
                               replace_existing=True)
