@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("message", metavar="MESSAGE.eml")
     commands.add_parser("check-config", help="validate the config and exit")
+    summary = commands.add_parser(
+        "summary", help="print the daily summary (日次集計) of a day; --send: send it now")
+    summary.add_argument("--date", metavar="YYYY-MM-DD", type=date.fromisoformat,
+                         help="the day reported, in Japan time (default: yesterday)")
+    summary.add_argument("--send", action="store_true",
+                         help="send it to summary.to now (even if it went already)")
     return parser
 
 
@@ -80,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "classify":
         return _classify(settings, Path(args.message))
+    if args.command == "summary":
+        return _summary(settings, args.date, send=args.send)
     if args.dry_run or settings.mode == "trial":
         try:
             settings = config.for_trial(settings)
@@ -124,6 +132,48 @@ def _classify(settings: Settings, path: Path) -> int:
     return 0
 
 
+def _summary(settings: Settings, day: date | None, *, send: bool) -> int:
+    """Print the summary of ``day`` (default yesterday, Japan time); with ``send``, send
+    it to summary.to now (in trial mode: to trial.address, from the trial's state file)."""
+    import sqlite3  # noqa: PLC0415
+
+    from daemon import log, summary  # noqa: PLC0415
+    from daemon.daily import DailySummary, Outcome  # noqa: PLC0415
+    from daemon.store import StateUnavailableError, StateVersionError, Store  # noqa: PLC0415
+
+    try:
+        if settings.mode == "trial":
+            settings = config.for_trial(settings)
+        if send and not settings.summary.to:
+            raise ConfigError("summary.to: not set (nobody to send the summary to)")
+        daily = DailySummary.for_office(settings) if send else None
+    except ConfigError as err:
+        print(f"surety-intake: config error: {err}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    day = day or summary.yesterday(now)
+    state = Path(settings.state.path)
+    if not send and not state.exists():
+        print(f"surety-intake: no state file {state} (the daemon has not run)", file=sys.stderr)
+        return 1
+    try:
+        store = Store(state, busy_timeout=settings.state.busy_timeout_seconds,
+                      read_only=not send)
+        try:
+            mail = summary.mail(store.summaries.figures(day, now), settings)
+        finally:
+            store.close()
+        print(f"件名: {mail.message['Subject']}\n")
+        print(mail.message.get_content(), end="")
+        if daily is None:
+            return 0
+        log.configure()
+        return 0 if daily.send(day, again=True) is Outcome.SENT else 1
+    except (StateUnavailableError, StateVersionError, sqlite3.Error, OSError) as err:
+        print(f"surety-intake: cannot use the state file {state}: {err}", file=sys.stderr)
+        return 1
+
+
 def _run(settings: Settings, *, once: bool) -> int:
     # Imported here so that classify and check-config start without the network stack
     # and the logging library.
@@ -165,7 +215,10 @@ def _run(settings: Settings, *, once: bool) -> int:
         if once:
             intake.run_once()
         else:
-            run_forever(intake)
+            from daemon.daily import DailySummary  # noqa: PLC0415
+
+            daily = DailySummary.for_office(settings) if settings.summary.to else None
+            run_forever(intake, daily=daily)
     except MailboxError as err:
         logger.error("imap.unavailable", error=str(err))
         return 1

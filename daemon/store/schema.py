@@ -80,5 +80,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("CREATE INDEX IF NOT EXISTS submissions_contract ON submissions (contract_number)",
      "CREATE INDEX IF NOT EXISTS submissions_policy ON submissions (policy_number)",
      "CREATE INDEX IF NOT EXISTS submissions_works ON submissions (sender, project_name)"),
+    # 5: the daily summaries sent (one row per day reported, the guard that it is sent
+    # once): 'sending' before the hand-over, 'sent' after; 'failed' when the server
+    # certainly did not take it (tried again). Finding the arrivals of a day by time.
+    ("CREATE TABLE IF NOT EXISTS summaries ("
+     " day TEXT PRIMARY KEY, out_message_id TEXT NOT NULL,"
+     " state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),"
+     " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, sent_at TEXT)",
+     "CREATE INDEX IF NOT EXISTS messages_received ON messages (julianday(received_at))"),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
