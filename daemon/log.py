@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, TextIO
 
 MASK = "[REDACTED]"
 _SECRET_KEYS = {"auth_key", "view_password", "password", "document_password", "secret"}
@@ -289,8 +289,8 @@ def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
-def configure(level: str = "info") -> None:
-    """JSON lines on stdout, with timestamp, level and event name."""
+def configure(level: str = "info", *, stream: TextIO | None = None) -> None:
+    """JSON lines on stdout (or ``stream``), with timestamp, level and event name."""
     import structlog  # noqa: PLC0415 - only a command that logs pays for it
 
     # Other libraries' warnings, bare, on stderr (basicConfig's default stream).
@@ -307,6 +307,6 @@ def configure(level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # No file given: each line goes to sys.stdout as it is when written (a test's
         # capture, a redirected stream), not the one there was at configure time.
-        logger_factory=structlog.PrintLoggerFactory(),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
