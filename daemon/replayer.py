@@ -14,6 +14,7 @@ Message-IDs. What is compared and shown, and the replay's mails, are
 from __future__ import annotations
 
 import enum
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
@@ -59,13 +60,15 @@ class Replayer:
 
     def __init__(self, settings: Settings, store: Store, *, connect: Connect,
                  outbox: Sender | None = None, clock: Callable[[], datetime] | None = None,
-                 say: Callable[[str], None] = print) -> None:
+                 say: Callable[[str], None] = print,
+                 complain: Callable[[str], None] | None = None) -> None:
         self.settings = settings
         self.store = store
         self.connect = connect
         self.outbox = outbox
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.say = say
+        self.say = say  # what the command prints (stdout)
+        self.complain = complain or _to_stderr  # why it stopped (stderr)
 
     def replay(self, typed_id: str, *, apply: bool) -> Exit:
         """Decide the message again, show both decisions, and act with ``apply``."""
@@ -73,19 +76,19 @@ class Replayer:
         structlog.contextvars.bind_contextvars(message_id=wanted)
         chosen = _choose(self.store.replays.recorded(wanted))
         if chosen is None:
-            self.say(f"no message {_shown(wanted)} in the state file")
+            self.complain(f"no message {_shown(wanted)} in the state file")
             return Exit.UNKNOWN
         row = chosen.row
         why = refusal(row.state.value, row.verdict, paired=chosen.paired)
         if why is not None:
-            self.say(f"replay refused: {_shown(wanted)}: {why}")
+            self.complain(f"replay refused: {_shown(wanted)}: {why}")
             return Exit.REFUSED
         begun = self.store.replays.begun(row.id)
         with self.connect(not apply) as box:
             where = search_folders(self.settings, str(row.verdict))
             found = box.find(wanted, where)
             if found is None:
-                self.say(f"the original of {_shown(wanted)} is no longer on the server"
+                self.complain(f"the original of {_shown(wanted)} is no longer on the server"
                          f" (looked in {', '.join(where)})")
                 return Exit.GONE
             folder, fetched = found
@@ -145,7 +148,7 @@ class Replayer:
             waiting = delivery.send(row.id, list(mails), decision, mail, at,
                                     partial(_copy_seen, box, settings))
         if waiting:
-            self.say(f"not all sent yet ({waiting.value}): replay --apply again finishes it")
+            self.complain(f"not all sent yet ({waiting.value}): replay --apply again finishes it")
             return Exit.UNAVAILABLE
         folder, uid = place
         target = settings.imap.folders.for_verdict(decision.verdict)
@@ -177,6 +180,10 @@ def _copy_seen(box: Box, settings: Settings, out_message_id: str) -> bool:
         is not None
 
 
+def _to_stderr(text: str) -> None:
+    print(f"surety-intake: {text}", file=sys.stderr)
+
+
 def _shown(text: str) -> str:
     """A Message-ID or folder name as printed: on one line, controls escaped."""
     return display.for_staff(text, escape_breaks=True)
@@ -187,7 +194,6 @@ def command(settings: Settings, typed_id: str, *, apply: bool) -> int:
     and outbox; the exit status (see :class:`Exit`). Problems go to stderr, the log (JSON)
     too: stdout holds the two decisions."""
     import sqlite3  # noqa: PLC0415
-    import sys  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
 
     from daemon import config  # noqa: PLC0415
@@ -198,7 +204,7 @@ def command(settings: Settings, typed_id: str, *, apply: bool) -> int:
     from daemon.store import StateUnavailableError, StateVersionError  # noqa: PLC0415
 
     def fail(text: str, status: Exit) -> int:
-        print(f"surety-intake: {text}", file=sys.stderr)
+        _to_stderr(text)
         return status
 
     try:

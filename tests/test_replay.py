@@ -124,7 +124,8 @@ class Office:
         self.said.clear()
         replayer = Replayer(settings or self.settings, self.store,
                             connect=lambda _read_only: self.box, outbox=self.outbox,
-                            clock=lambda: self.now, say=self.said.append)
+                            clock=lambda: self.now, say=self.said.append,
+                            complain=self.said.append)
         return replayer.replay(typed_id, apply=apply)
 
     def folder(self, name: str) -> list[str]:
@@ -291,7 +292,7 @@ def test_a_held_message_is_refused_with_5(tmp_path: Path) -> None:
     intake.close()
     said: list[str] = []
     replayer = Replayer(settings, store, connect=lambda _r: box, outbox=outbox,
-                        clock=lambda: now, say=said.append)
+                        clock=lambda: now, say=said.append, complain=said.append)
     assert replayer.replay(_id(incomplete), apply=True) == Exit.REFUSED
     assert "held" in said[0]
     assert outbox.taken == []
