@@ -149,7 +149,7 @@ def _replay(settings: Settings, message_id: str, *, apply: bool) -> int:
     from daemon import log  # noqa: PLC0415
     from daemon.replayer import command  # noqa: PLC0415
 
-    log.configure(stream=sys.stderr)  # stdout holds the two decisions
+    log.configure(stderr=True)  # stdout holds the two decisions
     return command(settings, message_id, apply=apply)
 
 

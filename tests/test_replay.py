@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import stack
+import structlog
 from fakes import FakeMailbox, FakeOutbox
 from samples import mails
 from structlog.testing import capture_logs
@@ -301,6 +302,15 @@ def test_a_held_message_is_refused_with_5(tmp_path: Path) -> None:
 
 # --- the command line ------------------------------------------------------------------
 
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The command configures the log (on stderr): the configuration restored afterwards."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+    structlog.contextvars.clear_contextvars()
+
+
 def _config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "office.toml"
     path.write_text(stack.office_config(tmp_path / "state.sqlite3") + extra, encoding="utf-8")
@@ -316,6 +326,7 @@ def test_apply_is_refused_in_trial_mode(tmp_path: Path, capsys: pytest.CaptureFi
     assert "refused in trial mode" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("restored_logging")
 def test_a_config_error_is_2_and_an_unknown_message_3(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -342,3 +353,23 @@ def test_replay_ids_are_distinct_from_the_original_and_stable() -> None:
     assert len({first, replay_id(sources, 2, "reply", stack.SENDER),
                 replay_id(sources, 1, "forward", stack.SENDER),
                 outgoing_id(sources, "reply", stack.SENDER)}) == 4
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_the_log_goes_to_stderr_and_the_decisions_to_stdout(
+        office: Office, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stdout is the table an operator reads; the JSON log is on stderr."""
+    [original] = office.folder("routed")
+    from daemon import log  # noqa: PLC0415
+
+    log.configure(stderr=True)
+    capsys.readouterr()
+    replayer = Replayer(office.settings, office.store, connect=lambda _r: office.box,
+                        clock=lambda: office.now)
+    assert replayer.replay(original, apply=False) == Exit.DONE
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == f"message {original}"
+    assert out.splitlines()[-1] == "no change"
+    assert '"event": "replay.shown"' in err
+    assert '"event"' not in out
