@@ -73,7 +73,10 @@ class Replayer:
     def replay(self, typed_id: str, *, apply: bool) -> Exit:
         """Decide the message again, show both decisions, and act with ``apply``."""
         wanted = recorded_id(typed_id)
-        structlog.contextvars.bind_contextvars(message_id=wanted)
+        with structlog.contextvars.bound_contextvars(message_id=wanted):
+            return self._replay(wanted, apply=apply)
+
+    def _replay(self, wanted: str, *, apply: bool) -> Exit:
         chosen = _choose(self.store.replays.recorded(wanted))
         if chosen is None:
             self.complain(f"no message {_shown(wanted)} in the state file")
