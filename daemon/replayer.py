@@ -91,8 +91,8 @@ class Replayer:
             where = search_folders(self.settings, str(row.verdict))
             found = box.find(wanted, where)
             if found is None:
-                self.complain(f"the original of {_shown(wanted)} is no longer on the server"
-                         f" (looked in {', '.join(where)})")
+                self.complain(f"the original of {_shown(wanted)} is no longer on the"
+                              f" server (looked in {', '.join(where)})")
                 return Exit.GONE
             folder, fetched = found
             at = begun.at if begun is not None else self.clock()
@@ -103,7 +103,7 @@ class Replayer:
                 self.say(masked(line, secrets))
             changed = changes(old, new)
             if not apply or (not changed and begun is None):
-                self._shown(old, new, changed, begun, apply=apply)
+                self._tell_shown(old, new, changed, begun, apply=apply)
                 return Exit.DONE
             return self._apply(box, chosen, mail, decision, (folder, fetched.uid), at, begun)
 
@@ -122,8 +122,9 @@ class Replayer:
         protect_secrets(mail, decision)
         return mail, decision
 
-    def _shown(self, old: Summary, new: Summary, changed: tuple[str, ...],
-               begun: Begun | None, *, apply: bool) -> None:
+    def _tell_shown(self, old: Summary, new: Summary, changed: tuple[str, ...],
+                    begun: Begun | None, *, apply: bool) -> None:
+        """What is left to do, and the log line of a replay that acted on nothing."""
         if begun is not None:
             self.say("an earlier replay --apply of it did not finish: --apply finishes it")
         elif not apply and changed:

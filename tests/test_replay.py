@@ -327,6 +327,19 @@ def test_apply_is_refused_in_trial_mode(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 @pytest.mark.usefixtures("restored_logging")
+def test_in_trial_mode_replay_reads_the_trials_state_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live state file holds the message, the trial's does not: a trial asks its own."""
+    path = _config(tmp_path, f'\n[trial]\naddress = "{stack.SENDER}"\n')
+    Store(tmp_path / "state.sqlite3").close()  # the live one exists
+    path.write_text('mode = "trial"\n' + path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("SURETY_TEST_IMAP_PASSWORD", "x")
+    assert cli.main(["--config", str(path), "replay", "a@b"]) == 3
+    assert "state.trial.sqlite3" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("restored_logging")
 def test_a_config_error_is_2_and_an_unknown_message_3(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
