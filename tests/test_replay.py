@@ -386,3 +386,30 @@ def test_the_log_goes_to_stderr_and_the_decisions_to_stdout(
     assert out.splitlines()[-1] == "no change"
     assert '"event": "replay.shown"' in err
     assert '"event"' not in out
+
+
+def test_a_replay_does_not_replace_a_submission_that_came_after_it(office: Office) -> None:
+    """The same policy sent again later replaces the first; the first, replayed, names
+    only the mail it replaces, not the later submission (the history as of its first
+    decision)."""
+    [original] = office.folder("routed")
+    [forward] = [h.message for h in office.outbox.taken]
+    resent = mails.legacy_pdf_mail(date=IN_TIME + timedelta(days=1))
+    assert _id(resent) != original
+    office.box.deliver(resent, arrived=IN_TIME + timedelta(days=1))
+    intake = Intake(office.settings, office.store, connect=lambda: office.box,
+                    outbox=office.outbox, clock=lambda: IN_TIME + timedelta(days=1))
+    assert dict(intake.run_once()) == {"routed": 1}
+    intake.close()
+    [_, second] = office.outbox.to(stack.CONTRACT_STAFF)
+    assert second["X-Surety-Replaces"].strip() == original  # the later one replaces it
+
+    moved = stack.office_config(Path(office.settings.state.path)).replace(
+        f'contract_guarantee = "{stack.CONTRACT_STAFF}"',
+        'contract_guarantee = "keiyaku-2@city.example.jp"')
+    assert office.replay(original, apply=True, settings=config.parse(moved)) == Exit.DONE
+    [again] = office.outbox.to("keiyaku-2@city.example.jp")
+    assert again["X-Surety-Replaces"].strip() == forward["Message-ID"]
+    body = again.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "■ 再提出" not in body.get_content()  # no section naming the later one
