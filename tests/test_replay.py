@@ -279,25 +279,67 @@ def test_a_message_moved_by_a_person_is_found_in_another_folder(office: Office) 
     assert office.said[1] == f"found in {office.settings.imap.folders.review}"
 
 
-def test_a_held_message_is_refused_with_5(tmp_path: Path) -> None:
-    """A message waiting for its follow-up is the daemon's to decide."""
+@dataclass
+class Fresh:
+    """A fresh office on an in-memory mailbox, with a clock the test moves."""
+
+    settings: Settings
+    store: Store
+    box: FakeMailbox
+    outbox: FakeOutbox
+    now: datetime = mails.DEFAULT_DATE + timedelta(minutes=1)
+
+    def run(self) -> dict[str, int]:
+        intake = Intake(self.settings, self.store, connect=lambda: self.box,
+                        outbox=self.outbox, clock=lambda: self.now)
+        try:
+            return dict(intake.run_once())
+        finally:
+            intake.close()
+
+    def replay(self, typed_id: str) -> tuple[Exit, list[str]]:
+        said: list[str] = []
+        replayer = Replayer(self.settings, self.store, connect=lambda _r: self.box,
+                            outbox=self.outbox, clock=lambda: self.now, say=said.append,
+                            complain=said.append)
+        return replayer.replay(typed_id, apply=True), said
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Fresh]:
     settings = _settings(tmp_path / "state.sqlite3", "2026-03-31")
     store = Store(settings.state.path)
     box = FakeMailbox(settings.imap.folder, mails.DEFAULT_DATE)
-    outbox = FakeOutbox(box, copy_address(settings))
-    now = mails.DEFAULT_DATE + timedelta(minutes=1)
-    intake = Intake(settings, store, connect=lambda: box, outbox=outbox, clock=lambda: now)
-    incomplete = mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8")
-    box.deliver(incomplete)
-    assert dict(intake.run_once()) == {"held": 1}
-    intake.close()
-    said: list[str] = []
-    replayer = Replayer(settings, store, connect=lambda _r: box, outbox=outbox,
-                        clock=lambda: now, say=said.append, complain=said.append)
-    assert replayer.replay(_id(incomplete), apply=True) == Exit.REFUSED
-    assert "held" in said[0]
-    assert outbox.taken == []
+    yield Fresh(settings, store, box, FakeOutbox(box, copy_address(settings)))
     store.close()
+
+
+def test_a_held_message_is_refused_with_5(fresh: Fresh) -> None:
+    """A message waiting for its follow-up is the daemon's to decide."""
+    incomplete = mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8")
+    fresh.box.deliver(incomplete)
+    assert fresh.run() == {"held": 1}
+    status, said = fresh.replay(_id(incomplete))
+    assert status == Exit.REFUSED
+    assert "held" in said[0]
+    assert fresh.outbox.taken == []
+
+
+def test_either_mail_of_a_pair_is_refused_with_5(fresh: Fresh) -> None:
+    """A form and the mail with its password were decided as one: neither is replayed
+    alone."""
+    form = mails.confirmation_mail(encrypt="zip-aes")
+    fresh.box.deliver(form)
+    assert fresh.run() == {"held": 1}
+    fresh.now += timedelta(minutes=5)
+    password = mails.password_followup()
+    fresh.box.deliver(password, arrived=fresh.now)
+    assert fresh.run() == {"routed": 1}
+    for raw in (form, password):
+        status, said = fresh.replay(_id(raw))
+        assert status == Exit.REFUSED
+        assert "together with another mail" in said[0]
+    assert len(fresh.outbox.taken) == 1
 
 
 # --- the command line ------------------------------------------------------------------
