@@ -165,6 +165,8 @@ class Replayer:
                  folder=target)
         sent = ", ".join(_shown(m.message_id) for m in mails) or "none"
         self.say(f"applied: mails sent: {sent}; filed in {_shown(target)}")
+        if replaces:  # they are not withdrawn: whoever got them may need telling
+            self.say(f"they replace: {', '.join(map(_shown, replaces))}")
         return Exit.DONE
 
 

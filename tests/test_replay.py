@@ -205,6 +205,7 @@ def test_apply_sends_the_correction_once_naming_the_mail_it_replaces(office: Off
     assert correction["Message-ID"] not in (forward["Message-ID"], original)
     assert office.folder("routed") == []
     assert office.folder("correction") == [original]
+    assert office.said[-1] == f"they replace: {forward['Message-ID']}"
     [applied] = [e for e in logs if e["event"] == "replay.applied"]
     assert applied["out_message_ids"] == [correction["Message-ID"]]
     row = office.store.db.row("SELECT verdict, problems FROM messages WHERE message_id=?",
