@@ -1,4 +1,5 @@
-"""The ``surety-intake`` command: run the daemon, or classify one message file."""
+"""The ``surety-intake`` command: run the daemon, classify one message file, or replay
+one message of the state file."""
 
 from __future__ import annotations
 
@@ -40,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
                          help="the day reported, in Japan time (default: yesterday)")
     summary.add_argument("--send", action="store_true",
                          help="send it to summary.to now (even if it went already)")
+    replay = commands.add_parser(
+        "replay", help="decide one message again with the current config and show both "
+                       "decisions; act only with --apply")
+    replay.add_argument("message_id", metavar="MESSAGE-ID", help="with or without <>")
+    replay.add_argument("--apply", action="store_true",
+                        help="send the new decision's mails (once), move the message, "
+                             "record the replay")
     return parser
 
 
@@ -88,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _classify(settings, Path(args.message))
     if args.command == "summary":
         return _summary(settings, args.date, send=args.send)
+    if args.command == "replay":
+        return _replay(settings, args.message_id, apply=args.apply)
     if args.dry_run or settings.mode == "trial":
         try:
             settings = config.for_trial(settings)
@@ -172,6 +182,23 @@ def _summary(settings: Settings, day: date | None, *, send: bool) -> int:
     except (StateUnavailableError, StateVersionError, sqlite3.Error, OSError) as err:
         print(f"surety-intake: cannot use the state file {state}: {err}", file=sys.stderr)
         return 1
+def _replay(settings: Settings, message_id: str, *, apply: bool) -> int:
+    """``replay``: in trial mode, on the trial's state file, and never with --apply."""
+    if settings.mode == "trial":
+        if apply:
+            print("surety-intake: config error: mode: replay --apply is refused in trial"
+                  " mode (a trial sends and moves nothing)", file=sys.stderr)
+            return 2
+        try:
+            settings = config.for_trial(settings)
+        except ConfigError as err:
+            print(f"surety-intake: config error: {err}", file=sys.stderr)
+            return 2
+    from daemon import log  # noqa: PLC0415
+    from daemon.replayer import command  # noqa: PLC0415
+
+    log.configure(stderr=True)  # stdout holds the two decisions
+    return command(settings, message_id, apply=apply)
 
 
 def _run(settings: Settings, *, once: bool) -> int:

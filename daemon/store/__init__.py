@@ -4,11 +4,12 @@
 small gateways, one per table: :attr:`Store.messages` (:mod:`daemon.store.messages`: a
 message's life and attempts), :attr:`Store.outgoing` (:mod:`daemon.store.outgoing`: each
 mail sent, exactly once), :attr:`Store.submissions` (:mod:`daemon.store.submissions`:
-what a later submission may replace) and :attr:`Store.summaries`
-(:mod:`daemon.store.summaries`: the daily summaries sent, and a day's figures). A
-decision is recorded in one transaction across them. The store answers questions about
-the past (:class:`daemon.decide.History`); the policy that weighs the answers stays in
-the pure middle.
+what a later submission may replace), :attr:`Store.summaries`
+(:mod:`daemon.store.summaries`: the daily summaries sent, and a day's figures) and
+:attr:`Store.replays` (:mod:`daemon.store.replays`: messages decided again with
+``replay``). A decision is recorded in one transaction across them. The store answers
+questions about the past (:class:`daemon.decide.History`); the policy that weighs the
+answers stays in the pure middle.
 No secret is stored: outgoing mail is composed again from the source message when needed.
 """
 
@@ -23,6 +24,7 @@ from daemon.store import outgoing, submissions
 from daemon.store.db import Database, StateUnavailableError, StateVersionError
 from daemon.store.messages import Attempt, MessageRow, Messages, MessageState
 from daemon.store.outgoing import FailedMail, Outgoing, PendingMail
+from daemon.store.replays import Replays
 from daemon.store.schema import SCHEMA_VERSION
 from daemon.store.submissions import Submissions
 from daemon.store.summaries import Summaries, SummaryState
@@ -45,6 +47,7 @@ class Store:
         self.outgoing = Outgoing(self.db)
         self.submissions = Submissions(self.db)
         self.summaries = Summaries(self.db)
+        self.replays = Replays(self.db)
 
     def close(self) -> None:
         """Close the database."""
