@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Iterable, MutableMapping
@@ -289,8 +290,9 @@ def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
-def configure(level: str = "info") -> None:
-    """JSON lines on stdout, with timestamp, level and event name."""
+def configure(level: str = "info", *, stderr: bool = False) -> None:
+    """JSON lines on stdout (with ``stderr``, on stderr), with timestamp, level and event
+    name."""
     import structlog  # noqa: PLC0415 - only a command that logs pays for it
 
     # Other libraries' warnings, bare, on stderr (basicConfig's default stream).
@@ -307,6 +309,13 @@ def configure(level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # No file given: each line goes to sys.stdout as it is when written (a test's
         # capture, a redirected stream), not the one there was at configure time.
-        logger_factory=structlog.PrintLoggerFactory(),
+        logger_factory=_on_stderr if stderr else structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )
+
+
+def _on_stderr(*_args: Any) -> Any:
+    """A logger writing to sys.stderr as it is when written (see PrintLoggerFactory)."""
+    import structlog  # noqa: PLC0415
+
+    return structlog.PrintLogger(sys.stderr)

@@ -154,6 +154,15 @@ def _error_of(err: Exception) -> str:
     return str(getattr(err, "error", "") or type(err).__name__)
 
 
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_of(path: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(path, threading.Lock())
+
+
 class Tokens:
     """The access token of the office's mailbox, refreshed from the refresh token when it
     has expired or is about to, and when a server refused it."""
@@ -161,7 +170,9 @@ class Tokens:
     def __init__(self, settings: OAuth2, *, clock: Clock = time.time) -> None:
         self.settings = settings
         self.clock = clock
-        self._lock = threading.Lock()  # the IMAP and SMTP sides may ask at once
+        # The IMAP and SMTP sides and the daily summary may ask at once: one refresh at a
+        # time per token file in this process.
+        self._lock = _lock_of(settings.token_path)
 
     def current(self) -> str:
         """A valid access token (refreshed first when due)."""

@@ -24,7 +24,7 @@ from functools import partial
 
 import structlog
 
-from daemon import config
+from daemon import connections
 from daemon.config import Settings
 from daemon.delivery import Delivery, Sender
 from daemon.held import Held
@@ -33,10 +33,8 @@ from daemon.lifecycle import (
     Own,
     own_by_headers,
 )
-from daemon.log import register_secret
 from daemon.mailbox import Box, Fetched, Mailbox, MailboxError
 from daemon.model import Decision, Mail, Verdict
-from daemon.oauth import Tokens
 from daemon.process import CONNECTION_ERRORS, Processor, Result, read_mail
 from daemon.sandbox import Reading, SandboxError, decide_in_child
 from daemon.store import StateUnavailableError, Store
@@ -89,24 +87,9 @@ class Intake:
     def for_office(cls, settings: Settings, store: Store) -> Intake:
         """The daemon proper: the office's IMAP mailbox and SMTP server, passwords from
         the environment (registered with the log redactor before anything is logged)."""
-        from daemon.outbox import Outbox  # noqa: PLC0415 - the SMTP stack, only to run
-
-        tokens = (Tokens(settings.oauth2)
-                  if "oauth2" in (settings.imap.auth, settings.smtp.auth) else None)
-        imap_password = (config.secret(settings.imap.password_env, "imap.password_env")
-                         if settings.imap.auth == "password" else "")
-        smtp_password = (config.secret(settings.smtp.password_env, "smtp.password_env")
-                         if settings.smtp.username and settings.smtp.auth == "password"
-                         else None)
-        register_secret(imap_password)
-        register_secret(smtp_password)
-        outbox = Outbox(settings.smtp, smtp_password,
-                        tokens=tokens if settings.smtp.auth == "oauth2" else None,
-                        user=settings.smtp.username or settings.imap.username,
-                        mechanism=settings.oauth2.mechanism)
-        mailbox = partial(Mailbox, settings.imap, imap_password,
-                          tokens=tokens if settings.imap.auth == "oauth2" else None,
-                          mechanism=settings.oauth2.mechanism)
+        oauth = connections.tokens(settings)  # one for both: one refresh at a time
+        mailbox = connections.mailboxes(settings, oauth=oauth)
+        outbox = connections.outbox(settings, oauth=oauth)
         if settings.mode == "trial":
             return cls(settings, store, connect=partial(_trial_session, settings, mailbox),
                        outbox=TrialOutbox(outbox, settings.trial.address))
