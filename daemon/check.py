@@ -28,10 +28,11 @@ import aiosmtplib
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from daemon import config, display
+from daemon import config, connections, display
 from daemon.config import Imap, Settings, Smtp
-from daemon.mailbox import delimiter, open_client, server_folder
-from daemon.outbox import Outbox, SendError, smtp_client
+from daemon.mailbox import delimiter, log_in, open_client, server_folder
+from daemon.oauth import OAuthError, Tokens
+from daemon.outbox import SendError, authenticate, smtp_client
 
 
 class Exit(IntEnum):
@@ -72,13 +73,13 @@ def run(settings: Settings, *, send_test: bool, now: datetime,
     :class:`~daemon.config.ConfigError` for what the config lacks (a password's variable,
     a CA file)."""
     config.check_for_run(settings)
-    imap_password = config.secret(settings.imap.password_env, "imap.password_env")
-    smtp_password = (config.secret(settings.smtp.password_env, "smtp.password_env")
-                     if settings.smtp.username else None)
+    oauth = connections.tokens(settings)
+    imap_password = connections.imap_password(settings)
+    smtp_password = connections.smtp_password(settings)
     hidden = [p for p in (imap_password, smtp_password) if p]
     say = say or _print
     first = Exit.OK
-    for step in _all_steps(settings, imap_password, smtp_password, send_test, now):
+    for step in _all_steps(settings, imap_password, smtp_password, send_test, now, oauth):
         shown = Step(step.what, step.failed, _hide(step.detail, hidden))
         say(shown.line())
         if step.failed is not None and first is Exit.OK:
@@ -91,12 +92,18 @@ def _print(line: str) -> None:
 
 
 def _all_steps(settings: Settings, imap_password: str, smtp_password: str | None,
-               send_test: bool, now: datetime) -> Iterator[Step]:
-    yield from imap_steps(settings.imap, imap_password)
-    smtp = asyncio.run(smtp_steps(settings.smtp, smtp_password))
+               send_test: bool, now: datetime, oauth: Tokens | None = None
+               ) -> Iterator[Step]:
+    by_token = settings.oauth2.mechanism if oauth is not None else ""
+    yield from imap_steps(settings.imap, imap_password,
+                          oauth if settings.imap.auth == "oauth2" else None, by_token)
+    smtp_login = (settings.smtp.username or settings.imap.username, by_token)
+    smtp = asyncio.run(smtp_steps(settings.smtp, smtp_password,
+                                  oauth if settings.smtp.auth == "oauth2" else None,
+                                  smtp_login))
     yield from smtp
     if send_test and all(step.failed is None for step in smtp):
-        yield send_test_mail(settings, smtp_password, now)
+        yield send_test_mail(settings, smtp_password, now, oauth)
 
 
 def _hide(text: str, hidden: list[str]) -> str:
@@ -108,7 +115,8 @@ def _hide(text: str, hidden: list[str]) -> str:
 
 # ---- IMAP -------------------------------------------------------------------------------
 
-def imap_steps(s: Imap, password: str) -> Iterator[Step]:
+def imap_steps(s: Imap, password: str, oauth: Tokens | None = None,
+               mechanism: str = "XOAUTH2") -> Iterator[Step]:
     """Connect and TLS; login; the intake folder; each folder of imap.folders."""
     where = f"IMAP {s.host}:{s.port}"
     try:
@@ -119,7 +127,10 @@ def imap_steps(s: Imap, password: str) -> Iterator[Step]:
     try:
         yield Step(f"{where}: connected, {_tls(s.security)}")
         try:
-            client.login(s.username, password)
+            log_in(client, s, password, oauth, mechanism)
+        except OAuthError as err:
+            yield Step("IMAP login", Exit.IMAP_LOGIN, f"no OAuth2 access token: {err}")
+            return
         except LoginError as err:
             yield Step("IMAP login", Exit.IMAP_LOGIN,
                        f"IMAP login refused for {s.username} (server: {_said(err)})")
@@ -179,7 +190,8 @@ def _folder(client: IMAPClient, key: str, name: str, target: str) -> Step:
 
 # ---- SMTP -------------------------------------------------------------------------------
 
-async def smtp_steps(s: Smtp, password: str | None) -> list[Step]:
+async def smtp_steps(s: Smtp, password: str | None, oauth: Tokens | None = None,
+                     login: tuple[str, str] = ("", "XOAUTH2")) -> list[Step]:
     """Connect, EHLO and TLS; login when smtp.username is set."""
     where = f"SMTP {s.host}:{s.port}"
     client = smtp_client(s, password, login=False)
@@ -194,7 +206,8 @@ async def smtp_steps(s: Smtp, password: str | None) -> list[Step]:
         return [Step(where, Exit.SMTP_UNREACHABLE, unreachable(err, s.timeout_seconds, "smtp"))]
     try:
         steps = [Step(f"{where}: connected, EHLO, {_tls(s.security)}")]
-        steps.append(await _smtp_login(client, s, password))
+        steps.append(await (_smtp_token_login(client, s, oauth, *login) if oauth
+                            else _smtp_login(client, s, password)))
         return steps
     finally:
         with contextlib.suppress(*_CONNECTION):
@@ -222,7 +235,25 @@ async def _smtp_login(client: aiosmtplib.SMTP, s: Smtp, password: str | None) ->
     return Step(f"SMTP login as {s.username}")
 
 
-def send_test_mail(settings: Settings, password: str | None, now: datetime) -> Step:
+async def _smtp_token_login(client: aiosmtplib.SMTP, s: Smtp, oauth: Tokens, user: str,
+                            mechanism: str) -> Step:
+    """smtp.auth = "oauth2": AUTH with the access token (refreshed once if refused)."""
+    try:
+        await authenticate(client, oauth, user, mechanism)
+    except OAuthError as err:
+        return Step("SMTP login", Exit.SMTP_REFUSED, f"no OAuth2 access token: {err}")
+    except aiosmtplib.SMTPResponseException as err:
+        return Step("SMTP login", Exit.SMTP_REFUSED,
+                    f"SMTP {mechanism} login refused for {user}"
+                    f" (server: {err.code} {err.message})")
+    except (OSError, ssl.SSLError, aiosmtplib.SMTPException) as err:
+        return Step("SMTP login", Exit.SMTP_UNREACHABLE,
+                    unreachable(err, s.timeout_seconds, "smtp"))
+    return Step(f"SMTP login as {user} ({mechanism})")
+
+
+def send_test_mail(settings: Settings, password: str | None, now: datetime,
+                   oauth: Tokens | None = None) -> Step:
     """One test mail from smtp.sender to routing.review (no copy to the contract
     mailbox); the step names its Message-ID."""
     from daemon.compose import check_mail  # noqa: PLC0415 - the templates, only when asked
@@ -231,7 +262,7 @@ def send_test_mail(settings: Settings, password: str | None, now: datetime) -> S
     to = ", ".join(settings.routing.review)
     what = f"SMTP test mail from {settings.smtp.sender} to {to}"
     try:
-        Outbox(settings.smtp, password).send(mail.to_bytes(), mail.recipients)
+        connections.outbox(settings, oauth=oauth).send(mail.to_bytes(), mail.recipients)
     except SendError as err:
         return Step(what, Exit.SMTP_REFUSED, f"not sent: {err}")
     return Step(what, detail=f"sent, Message-ID {mail.message_id}")

@@ -187,8 +187,9 @@ def _authorize(settings: Settings) -> int:
 
 def _check(settings: Settings, *, send_test: bool) -> int:
     """Connect to the servers as ``run`` would, each step on one line (daemon.check)."""
-    from daemon import check  # noqa: PLC0415 - the network libraries, for this command only
+    from daemon import check, log  # noqa: PLC0415 - the network libraries, for this command only
 
+    log.configure(stderr=True)  # stdout holds the steps (oauth2.refreshed and such: stderr)
     try:
         return int(check.run(settings, send_test=send_test, now=datetime.now(UTC)))
     except ConfigError as err:

@@ -119,6 +119,30 @@ def open_client(settings: Imap) -> IMAPClient:
     return client
 
 
+def log_in(client: IMAPClient, settings: Imap, password: str, tokens: Tokens | None,
+           mechanism: str = "XOAUTH2") -> None:
+    """LOGIN with the password, or (``tokens``) SASL XOAUTH2/OAUTHBEARER with the access
+    token; a token the server refused (expired, revoked: NO [AUTHENTICATIONFAILED] from
+    Dovecot and Gmail, a bare "NO AUTHENTICATE failed." from Exchange Online) is
+    refreshed and tried once more. Raises LoginError, or OAuthError when no token can
+    be had."""
+    if tokens is None:
+        client.login(settings.username, password)
+        return
+
+    def sasl(token: str) -> None:
+        if mechanism == "OAUTHBEARER":
+            client.oauthbearer_login(settings.username, token)
+        else:
+            client.oauth2_login(settings.username, token)
+
+    token = tokens.current()
+    try:
+        sasl(token)
+    except LoginError:
+        sasl(tokens.refused("imap", token))
+
+
 def delimiter(client: IMAPClient) -> str:
     """The server's hierarchy separator (as the first folder it lists has it; "/" when
     it lists none)."""
@@ -206,24 +230,7 @@ class Mailbox:
         self.uidvalidity = self._select()
 
     def _login(self, client: IMAPClient) -> None:
-        """LOGIN with the password, or SASL with the access token; a token the server
-        refused (expired, revoked: NO [AUTHENTICATIONFAILED] from Dovecot and Gmail, a
-        bare "NO AUTHENTICATE failed." from Exchange Online) is refreshed and tried once
-        more."""
-        if self._tokens is None:
-            client.login(self._settings.username, self._password)
-            return
-        token = self._tokens.current()
-        try:
-            self._sasl(client, token)
-        except LoginError:
-            self._sasl(client, self._tokens.refused("imap", token))
-
-    def _sasl(self, client: IMAPClient, token: str) -> None:
-        if self._mechanism == "OAUTHBEARER":
-            client.oauthbearer_login(self._settings.username, token)
-        else:
-            client.oauth2_login(self._settings.username, token)
+        log_in(client, self._settings, self._password, self._tokens, self._mechanism)
 
     def _select(self) -> int:
         info = self.client.select_folder(self._settings.folder, readonly=self._read_only)

@@ -57,6 +57,34 @@ def smtp_client(settings: Smtp, password: str | None, *, login: bool = True
     )
 
 
+async def authenticate(client: aiosmtplib.SMTP, tokens: Tokens, user: str,
+                       mechanism: str = "XOAUTH2") -> None:
+    """AUTH XOAUTH2/OAUTHBEARER with the access token; one the server refused (535:
+    expired, revoked) is refreshed and tried once more. Raises SMTPAuthenticationError
+    when refused again (for a sender: a temporary failure, the mail waits while the
+    operator runs authorize again, never the mail's fault), OAuthError when no token
+    can be had."""
+    token = await asyncio.to_thread(tokens.current)
+    response = await _auth(client, mechanism, user, token)
+    if response.code == 535:
+        token = await asyncio.to_thread(tokens.refused, "smtp", token)
+        response = await _auth(client, mechanism, user, token)
+    if response.code != 235:
+        raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
+
+
+async def _auth(client: aiosmtplib.SMTP, mechanism: str, user: str, token: str
+                ) -> aiosmtplib.SMTPResponse:
+    if client.is_ehlo_or_helo_needed:
+        await client.ehlo()
+    initial = sasl_base64(mechanism, user, token)
+    response = await client.execute_command(b"AUTH", mechanism.encode(), initial.encode())
+    if response.code == 334:  # the error, as a challenge: answer it to get the code
+        response = await client.execute_command(b"AQ==" if mechanism == "OAUTHBEARER"
+                                                else b"")
+    return response
+
+
 class Outbox:
     """Sends mail through the office's SMTP server: each mail on a connection of its own,
     or, inside :meth:`session`, all on one kept open."""
@@ -117,28 +145,8 @@ class Outbox:
         return client
 
     async def _authenticate(self, client: aiosmtplib.SMTP) -> None:
-        """AUTH with the access token; one the server refused (535: expired, revoked) is
-        refreshed and tried once more. Refused again: a temporary failure (the mail waits
-        while the operator runs authorize again), never the mail's fault."""
         assert self._tokens is not None
-        token = await asyncio.to_thread(self._tokens.current)
-        response = await self._auth(client, token)
-        if response.code == 535:
-            token = await asyncio.to_thread(self._tokens.refused, "smtp", token)
-            response = await self._auth(client, token)
-        if response.code != 235:
-            raise aiosmtplib.SMTPAuthenticationError(response.code, response.message)
-
-    async def _auth(self, client: aiosmtplib.SMTP, token: str) -> aiosmtplib.SMTPResponse:
-        if client.is_ehlo_or_helo_needed:
-            await client.ehlo()
-        initial = sasl_base64(self._mechanism, self._user, token)
-        response = await client.execute_command(b"AUTH", self._mechanism.encode(),
-                                                initial.encode())
-        if response.code == 334:  # the error, as a challenge: answer it to get the code
-            response = await client.execute_command(
-                b"AQ==" if self._mechanism == "OAUTHBEARER" else b"")
-        return response
+        await authenticate(client, self._tokens, self._user, self._mechanism)
 
     async def _probe(self) -> None:
         await _goodbye(await self._connect())

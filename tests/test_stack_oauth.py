@@ -269,3 +269,27 @@ def test_a_token_postfix_refuses_is_refreshed_once_and_the_mail_goes(
     assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
     for secret in (stale, *server.issued, server.refresh_token, stack.PASSWORD):
         assert secret not in env_run.stdout + env_run.stderr
+
+
+def test_check_logs_in_with_the_token_to_imap_and_smtp(
+        oauth_office: Office, server: TokenServer) -> None:
+    """check with imap.auth and smtp.auth = "oauth2": both logins by token, each said
+    on its line; a token Dovecot refuses is refreshed once; exit 0; no token shown."""
+    _smtp_by_token(oauth_office)
+    stale = access_token(server.key, stack.INTAKE, lifetime=-600)
+    oauth.write_token(_token_path(oauth_office),
+                      Token(stale, server.refresh_token, time.time() + 3000))
+    proc = subprocess.run(
+        [sys.executable, "-m", "daemon.cli", "--config", str(oauth_office.config_path),
+         "check"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert f"ok   IMAP login as {stack.INTAKE}" in lines
+    assert f"ok   SMTP login as {stack.INTAKE} (XOAUTH2)" in lines
+    assert server.refreshes == 1
+    assert all(line.startswith(("ok   ", "FAIL ")) for line in lines)
+    logged = [json.loads(line)["event"] for line in proc.stderr.splitlines()
+              if line.startswith("{")]
+    assert logged == ["oauth2.refused", "oauth2.refreshed"]
+    for secret in (stale, *server.issued, server.refresh_token):
+        assert secret not in proc.stdout + proc.stderr
