@@ -142,6 +142,7 @@ def test_the_receipt_names_what_was_received_and_no_secret(route: str, on: Setti
     assert leaked == []
     assert list(msg.iter_attachments()) == []
     assert "認証キー:" not in text and "パスワード" not in text
+    assert decision.to_json()["receipt_to"] == YAMADA  # classify says a receipt goes
 
 
 def test_no_receipt_unless_the_office_sends_them(settings: Settings) -> None:
@@ -150,6 +151,7 @@ def test_no_receipt_unless_the_office_sends_them(settings: Settings) -> None:
     _, decision, out = _decide(mails.dsure_key_mail(), settings)
     assert decision.verdict is Verdict.ROUTED
     assert decision.receipt_to is None
+    assert "receipt_to" not in decision.to_json()
     assert [m.action for m in out] == ["forward"]
 
 
