@@ -309,3 +309,23 @@ def test_receipts_count_against_the_corrections_cap_in_the_state_file(
     assert capped.verdict is Verdict.REVIEW
     assert "reply-limit-reached" in capped.problems
     store.close()
+
+
+def test_the_senders_text_is_quoted_as_a_reply_quotes_it(on: Settings) -> None:
+    """A hostile subject and 工事名: the key typed in the subject masked, its URL and the
+    invisible bidi override removed, in the Subject and the body alike."""
+    raw = mails.build(
+        from_=f"山田 <{YAMADA}>", to="keiyaku@city.example.jp", charset="utf-8",
+        subject="【電子保証】認証キー：AbCd1234EfGh https://evil.example.com/x",
+        body="契約保証\n工事名：市道\u202e工事 https://evil.example.com/phish\n"
+             "保証契約番号：2604012345\n認証キー：AbCd1234EfGh\n")
+    _, decision, out = _decide(raw, on)
+    assert decision.verdict is Verdict.ROUTED
+    msg, text = _parsed(_receipts(out)[0])
+    assert msg["Subject"] == ("【電子保証 受領確認】Re: "
+                              "【電子保証】認証キー:Ab********** （URL省略）")
+    assert "工事名: 市道工事" in text
+    wire = out[-1].to_bytes().decode("ascii") + text
+    assert "AbCd1234EfGh" not in wire
+    assert "evil.example.com" not in wire
+    assert "\u202e" not in wire and "\\u202e" not in wire
