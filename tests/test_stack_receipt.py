@@ -186,3 +186,28 @@ def test_a_receipt_cut_off_by_a_crash_is_sent_exactly_once(office: Office,
     assert len(run.named("mail.already_sent")) == (1 if really_sent else 0)
     assert [e["action"] for e in run.named("mail.sent")] == ([] if really_sent else ["receipt"])
     assert stack.unfiled() == []
+
+
+def test_a_duplicate_gets_no_second_receipt(office: Office) -> None:
+    """The same message twice in the inbox, and then the same guarantee re-sent in a new
+    mail (another Message-ID, the same 保証契約番号): staff get the re-send (it replaces
+    the first), the contractor has one receipt only."""
+    _replies(office, "receipt = true")
+    raw = mails.dsure_key_mail()
+    first = _message_id(raw)
+    stack.append(raw, arrived=datetime.now(UTC))
+    stack.append(raw, arrived=datetime.now(UTC))
+    run = office.run("run", "--once")
+    assert run.returncode == 0, run.stderr
+    assert len(run.named("message.duplicate")) == 1
+    assert len(stack.captured()) == 1
+
+    resent = raw.replace(first.encode(), b"<resent-2604012345@yamada-kensetsu.example.co.jp>")
+    stack.append(resent, arrived=datetime.now(UTC))
+    again = office.run("run", "--once")
+    assert again.returncode == 0, again.stderr
+    staff = stack.mailbox(stack.CONTRACT_STAFF)
+    assert [m.header("X-Surety-Replaces") for m in staff] == ["", first]
+    [receipt] = stack.captured()
+    assert receipt.header("In-Reply-To") == first
+    assert [e["action"] for e in again.named("mail.sent")] == ["forward"]
