@@ -247,16 +247,22 @@ def test_smtp_sends_through_postfix_with_the_token(
     assert server.refreshes == 0
 
 
+@pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
 def test_a_token_postfix_refuses_is_refreshed_once_and_the_mail_goes(
-        oauth_office: Office, server: TokenServer) -> None:
+        oauth_office: Office, server: TokenServer, mechanism: str) -> None:
     """IMAP by password, SMTP by a token Dovecot finds expired: AUTH is refused (535),
-    the daemon refreshes once (oauth2.refused for smtp) and the mail goes out."""
+    the daemon refreshes once (oauth2.refused for smtp) and the mail goes out, with
+    either mechanism (Postfix logs which)."""
     _smtp_by_token(oauth_office, imap_by_password=True)
+    oauth_office.config_path.write_text(
+        oauth_office.config_path.read_text(encoding="utf-8")
+        + f'mechanism = "{mechanism}"\n', encoding="utf-8")
     stale = access_token(server.key, stack.INTAKE, lifetime=-600)
     oauth.write_token(_token_path(oauth_office),
                       Token(stale, server.refresh_token, time.time() + 3000))
     stack.deliver(mails.dsure_key_mail())
     stack.wait_for_queue()
+    since = stack.postfix_log_offset()
     env_run = subprocess.run(
         [sys.executable, "-m", "daemon.cli", "--config", str(oauth_office.config_path),
          "run", "--once"], capture_output=True, text=True, timeout=300, check=False,
@@ -267,6 +273,7 @@ def test_a_token_postfix_refuses_is_refreshed_once_and_the_mail_goes(
     assert [e["server"] for e in events if e["event"] == "oauth2.refused"] == ["smtp"]
     assert server.refreshes == 1
     assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
+    assert f"sasl_method={mechanism}, sasl_username={stack.INTAKE}" in stack.postfix_log(since)
     for secret in (stale, *server.issued, server.refresh_token, stack.PASSWORD):
         assert secret not in env_run.stdout + env_run.stderr
 
