@@ -3,8 +3,10 @@
 :class:`Store` is the connection (with its migrations, :mod:`daemon.store.db`) and three
 small gateways, one per table: :attr:`Store.messages` (:mod:`daemon.store.messages`: a
 message's life and attempts), :attr:`Store.outgoing` (:mod:`daemon.store.outgoing`: each
-mail sent, exactly once) and :attr:`Store.submissions` (:mod:`daemon.store.submissions`:
-what a later submission may replace). A decision is recorded in one transaction across
+mail sent, exactly once), :attr:`Store.submissions` (:mod:`daemon.store.submissions`:
+what a later submission may replace) and :attr:`Store.polls` (:mod:`daemon.store.polls`:
+each poll and how it ended); :attr:`Store.report` (:mod:`daemon.store.report`) reads
+across them for ``status`` and the metrics. A decision is recorded in one transaction across
 them. The store answers questions about the past (:class:`daemon.decide.History`); the
 policy that weighs the answers stays in the pure middle.
 No secret is stored: outgoing mail is composed again from the source message when needed.
@@ -21,11 +23,14 @@ from daemon.store import outgoing, submissions
 from daemon.store.db import Database, StateUnavailableError, StateVersionError
 from daemon.store.messages import Attempt, MessageRow, Messages, MessageState
 from daemon.store.outgoing import FailedMail, Outgoing, PendingMail
+from daemon.store.polls import Poll, PollOutcome, Polls
+from daemon.store.report import Report
 from daemon.store.schema import SCHEMA_VERSION
 from daemon.store.submissions import Submissions
 
 __all__ = ["SCHEMA_VERSION", "Attempt", "FailedMail", "MessageRow", "MessageState",
-           "PendingMail", "Planned", "StateUnavailableError", "StateVersionError", "Store"]
+           "PendingMail", "Planned", "Poll", "PollOutcome", "StateUnavailableError",
+           "StateVersionError", "Store"]
 
 # A mail a decision causes, as queued: (action, Message-ID, recipients).
 Planned = tuple[str, str, tuple[str, ...]]
@@ -40,6 +45,8 @@ class Store:
         self.messages = Messages(self.db)
         self.outgoing = Outgoing(self.db)
         self.submissions = Submissions(self.db)
+        self.polls = Polls(self.db)
+        self.report = Report(self.db)  # read only: what status and the metrics show
 
     def close(self) -> None:
         """Close the database."""
