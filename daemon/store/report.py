@@ -96,7 +96,7 @@ class Report:
         rows = self._db.rows(
             "SELECT * FROM (SELECT o.id, o.action, o.recipients, o.attempts,"  # noqa: S608
             " o.next_attempt_at, o.confirm_after, o.last_error, m.message_id"
-            f" FROM outgoing o JOIN messages m ON m.id=o.message WHERE o.{where}"
+            f" FROM (SELECT * FROM outgoing WHERE {where}) o JOIN messages m ON m.id=o.message"
             " ORDER BY o.id DESC LIMIT ?) ORDER BY id", (LISTED,))
         return [OutboxRow(r["message_id"], r["action"], json.loads(r["recipients"]),
                           int(r["attempts"]), when(r["next_attempt_at"]),
