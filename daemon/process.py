@@ -220,7 +220,8 @@ class Processor:
                 prepared = Prepared(early.at, list(early.mails))
         log_read(mail, decision, here.uid)
         if decision.verdict is Verdict.HELD and decision.held_until is not None:
-            self.store.messages.hold(row.id, decision.reason, decision.held_until)
+            self.store.messages.hold(row.id, decision.reason, decision.held_until,
+                                     kind=decision.kind.value)
             box.file(here.uid, self.settings.imap.folders.held)
             log.info("message.held", reason=decision.reason,
                      until=decision.held_until.isoformat())
