@@ -279,3 +279,14 @@ def test_status_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str
     cli.main(["--config", str(_config(tmp_path, state)), "status"])
     capsys.readouterr()
     assert state.read_bytes() == before
+
+
+def test_in_trial_mode_status_reads_the_trials_state_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A trial keeps its own state file; status reads that one, never the live one."""
+    path = _config(tmp_path, tmp_path / "state.sqlite3")
+    path.write_text('mode = "trial"\n' + path.read_text(encoding="utf-8")
+                    + '\n[trial]\naddress = "trial@city.example.jp"\n', encoding="utf-8")
+    Store(tmp_path / "state.sqlite3").close()  # the live one exists; the trial's does not
+    assert cli.main(["--config", str(path), "status"]) == 1
+    assert "state.trial.sqlite3" in capsys.readouterr().err
