@@ -158,3 +158,23 @@ def test_otherwise_json(monkeypatch: pytest.MonkeyPatch) -> None:
     event = json.loads(_logged(monkeypatch, io.StringIO()))
     assert (event["event"], event["folder"], event["routed"]) == ("poll.done", "INBOX", 1)
     assert event["error"] == "LOGIN [REDACTED] refused" and event["password"] == "[REDACTED]"
+
+
+def test_a_port_already_taken_is_logged_and_the_daemon_goes_on(
+        tmp_path: Path, settings: config.Settings) -> None:
+    """metrics.failed (kind port), and no endpoint: the intake goes on without it."""
+    import socket  # noqa: PLC0415
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from daemon import cli  # noqa: PLC0415
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = int(taken.getsockname()[1])
+        metered = settings.model_copy(update={"metrics": config.Metrics(port=port)})
+        with capture_logs() as logs:
+            endpoint = cli._metrics(metered, SimpleNamespace(), serve=True)  # type: ignore[arg-type]
+    assert endpoint is None
+    [failed] = [e for e in logs if e["event"] == "metrics.failed"]
+    assert (failed["kind"], failed["address"]) == ("port", f"127.0.0.1:{port}")
