@@ -1,4 +1,5 @@
-"""The ``surety-intake`` command: run the daemon, or classify one message file."""
+"""The ``surety-intake`` command: run the daemon, classify one message file, or replay
+one message of the state file."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     classify.add_argument("message", metavar="MESSAGE.eml")
     commands.add_parser("check-config", help="validate the config and exit")
+    check = commands.add_parser(
+        "check", help="validate the config, then connect to the IMAP and SMTP servers and"
+                      " log in, each step on one line; the exit status names the failure")
+    check.add_argument("--send-test", action="store_true",
+                       help="also send one test mail to routing.review")
+    summary = commands.add_parser(
+        "summary", help="print the daily summary (日次集計) of a day; --send: send it now")
+    summary.add_argument("--date", metavar="YYYY-MM-DD", type=date.fromisoformat,
+                         help="the day reported, in Japan time (default: yesterday)")
+    summary.add_argument("--send", action="store_true",
+                         help="send it to summary.to now (even if it went already)")
+    replay = commands.add_parser(
+        "replay", help="decide one message again with the current config and show both "
+                       "decisions; act only with --apply")
+    replay.add_argument("message_id", metavar="MESSAGE-ID", help="with or without <>")
+    replay.add_argument("--apply", action="store_true",
+                        help="send the new decision's mails (once), move the message, "
+                             "record the replay")
     status = commands.add_parser(
         "status", help="what the daemon is doing: last poll, waiting, held, outbox, "
                        "quarantine, today's and this month's counts (reads, changes nothing)")
@@ -80,13 +99,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"surety-intake: config error: {err}", file=sys.stderr)
         return 2
-    if args.command == "check-config":
+    if args.command in ("check-config", "check"):
         for warning in config.warnings(settings):
             print(f"surety-intake: warning: {warning}", file=sys.stderr)
+    if args.command == "check-config":
         print("config ok")
         return 0
     if args.command == "classify":
         return _classify(settings, Path(args.message))
+    if args.command == "check":
+        return _check(settings, send_test=args.send_test)
+    if args.command == "summary":
+        return _summary(settings, args.date, send=args.send)
+    if args.command == "replay":
+        return _replay(settings, args.message_id, apply=args.apply)
     if getattr(args, "dry_run", False) or settings.mode == "trial":
         try:
             settings = config.for_trial(settings)
@@ -180,6 +206,78 @@ def _classify(settings: Settings, path: Path) -> int:
     return 0
 
 
+def _check(settings: Settings, *, send_test: bool) -> int:
+    """Connect to the servers as ``run`` would, each step on one line (daemon.check)."""
+    from daemon import check  # noqa: PLC0415 - the network libraries, for this command only
+
+    try:
+        return int(check.run(settings, send_test=send_test, now=datetime.now(UTC)))
+    except ConfigError as err:
+        print(f"surety-intake: config error: {err}", file=sys.stderr)
+        return int(check.Exit.CONFIG)
+
+
+def _summary(settings: Settings, day: date | None, *, send: bool) -> int:
+    """Print the summary of ``day`` (default yesterday, Japan time); with ``send``, send
+    it to summary.to now (in trial mode: to trial.address, from the trial's state file)."""
+    import sqlite3  # noqa: PLC0415
+
+    from daemon import log, summary  # noqa: PLC0415
+    from daemon.daily import DailySummary, Outcome  # noqa: PLC0415
+    from daemon.store import StateUnavailableError, StateVersionError, Store  # noqa: PLC0415
+
+    try:
+        if settings.mode == "trial":
+            settings = config.for_trial(settings)
+        if send and not settings.summary.to:
+            raise ConfigError("summary.to: not set (nobody to send the summary to)")
+        daily = DailySummary.for_office(settings) if send else None
+    except ConfigError as err:
+        print(f"surety-intake: config error: {err}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    day = day or summary.yesterday(now)
+    state = Path(settings.state.path)
+    if not send and not state.exists():
+        print(f"surety-intake: no state file {state} (the daemon has not run)", file=sys.stderr)
+        return 1
+    try:
+        store = Store(state, busy_timeout=settings.state.busy_timeout_seconds,
+                      read_only=not send)
+        try:
+            mail = summary.mail(store.summaries.figures(day, now), settings)
+        finally:
+            store.close()
+        print(f"件名: {mail.message['Subject']}\n")
+        print(mail.message.get_content(), end="")
+        if daily is None:
+            return 0
+        log.configure()
+        return 0 if daily.send(day, again=True) is Outcome.SENT else 1
+    except (StateUnavailableError, StateVersionError, sqlite3.Error, OSError) as err:
+        print(f"surety-intake: cannot use the state file {state}: {err}", file=sys.stderr)
+        return 1
+
+
+def _replay(settings: Settings, message_id: str, *, apply: bool) -> int:
+    """``replay``: in trial mode, on the trial's state file, and never with --apply."""
+    if settings.mode == "trial":
+        if apply:
+            print("surety-intake: config error: mode: replay --apply is refused in trial"
+                  " mode (a trial sends and moves nothing)", file=sys.stderr)
+            return 2
+        try:
+            settings = config.for_trial(settings)
+        except ConfigError as err:
+            print(f"surety-intake: config error: {err}", file=sys.stderr)
+            return 2
+    from daemon import log  # noqa: PLC0415
+    from daemon.replayer import command  # noqa: PLC0415
+
+    log.configure(stderr=True)  # stdout holds the two decisions
+    return command(settings, message_id, apply=apply)
+
+
 def _run(settings: Settings, *, once: bool) -> int:
     # Imported here so that classify and check-config start without the network stack
     # and the logging library.
@@ -222,7 +320,10 @@ def _run(settings: Settings, *, once: bool) -> int:
         if once:
             intake.run_once()
         else:
-            run_forever(intake)
+            from daemon.daily import DailySummary  # noqa: PLC0415
+
+            daily = DailySummary.for_office(settings) if settings.summary.to else None
+            run_forever(intake, daily=daily)
     except MailboxError as err:
         logger.error("imap.unavailable", error=str(err))
         return 1

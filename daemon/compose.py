@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from daemon import display
 from daemon import problems as catalogue
-from daemon.checks import shown_url
+from daemon.checks import shown_url, view_url_valid
 from daemon.config import Settings
 from daemon.lifecycle import secrets_of
 from daemon.model import (
@@ -101,6 +101,44 @@ _templates = Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+# The same templates for the HTML part of a staff mail, every value escaped.
+_html_templates = _templates.overlay(autoescape=True)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One field of a staff mail: its label, its value as shown (already through
+    daemon.display) and, for a 閲覧用URL that passed the checks, the link's target."""
+
+    label: str
+    value: str
+    href: str | None = None
+
+
+def staff_parts(template: str, **values: object) -> tuple[str, str]:
+    """A staff mail's text and HTML, from one template rendered with each layout
+    (``layout.txt.j2``, ``layout.html.j2``): the same values, in the same order."""
+    text = _templates.get_template(template).render(layout="layout.txt.j2", **values)
+    html = _html_templates.get_template(template).render(layout="layout.html.j2", **values)
+    return text, html
+
+
+def _set_staff_body(msg: EmailMessage, parts: tuple[str, str]) -> None:
+    """multipart/alternative: text/plain first, text/html second (both UTF-8)."""
+    text, html = parts
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+
+
+def view_link(url: str, settings: Settings) -> str | None:
+    """The href for a 閲覧用URL: the URL as staff see it (see checks.shown_url), only
+    when it and the URL as written both pass checks.view_url_valid and showing it changes
+    nothing (no control or invisible character); None otherwise (shown, never linked)."""
+    hosts = settings.policy.confirmation_system_domains
+    shown = shown_url(url)
+    if not (view_url_valid(url, hosts) and view_url_valid(shown, hosts)):
+        return None
+    return shown if display.for_staff(shown) == shown else None
 
 
 _ORIGINAL_MARKER = "@@surety-intake-original-message-"
@@ -268,11 +306,15 @@ def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settin
     fields = []
     for name, label in FIELD_LABELS:
         value = getattr(outcome.fields, name)
+        href = None
         if value and name == "view_url":
+            href = view_link(value, settings)
             value = shown_url(value)  # as parsed: the host staff would really reach
         if value:
-            fields.append((label, display.for_staff(str(value))))
-    body = _templates.get_template("to_staff.txt.j2").render(
+            fields.append(Row(label, display.for_staff(str(value)), href))
+    parts = staff_parts(
+        "to_staff.j2",
+        title="電子保証 要確認" if review else "電子保証 受付",
         verdict=outcome.verdict.value,
         kind_label=KIND_LABELS[outcome.kind],
         guarantee_label=guarantee or "（判別できず）",
@@ -292,7 +334,7 @@ def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settin
         source=display.for_staff(outcome.source, escape_breaks=True),
     )
     msg = _base(outcome, decision, settings, now, action=action, subject=subject)
-    msg.set_content(body)
+    _set_staff_body(msg, parts)
     return Outgoing(action, outcome.route_to, msg, originals=(mail.raw, *mail.companions))
 
 
@@ -403,7 +445,8 @@ def _notice(settings: Settings, now: datetime, *, sources: list[str], action: st
             subject: str, headline: str, lines: list[str], about: NoticeSubject,
             original: bytes | None, problems: tuple[Code, ...]) -> Outgoing:
     """A mail to the review address about something the daemon could not do."""
-    body = _templates.get_template("notice.txt.j2").render(
+    parts = staff_parts(
+        "notice.j2", title="電子保証受付システムからのお知らせ",
         headline=display.for_staff(headline), lines=[display.for_staff(s) for s in lines],
         sender=display.for_staff(about.sender), subject=display.for_staff(about.subject),
         received=about.received, message_id=display.for_staff(about.message_id),
@@ -419,7 +462,7 @@ def _notice(settings: Settings, now: datetime, *, sources: list[str], action: st
     msg["X-Surety-Verdict"] = Verdict.REVIEW.value
     msg["X-Surety-Problems"] = ",".join(problems)
     _set(msg, "X-Surety-Source", " ".join(sources))
-    msg.set_content(body)
+    _set_staff_body(msg, parts)
     originals = (original,) if original is not None else ()
     return Outgoing(action, tuple(settings.routing.review), msg, originals=originals)
 
@@ -475,6 +518,32 @@ def quarantine_notice(raw: bytes, subject_of: NoticeSubject, settings: Settings,
                f"「{settings.imap.folder}」に戻してください。"],
         about=subject_of, original=raw, problems=(Code.QUARANTINED,),
     )
+
+
+CHECK_SUBJECT = "【電子保証 受付】接続確認（テスト送信）"
+CHECK_ACTION = "check"
+
+
+def check_mail(settings: Settings, now: datetime, token: str) -> Outgoing:
+    """The test mail of ``check --send-test``: from smtp.sender to routing.review, saying
+    who sent it, from where and why, and nothing secret; its Message-ID made from
+    ``token`` (one per run)."""
+    server = f"{settings.smtp.host}:{settings.smtp.port}"
+    body = _templates.get_template("check.txt.j2").render(
+        sent=now.astimezone(JST).strftime("%Y年%m月%d日 %H:%M:%S"),
+        sender=settings.smtp.sender, server=server,
+        recipients=", ".join(settings.routing.review), office=settings.office.name,
+    )
+    msg = EmailMessage()
+    msg["From"] = Address(settings.smtp.sender_name, addr_spec=settings.smtp.sender)
+    msg["To"] = to_header(settings.routing.review)
+    msg["Subject"] = CHECK_SUBJECT
+    msg["Date"] = format_datetime(now.astimezone(JST))
+    msg["Message-ID"] = outgoing_id([token], CHECK_ACTION, settings.smtp.sender)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Surety-Check"] = "send-test"
+    msg.set_content(body)
+    return Outgoing(CHECK_ACTION, tuple(settings.routing.review), msg)
 
 
 TRIAL_PREFIX = "【試行】"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import date
+from datetime import date, time
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -191,6 +191,30 @@ class Trial(_Section):
     state_path: str = ""
 
 
+def _summary_to(value: Any) -> Any:
+    """One address, a list, or "" (off)."""
+    if value == "":
+        return []
+    return _as_list(value)
+
+
+def _check_clock(value: str) -> str:
+    if not re.fullmatch(r"([01][0-9]|2[0-3]):[0-5][0-9]", value):
+        raise ValueError(f"not a time of day as HH:MM (00:00 to 23:59): {value!r}")
+    return value
+
+
+class Summary(_Section):
+    to: Annotated[list[Address], BeforeValidator(_summary_to)] = []
+    at: Annotated[str, AfterValidator(_check_clock)] = "08:30"
+
+    @property
+    def time_of_day(self) -> time:
+        """``at`` as a time of day (Japan time)."""
+        hour, minute = self.at.split(":")
+        return time(int(hour), int(minute))
+
+
 class Metrics(_Section):
     textfile: str = ""
     port: int = Field(ge=0, lt=65536)
@@ -199,6 +223,7 @@ class Metrics(_Section):
 class Settings(_Section):
     mode: Literal["live", "trial"] = "live"
     trial: Trial = Trial()
+    summary: Summary = Summary()
     metrics: Metrics
     office: Office
     imap: Imap

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 import unicodedata
 from collections.abc import Iterable, MutableMapping
@@ -290,16 +291,16 @@ def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
-def configure(level: str = "info", *, terminal: bool | None = None) -> None:
-    """One line per event on stdout, with timestamp, level and event name: JSON, or, when
-    stdout is a terminal (``terminal``: None asks it), the same fields as ``key=value``
-    after the time, level and event, for a person reading. Secrets are masked in both."""
-    import sys  # noqa: PLC0415
-
+def configure(level: str = "info", *, stderr: bool = False,
+              terminal: bool | None = None) -> None:
+    """One line per event on stdout (with ``stderr``, on stderr), with timestamp, level and
+    event name: JSON, or, when that stream is a terminal (``terminal``: None asks it), the
+    same fields as ``key=value`` after the time, level and event, for a person reading.
+    Secrets are masked in both."""
     import structlog  # noqa: PLC0415 - only a command that logs pays for it
 
     if terminal is None:
-        terminal = sys.stdout.isatty()
+        terminal = (sys.stderr if stderr else sys.stdout).isatty()
     renderer: Any = (structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
                      if terminal else structlog.processors.JSONRenderer(ensure_ascii=False))
     # Other libraries' warnings, bare, on stderr (basicConfig's default stream).
@@ -316,6 +317,13 @@ def configure(level: str = "info", *, terminal: bool | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # No file given: each line goes to sys.stdout as it is when written (a test's
         # capture, a redirected stream), not the one there was at configure time.
-        logger_factory=structlog.PrintLoggerFactory(),
+        logger_factory=_on_stderr if stderr else structlog.PrintLoggerFactory(),
         cache_logger_on_first_use=False,
     )
+
+
+def _on_stderr(*_args: Any) -> Any:
+    """A logger writing to sys.stderr as it is when written (see PrintLoggerFactory)."""
+    import structlog  # noqa: PLC0415
+
+    return structlog.PrintLogger(sys.stderr)

@@ -97,6 +97,42 @@ def _context(ca_file: str, _stamp: int) -> ssl.SSLContext:
     return context
 
 
+def open_client(settings: Imap) -> IMAPClient:
+    """A session with the IMAP server, on TLS as configured (implicit, or upgraded with
+    STARTTLS; the certificate and host name verified), not logged in. Raises what the
+    connection raised: OSError, ssl.SSLError (ssl.SSLCertVerificationError for a
+    certificate that is not trusted) or IMAPClientError."""
+    context = tls_context(settings.ca_file)
+    client = IMAPClient(
+        settings.host, port=settings.port, ssl=settings.security == "tls",
+        ssl_context=context, timeout=settings.timeout_seconds,
+    )
+    try:
+        if settings.security == "starttls":
+            client.starttls(context)
+    except BaseException:
+        with contextlib.suppress(OSError, IMAPClientError):
+            client.shutdown()
+        raise
+    client.normalise_times = False
+    return client
+
+
+def delimiter(client: IMAPClient) -> str:
+    """The server's hierarchy separator (as the first folder it lists has it; "/" when
+    it lists none)."""
+    folders = client.list_folders()
+    if not folders:
+        return "/"
+    found = folders[0][1]
+    return (found.decode() if isinstance(found, bytes) else found) or "/"
+
+
+def server_folder(name: str, separator: str) -> str:
+    """A configured folder name ("/"-separated) in the server's own separator."""
+    return name.replace("/", separator)
+
+
 class Box(Protocol):
     """What the loop needs of an IMAP session (:class:`daemon.mailbox.Mailbox`)."""
 
@@ -123,15 +159,8 @@ class Box(Protocol):
 
 def _login(s: Imap, password: str) -> IMAPClient:
     """A client connected, upgraded to TLS as configured, and logged in."""
-    context = tls_context(s.ca_file)
     try:
-        client = IMAPClient(
-            s.host, port=s.port, ssl=s.security == "tls", ssl_context=context,
-            timeout=s.timeout_seconds,
-        )
-        if s.security == "starttls":
-            client.starttls(context)
-        client.normalise_times = False
+        client = open_client(s)
         client.login(s.username, password)
     except (OSError, IMAPClientError, ssl.SSLError) as err:
         raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
@@ -188,11 +217,7 @@ class Mailbox:
         self._client = client
         self._folders.clear()
         self._to_file.clear()
-        folders = client.list_folders()
-        if folders:
-            delimiter = folders[0][1]
-            self._delimiter = delimiter.decode() if isinstance(delimiter, bytes) else (
-                delimiter or "/")
+        self._delimiter = delimiter(client)
         self.uidvalidity = self._select()
 
     def _select(self) -> int:
@@ -353,7 +378,7 @@ class Mailbox:
 
     def server_folder(self, name: str) -> str:
         """A configured folder name ("/"-separated) in the server's own separator."""
-        return name.replace("/", self._delimiter)
+        return server_folder(name, self._delimiter)
 
     def file(self, uid: int, folder: str, *, then: Callable[[], None] | None = None) -> None:
         """Move the message from the intake folder to ``folder`` (created if missing), with

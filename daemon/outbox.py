@@ -37,6 +37,25 @@ class SendError(Exception):
         self.uncertain = uncertain
 
 
+def smtp_client(settings: Smtp, password: str | None, *, login: bool = True
+                ) -> aiosmtplib.SMTP:
+    """A client for the office's SMTP server as configured: its ``connect()`` greets the
+    server (EHLO), upgrades to TLS (implicit, or STARTTLS; the certificate and host name
+    verified) and, with ``login`` and ``smtp.username`` set, logs in."""
+    s = settings
+    log_in = login and bool(s.username)
+    return aiosmtplib.SMTP(
+        hostname=s.host,
+        port=s.port,
+        use_tls=s.security == "tls",
+        start_tls=s.security == "starttls",
+        tls_context=tls_context(s.ca_file) if s.security != "none" else None,
+        username=s.username if log_in else None,
+        password=password if log_in else None,
+        timeout=s.timeout_seconds,
+    )
+
+
 class Outbox:
     """Sends mail through the office's SMTP server: each mail on a connection of its own,
     or, inside :meth:`session`, all on one kept open."""
@@ -75,22 +94,9 @@ class Outbox:
         server is there to take mail now."""
         asyncio.run(self._probe())
 
-    def _client(self) -> aiosmtplib.SMTP:
-        s = self._settings
-        return aiosmtplib.SMTP(
-            hostname=s.host,
-            port=s.port,
-            use_tls=s.security == "tls",
-            start_tls=s.security == "starttls",
-            tls_context=tls_context(s.ca_file) if s.security != "none" else None,
-            username=s.username or None,
-            password=self._password if s.username else None,
-            timeout=s.timeout_seconds,
-        )
-
     async def _connect(self) -> aiosmtplib.SMTP:
         """A connected, logged-in client; nothing was handed over if this fails."""
-        client = self._client()
+        client = smtp_client(self._settings, self._password)
         try:
             await client.connect()
         except aiosmtplib.SMTPResponseException as err:

@@ -220,8 +220,7 @@ class Processor:
                 prepared = Prepared(early.at, list(early.mails))
         log_read(mail, decision, here.uid)
         if decision.verdict is Verdict.HELD and decision.held_until is not None:
-            self.store.messages.hold(row.id, decision.reason, decision.held_until,
-                                     kind=decision.kind.value)
+            self.store.messages.hold(row.id, decision.reason, decision.held_until)
             box.file(here.uid, self.settings.imap.folders.held)
             log.info("message.held", reason=decision.reason,
                      until=decision.held_until.isoformat())

@@ -3,7 +3,10 @@ IDLE), and at the latest every ``imap.poll_seconds`` (APScheduler keeps that clo
 fallback for a server without IDLE, and the safety net for one whose IDLE missed
 something), until SIGTERM or SIGINT. The message being worked on is finished first.
 Under systemd it says when it is ready, what the last poll did, that it is alive (for
-the watchdog) and that it is stopping (see :mod:`daemon.notify`)."""
+the watchdog) and that it is stopping (see :mod:`daemon.notify`). With ``summary.to``
+set, APScheduler also sends the daily summary at ``summary.at`` Japan time (and at once
+at the start when that time has passed and the day's summary has not gone: see
+:mod:`daemon.daily`), in its own thread, beside the polls."""
 
 from __future__ import annotations
 
@@ -11,12 +14,14 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
+from daemon.daily import DailySummary
 from daemon.mailbox import IDLE_MAX_SECONDS, MailboxError
 from daemon.notify import Notifier
 from daemon.service import Intake, progressed
@@ -24,9 +29,10 @@ from daemon.service import Intake, progressed
 log = structlog.get_logger("daemon.service")
 
 
-def run_forever(intake: Intake, notifier: Notifier | None = None) -> None:
+def run_forever(intake: Intake, notifier: Notifier | None = None,
+                daily: DailySummary | None = None) -> None:
     """Poll, wait for news, poll again, on one IMAP session; a lost session is opened
-    again at the next ``imap.poll_seconds``."""
+    again at the next ``imap.poll_seconds``. ``daily``: the daily summary to send."""
     notifier = notifier or Notifier()
     intake.alive = notifier.alive  # after each message of a poll
     settings = intake.settings
@@ -35,6 +41,8 @@ def run_forever(intake: Intake, notifier: Notifier | None = None) -> None:
     scheduler = BackgroundScheduler(timezone="Asia/Tokyo")
     scheduler.add_job(due.set, "interval", seconds=settings.imap.poll_seconds, id="poll",
                       max_instances=1, coalesce=True)
+    if daily is not None:
+        schedule_summary(scheduler, daily)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("daemon.stopping", signal=signal.Signals(signum).name)
@@ -61,6 +69,27 @@ def run_forever(intake: Intake, notifier: Notifier | None = None) -> None:
         scheduler.shutdown(wait=False)
         notifier.close()
     log.info("daemon.stopped")
+
+
+def schedule_summary(scheduler: BackgroundScheduler, daily: DailySummary) -> None:
+    """Send the daily summary at ``summary.at`` Japan time every day, and now (a start
+    after that time, with the day's summary not sent yet, sends it at once); a certain
+    failure is tried again later the same day."""
+    at = daily.settings.summary.time_of_day
+
+    def job() -> None:
+        try:
+            retry = daily.run_due()
+        except Exception as err:  # the state file locked, ...: the daemon goes on
+            log.exception("summary.failed", error=f"{type(err).__name__}: {err}")
+            retry = datetime.now(UTC) + timedelta(minutes=daily.settings.smtp.retry_max_minutes)
+        if retry is not None:
+            scheduler.add_job(job, "date", run_date=retry, id="summary-retry",
+                              replace_existing=True)
+
+    scheduler.add_job(job, CronTrigger(hour=at.hour, minute=at.minute, timezone="Asia/Tokyo"),
+                      id="summary", max_instances=1, coalesce=True, misfire_grace_time=None,
+                      next_run_time=datetime.now(UTC))
 
 
 def _session(intake: Intake, due: threading.Event, notifier: Notifier,

@@ -133,12 +133,17 @@ SECRET = "Kp4Wz8Qr"
 
 
 def _logged(monkeypatch: pytest.MonkeyPatch, out: io.StringIO) -> str:
+    """One event logged as the daemon configures the log, with ``out`` as stdout; the
+    configuration before is restored (other tests read the log as it was)."""
+    before = structlog.get_config()
     monkeypatch.setattr("sys.stdout", out)
-    log.configure()
-    log.register_secret(SECRET)
-    structlog.get_logger("test").info("poll.done", folder="INBOX", routed=1,
-                                      error=f"LOGIN {SECRET} refused", password="hunter22")
-    structlog.reset_defaults()
+    try:
+        log.configure()
+        log.register_secret(SECRET)
+        structlog.get_logger("test").info("poll.done", folder="INBOX", routed=1,
+                                          error=f"LOGIN {SECRET} refused", password="hunter22")
+    finally:
+        structlog.configure(**before)
     return out.getvalue()
 
 

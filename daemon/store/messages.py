@@ -124,17 +124,14 @@ class Messages:
             done.update(int(r["uid"]) for r in rows)
         return done
 
-    def hold(self, message: int, reason: str, until: datetime, *,
-             kind: str | None = None) -> None:
-        """The message (of ``kind``, as far as it is known) waits for its follow-up until
-        ``until`` (on disk before it is moved to the held folder: it is not forgotten
-        there)."""
+    def hold(self, message: int, reason: str, until: datetime) -> None:
+        """The message waits for its follow-up until ``until`` (on disk before it is moved
+        to the held folder: it is not forgotten there)."""
         with self._db.tx(durable=True) as db:
             db.execute(
-                "UPDATE messages SET state=?, verdict=?, held_reason=?, held_until=?,"
-                " kind=COALESCE(?, kind) WHERE id=?",
-                (MessageState.HELD.value, Verdict.HELD.value, reason, stamp(until), kind,
-                 message),
+                "UPDATE messages SET state=?, verdict=?, held_reason=?, held_until=?"
+                " WHERE id=?",
+                (MessageState.HELD.value, Verdict.HELD.value, reason, stamp(until), message),
             )
 
     def waiting_for(self, sender: str, received_at: datetime, reasons: Iterable[str], *,

@@ -80,7 +80,28 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("CREATE INDEX IF NOT EXISTS submissions_contract ON submissions (contract_number)",
      "CREATE INDEX IF NOT EXISTS submissions_policy ON submissions (policy_number)",
      "CREATE INDEX IF NOT EXISTS submissions_works ON submissions (sender, project_name)"),
-    # 5: each poll (when, how it ended, its counts per outcome), the latest POLLS_KEPT of
+    # 5: the daily summaries sent (one row per day reported, the guard that it is sent
+    # once): 'sending' before the hand-over, 'sent' after; 'failed' when the server
+    # certainly did not take it (tried again). Finding the arrivals of a day by time.
+    ("CREATE TABLE IF NOT EXISTS summaries ("
+     " day TEXT PRIMARY KEY, out_message_id TEXT NOT NULL,"
+     " state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),"
+     " attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, sent_at TEXT)",
+     "CREATE INDEX IF NOT EXISTS messages_received ON messages (julianday(received_at))"),
+    # 6: each message decided again with ``replay --apply``: when, the decision before and
+    # after (kind, verdict, guarantee type, problems, route_to, reason, as JSON), the mails
+    # it sent, and whether it is finished (0 while its mails are being sent and the
+    # message moved: a second --apply finishes it).
+    ("CREATE TABLE IF NOT EXISTS replays ("
+     " id INTEGER PRIMARY KEY,"
+     " message INTEGER NOT NULL REFERENCES messages(id),"
+     " at TEXT NOT NULL,"
+     " old_decision TEXT NOT NULL,"
+     " new_decision TEXT NOT NULL,"
+     " out_message_ids TEXT NOT NULL,"
+     " applied INTEGER NOT NULL DEFAULT 0)",
+     "CREATE INDEX IF NOT EXISTS replays_message ON replays (message)"),
+    # 7: each poll (when, how it ended, its counts per outcome), the latest KEPT of
     # them, and how many polls ended each way in all (for `status` and the metrics).
     ("CREATE TABLE IF NOT EXISTS polls (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,"
      " finished_at TEXT NOT NULL, outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'failed')),"

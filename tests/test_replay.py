@@ -1,0 +1,458 @@
+"""``replay MESSAGE-ID``: the two decisions side by side, the refusals, and --apply, on an
+in-memory mailbox and SMTP server (tests/fakes.py); against the real Postfix and Dovecot
+in tests/test_stack_replay.py."""
+
+from __future__ import annotations
+
+import email
+import multiprocessing
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.policy import default
+from pathlib import Path
+
+import pytest
+import stack
+import structlog
+from fakes import FakeMailbox, FakeOutbox
+from samples import mails
+from structlog.testing import capture_logs
+
+from daemon import cli, config
+from daemon.compose import copy_address
+from daemon.config import Settings
+from daemon.outbox import SendError
+from daemon.replay import Summary, changes, message_id, refusal, render
+from daemon.replayer import Exit, Replayer
+from daemon.service import Intake
+from daemon.store import Store
+
+JST = timezone(timedelta(hours=9))
+IN_TIME = datetime(2026, 3, 10, 10, 0, tzinfo=JST)  # before the cut-off of 2026-03-31
+CONTRACTOR = "t-yamada@yamada-kensetsu.example.co.jp"
+
+ROUTED = Summary("legacy-pdf", "routed", "contract", (), (stack.CONTRACT_STAFF,), "")
+CORRECTION = Summary("legacy-pdf", "correction", "contract", ("legacy-deadline-passed",),
+                     (CONTRACTOR,), "")
+
+
+def _id(raw: bytes) -> str:
+    return str(email.message_from_bytes(raw, policy=default)["Message-ID"])
+
+
+# --- the comparison and its rendering (pure) ------------------------------------------
+
+def test_an_equal_decision_is_shown_as_no_change() -> None:
+    """Both columns, every field, and "no change" when nothing differs."""
+    lines = render("<a@b>", "Surety/Routed", ROUTED, ROUTED)
+    assert lines[0] == "message <a@b>"
+    assert lines[1] == "found in Surety/Routed"
+    assert lines[-1] == "no change"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[4:10]}
+    assert rows == {"kind": ["legacy-pdf", "legacy-pdf"], "verdict": ["routed", "routed"],
+                    "guarantee": ["contract", "contract"], "problems": ["-", "-"],
+                    "route_to": [stack.CONTRACT_STAFF, stack.CONTRACT_STAFF],
+                    "reason": ["-", "-"]}
+    assert not any(line.endswith("*") for line in lines)
+
+
+def test_a_changed_decision_marks_each_field_that_changed() -> None:
+    """Old and new side by side, the changed fields marked and listed."""
+    lines = render("<a@b>", "Surety/Routed", ROUTED, CORRECTION)
+    assert changes(ROUTED, CORRECTION) == ("verdict", "problems", "route_to")
+    assert lines[-1] == "changed: verdict, problems, route_to"
+    verdict = next(line for line in lines if line.strip().startswith("verdict"))
+    assert verdict.split() == ["verdict", "routed", "correction", "*"]
+    problems = next(line for line in lines if line.strip().startswith("problems"))
+    assert problems.split() == ["problems", "-", "legacy-deadline-passed", "*"]
+    kind = next(line for line in lines if line.strip().startswith("kind"))
+    assert not kind.endswith("*")
+
+
+def test_a_strangers_value_is_shown_on_one_line_with_its_controls_escaped() -> None:
+    """A Reply-To address with a line break and an escape cannot make the table lie."""
+    hostile = Summary("other", "correction", None, ("not-a-submission",),
+                      ("x@evil.example\nverdict  routed\x1b[2J",), "")
+    lines = render("<a@b>\r\nforged", "INBOX", ROUTED, hostile)
+    assert all("\n" not in line and "\r" not in line and "\x1b" not in line
+               for line in lines)
+    assert len(lines) == len(render("<a@b>", "INBOX", ROUTED, ROUTED)) == 12
+    assert lines[0].startswith("message <a@b>") and "forged" in lines[0]
+
+
+def test_a_message_id_is_taken_with_or_without_angle_brackets() -> None:
+    """The ID as an operator copies it from a header or a log line."""
+    assert message_id("abc@example.jp") == "<abc@example.jp>"
+    assert message_id(" <abc@example.jp> ") == "<abc@example.jp>"
+
+
+@pytest.mark.parametrize(("state", "verdict", "paired", "says"), [
+    ("held", "held", False, "held"),
+    ("done", "quarantined", False, "quarantine"),
+    ("done", "routed", True, "together with another mail"),
+    ("decided", "routed", False, "not finished"),
+    ("done", None, False, "copy of a mail it sent"),
+])
+def test_what_cannot_be_replayed_is_refused_saying_why(
+        state: str, verdict: str | None, paired: bool, says: str) -> None:
+    """Held, quarantined, paired, unfinished messages and own copies are refused."""
+    why = refusal(state, verdict, paired=paired)
+    assert why is not None and says in why
+
+
+def test_a_filed_decided_message_may_be_replayed() -> None:
+    """The case beside the refusals: done, with a verdict, alone."""
+    for verdict in ("routed", "correction", "review", "ignored"):
+        assert refusal("done", verdict, paired=False) is None
+
+
+# --- the command, on an in-memory mailbox and SMTP server -----------------------------
+
+@dataclass
+class Office:
+    """An office whose message was decided under one config, replayed under another."""
+
+    settings: Settings
+    store: Store
+    box: FakeMailbox
+    outbox: FakeOutbox
+    now: datetime
+    said: list[str] = field(default_factory=list)
+
+    def replay(self, typed_id: str, *, apply: bool = False, settings: Settings | None = None
+               ) -> Exit:
+        self.said.clear()
+        replayer = Replayer(settings or self.settings, self.store,
+                            connect=lambda _read_only: self.box, outbox=self.outbox,
+                            clock=lambda: self.now, say=self.said.append,
+                            complain=self.said.append)
+        return replayer.replay(typed_id, apply=apply)
+
+    def folder(self, name: str) -> list[str]:
+        return [str(m["Message-ID"]) for m in
+                self.box.held(getattr(self.settings.imap.folders, name))]
+
+    def dump(self) -> str:
+        """Every row of the state file, for "nothing was written"."""
+        return "\n".join(self.store.db.conn.iterdump())
+
+
+def _settings(path: Path, until: str) -> Settings:
+    return config.parse(stack.office_config(path, legacy_pdf_until=until))
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    """A legacy PDF policy, in time, decided and routed by the daemon."""
+    settings = _settings(tmp_path / "state.sqlite3", "2026-03-31")
+    store = Store(settings.state.path)
+    box = FakeMailbox(settings.imap.folder, IN_TIME)
+    outbox = FakeOutbox(box, copy_address(settings))
+    now = IN_TIME + timedelta(minutes=5)
+    intake = Intake(settings, store, connect=lambda: box, outbox=outbox, clock=lambda: now)
+    box.deliver(mails.legacy_pdf_mail(date=IN_TIME))
+    assert dict(intake.run_once()) == {"routed": 1}
+    assert dict(intake.run_once()) == {"own-copy": 1}
+    intake.close()
+    yield Office(settings, store, box, outbox, now + timedelta(days=30))
+    store.close()
+    assert multiprocessing.active_children() == []
+
+
+def _later(office: Office) -> Settings:
+    """The office moved its cut-off back: the policy arrived after it."""
+    return _settings(Path(office.settings.state.path), "2026-03-01")
+
+
+def test_without_apply_the_new_decision_is_shown_and_nothing_changes(office: Office) -> None:
+    """Old routed beside new correction with its code; no mail, no move, no write."""
+    [original] = office.folder("routed")
+    before = (office.dump(), dict(office.box.folders), len(office.outbox.taken))
+    with capture_logs() as logs:
+        assert office.replay(original.strip("<>"), settings=_later(office)) == Exit.DONE
+    verdict = next(line for line in office.said if line.strip().startswith("verdict"))
+    assert verdict.split() == ["verdict", "routed", "correction", "*"]
+    assert "legacy-deadline-passed" in "\n".join(office.said)
+    assert "changed: verdict, problems, route_to" in office.said
+    assert (office.dump(), dict(office.box.folders), len(office.outbox.taken)) == before
+    assert [e["event"] for e in logs if e["event"].startswith("replay.")] == ["replay.shown"]
+
+
+def test_an_unchanged_decision_says_no_change_even_with_apply(office: Office) -> None:
+    """The same config decides the same: nothing to do."""
+    [original] = office.folder("routed")
+    before = office.dump()
+    assert office.replay(original, apply=True) == Exit.DONE
+    assert office.said[-1] == "no change"
+    assert office.dump() == before
+    assert len(office.outbox.taken) == 1
+
+
+def test_apply_sends_the_correction_once_naming_the_mail_it_replaces(office: Office) -> None:
+    """The correction goes out once, with its own Message-ID and X-Surety-Replaces naming
+    the staff mail; the message moves; a second --apply is "no change"."""
+    [original] = office.folder("routed")
+    [forward] = [h.message for h in office.outbox.taken]
+    later = _later(office)
+    with capture_logs() as logs:
+        assert office.replay(original, apply=True, settings=later) == Exit.DONE
+    [correction] = office.outbox.to(CONTRACTOR)
+    assert correction["X-Surety-Replaces"].strip() == forward["Message-ID"]
+    assert correction["X-Surety-Verdict"] == "correction"
+    assert correction["X-Surety-Problems"] == "legacy-deadline-passed"
+    assert correction["X-Surety-Source"].strip() == original
+    assert correction["Message-ID"] not in (forward["Message-ID"], original)
+    assert office.folder("routed") == []
+    assert office.folder("correction") == [original]
+    assert office.said[-1] == f"they replace: {forward['Message-ID']}"
+    [applied] = [e for e in logs if e["event"] == "replay.applied"]
+    assert applied["out_message_ids"] == [correction["Message-ID"]]
+    row = office.store.db.row("SELECT verdict, problems FROM messages WHERE message_id=?",
+                              (original,))
+    assert row is not None and tuple(row) == ("correction", "legacy-deadline-passed")
+    [replay] = office.store.db.rows("SELECT * FROM replays")
+    assert replay["applied"] == 1
+    assert '"verdict": "routed"' in replay["old_decision"]
+    assert '"verdict": "correction"' in replay["new_decision"]
+
+    assert office.replay(original, apply=True, settings=later) == Exit.DONE
+    assert office.said[-1] == "no change"
+    assert len(office.outbox.to(CONTRACTOR)) == 1
+    assert len(office.store.db.rows("SELECT * FROM replays")) == 1
+
+
+def test_a_second_change_replaces_the_first_replays_mail(office: Office) -> None:
+    """Back to the first config: the staff mail again, under a new Message-ID, naming the
+    correction it replaces."""
+    [original] = office.folder("routed")
+    [first] = [h.message for h in office.outbox.taken]
+    assert office.replay(original, apply=True, settings=_later(office)) == Exit.DONE
+    [correction] = office.outbox.to(CONTRACTOR)
+    assert office.replay(original, apply=True) == Exit.DONE
+    staff = office.outbox.to(stack.CONTRACT_STAFF)
+    assert len(staff) == 2
+    assert staff[1]["X-Surety-Replaces"].strip() == correction["Message-ID"]
+    assert staff[1]["Message-ID"] != first["Message-ID"]
+    assert office.folder("routed") == [original]
+
+
+def test_a_send_that_fails_for_now_is_finished_by_a_second_apply(office: Office) -> None:
+    """SMTP down: nothing moved, the verdict unchanged, exit 1; --apply again sends the
+    same mail once and finishes."""
+    [original] = office.folder("routed")
+    later = _later(office)
+    office.outbox.failures.append(SendError("421 try later", permanent=False))
+    assert office.replay(original, apply=True, settings=later) == Exit.UNAVAILABLE
+    assert office.outbox.to(CONTRACTOR) == []
+    assert office.folder("routed") == [original]
+    row = office.store.db.row("SELECT verdict FROM messages WHERE message_id=?", (original,))
+    assert row is not None and row["verdict"] == "routed"
+    queued = office.store.db.rows("SELECT out_message_id FROM outgoing WHERE state='queued'")
+    office.now += timedelta(hours=1)
+    assert office.replay(original, apply=True, settings=later) == Exit.DONE
+    [correction] = office.outbox.to(CONTRACTOR)
+    assert [r["out_message_id"] for r in queued] == [correction["Message-ID"]]
+    assert office.folder("correction") == [original]
+    assert [r["applied"] for r in office.store.db.rows("SELECT applied FROM replays")] == [1]
+
+
+def test_an_unknown_message_is_refused_with_3(office: Office) -> None:
+    """No such Message-ID in the state file."""
+    assert office.replay("<nobody@example.jp>", apply=True) == Exit.UNKNOWN
+    assert office.said == ["no message <nobody@example.jp> in the state file"]
+
+
+def test_a_message_no_longer_on_the_server_is_refused_with_4(office: Office) -> None:
+    """Moved out of every folder the daemon looks in (deleted by a person)."""
+    [original] = office.folder("routed")
+    office.box.folders[office.settings.imap.folders.routed].clear()
+    assert office.replay(original) == Exit.GONE
+    assert "no longer on the server" in office.said[0]
+
+
+def test_a_message_moved_by_a_person_is_found_in_another_folder(office: Office) -> None:
+    """Looked for in the verdict's folder first, then the others."""
+    [original] = office.folder("routed")
+    stored = office.box.folders[office.settings.imap.folders.routed].pop()
+    office.box.deliver(stored.raw, office.settings.imap.folders.review, stored.arrived)
+    assert office.replay(original) == Exit.DONE
+    assert office.said[1] == f"found in {office.settings.imap.folders.review}"
+
+
+@dataclass
+class Fresh:
+    """A fresh office on an in-memory mailbox, with a clock the test moves."""
+
+    settings: Settings
+    store: Store
+    box: FakeMailbox
+    outbox: FakeOutbox
+    now: datetime = mails.DEFAULT_DATE + timedelta(minutes=1)
+
+    def run(self) -> dict[str, int]:
+        intake = Intake(self.settings, self.store, connect=lambda: self.box,
+                        outbox=self.outbox, clock=lambda: self.now)
+        try:
+            return dict(intake.run_once())
+        finally:
+            intake.close()
+
+    def replay(self, typed_id: str) -> tuple[Exit, list[str]]:
+        said: list[str] = []
+        replayer = Replayer(self.settings, self.store, connect=lambda _r: self.box,
+                            outbox=self.outbox, clock=lambda: self.now, say=said.append,
+                            complain=said.append)
+        return replayer.replay(typed_id, apply=True), said
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Fresh]:
+    settings = _settings(tmp_path / "state.sqlite3", "2026-03-31")
+    store = Store(settings.state.path)
+    box = FakeMailbox(settings.imap.folder, mails.DEFAULT_DATE)
+    yield Fresh(settings, store, box, FakeOutbox(box, copy_address(settings)))
+    store.close()
+
+
+def test_a_held_message_is_refused_with_5(fresh: Fresh) -> None:
+    """A message waiting for its follow-up is the daemon's to decide."""
+    incomplete = mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8")
+    fresh.box.deliver(incomplete)
+    assert fresh.run() == {"held": 1}
+    status, said = fresh.replay(_id(incomplete))
+    assert status == Exit.REFUSED
+    assert "held" in said[0]
+    assert fresh.outbox.taken == []
+
+
+def test_either_mail_of_a_pair_is_refused_with_5(fresh: Fresh) -> None:
+    """A form and the mail with its password were decided as one: neither is replayed
+    alone."""
+    form = mails.confirmation_mail(encrypt="zip-aes")
+    fresh.box.deliver(form)
+    assert fresh.run() == {"held": 1}
+    fresh.now += timedelta(minutes=5)
+    password = mails.password_followup()
+    fresh.box.deliver(password, arrived=fresh.now)
+    assert fresh.run() == {"routed": 1}
+    for raw in (form, password):
+        status, said = fresh.replay(_id(raw))
+        assert status == Exit.REFUSED
+        assert "together with another mail" in said[0]
+    assert len(fresh.outbox.taken) == 1
+
+
+# --- the command line ------------------------------------------------------------------
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """The command configures the log (on stderr): the configuration restored afterwards."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+    structlog.contextvars.clear_contextvars()
+
+
+def _config(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "office.toml"
+    path.write_text(stack.office_config(tmp_path / "state.sqlite3") + extra, encoding="utf-8")
+    return path
+
+
+def test_apply_is_refused_in_trial_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    """A trial sends and moves nothing, replays included."""
+    path = _config(tmp_path, f'\n[trial]\naddress = "{stack.SENDER}"\n')
+    path.write_text('mode = "trial"\n' + path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert cli.main(["--config", str(path), "replay", "a@b", "--apply"]) == 2
+    assert "refused in trial mode" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_in_trial_mode_replay_reads_the_trials_state_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live state file holds the message, the trial's does not: a trial asks its own."""
+    path = _config(tmp_path, f'\n[trial]\naddress = "{stack.SENDER}"\n')
+    Store(tmp_path / "state.sqlite3").close()  # the live one exists
+    path.write_text('mode = "trial"\n' + path.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("SURETY_TEST_IMAP_PASSWORD", "x")
+    assert cli.main(["--config", str(path), "replay", "a@b"]) == 3
+    assert "state.trial.sqlite3" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_a_config_error_is_2_and_an_unknown_message_3(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit codes before any server is asked: a bad key, then no state file."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(stack.office_config(tmp_path / "s.sqlite3").replace("port = 143",
+                                                                       'port = "imap"'),
+                   encoding="utf-8")
+    assert cli.main(["--config", str(bad), "replay", "a@b"]) == 2
+    assert "imap.port" in capsys.readouterr().err
+    monkeypatch.setenv("SURETY_TEST_IMAP_PASSWORD", "x")
+    assert cli.main(["--config", str(_config(tmp_path)), "replay", "a@b"]) == 3
+    assert "no message <a@b>" in capsys.readouterr().err
+
+
+def test_replay_ids_are_distinct_from_the_original_and_stable() -> None:
+    """The same replay gives the same Message-ID; another replay or action another."""
+    from daemon.compose import outgoing_id  # noqa: PLC0415
+    from daemon.replay import replay_id  # noqa: PLC0415
+
+    sources = ["<m@x>"]
+    first = replay_id(sources, 1, "reply", stack.SENDER)
+    assert first == replay_id(sources, 1, "reply", stack.SENDER)
+    assert len({first, replay_id(sources, 2, "reply", stack.SENDER),
+                replay_id(sources, 1, "forward", stack.SENDER),
+                outgoing_id(sources, "reply", stack.SENDER)}) == 4
+
+
+@pytest.mark.usefixtures("restored_logging")
+def test_the_log_goes_to_stderr_and_the_decisions_to_stdout(
+        office: Office, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stdout is the table an operator reads; the JSON log is on stderr."""
+    [original] = office.folder("routed")
+    from daemon import log  # noqa: PLC0415
+
+    log.configure(stderr=True)
+    capsys.readouterr()
+    replayer = Replayer(office.settings, office.store, connect=lambda _r: office.box,
+                        clock=lambda: office.now)
+    assert replayer.replay(original, apply=False) == Exit.DONE
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0] == f"message {original}"
+    assert out.splitlines()[-1] == "no change"
+    assert '"event": "replay.shown"' in err
+    assert '"event"' not in out
+
+
+def test_a_replay_does_not_replace_a_submission_that_came_after_it(office: Office) -> None:
+    """The same policy sent again later replaces the first; the first, replayed, names
+    only the mail it replaces, not the later submission (the history as of its first
+    decision)."""
+    [original] = office.folder("routed")
+    [forward] = [h.message for h in office.outbox.taken]
+    resent = mails.legacy_pdf_mail(date=IN_TIME + timedelta(days=1))
+    assert _id(resent) != original
+    office.box.deliver(resent, arrived=IN_TIME + timedelta(days=1))
+    intake = Intake(office.settings, office.store, connect=lambda: office.box,
+                    outbox=office.outbox, clock=lambda: IN_TIME + timedelta(days=1))
+    assert dict(intake.run_once()) == {"routed": 1}
+    intake.close()
+    [_, second] = office.outbox.to(stack.CONTRACT_STAFF)
+    assert second["X-Surety-Replaces"].strip() == original  # the later one replaces it
+
+    moved = stack.office_config(Path(office.settings.state.path)).replace(
+        f'contract_guarantee = "{stack.CONTRACT_STAFF}"',
+        'contract_guarantee = "keiyaku-2@city.example.jp"')
+    assert office.replay(original, apply=True, settings=config.parse(moved)) == Exit.DONE
+    [again] = office.outbox.to("keiyaku-2@city.example.jp")
+    assert again["X-Surety-Replaces"].strip() == forward["Message-ID"]
+    body = again.get_body(preferencelist=("plain",))
+    assert body is not None
+    assert "■ 再提出" not in body.get_content()  # no section naming the later one
