@@ -1,4 +1,5 @@
-"""The mails the daemon writes: to staff (routed, review) and to contractors (correction).
+"""The mails the daemon writes: to staff (routed, review) and to contractors (correction,
+and the receipt of a routed message when the office sends one).
 
 Pure: a decision, the message it is about and the settings in, ready-to-send
 :class:`~email.message.EmailMessage` objects out. Every mail carries the X-Surety-*
@@ -230,6 +231,9 @@ def compose(decision: Decision, mail: Mail, settings: Settings, now: datetime) -
         elif outcome.verdict is Verdict.CORRECTION:
             action = f"{Action.REPLY}{suffix}"
             out.append(_correction(outcome, decision, mail, settings, now, action))
+    if decision.receipt_to and decision.verdict is Verdict.ROUTED and any(
+            o.acknowledged for o in decision.outcomes):
+        out.append(_receipt(decision, mail, settings, now, decision.receipt_to))
     return out
 
 
@@ -421,14 +425,73 @@ def _correction(outcome: Outcome, decision: Decision, mail: Mail, settings: Sett
     )
     subject = f"【電子保証 再提出のお願い】Re: {original}"
     msg = _base(outcome, decision, settings, now, action=action, subject=subject)
+    _answer(msg, mail, settings)
+    msg.set_content(body)
+    return Outgoing(action, outcome.route_to, msg)
+
+
+def _answer(msg: EmailMessage, mail: Mail, settings: Settings) -> None:
+    """The headers of a mail answering the contractor's: marked auto-replied (their
+    auto-responder must not answer it), threaded to their message, replies to the
+    contract mailbox."""
     msg["Auto-Submitted"] = "auto-replied"
     msg["X-Auto-Response-Suppress"] = "All"
     _set(msg, "In-Reply-To", mail.message_id)
     references = display.for_staff(mail.header("References")).split()
     _set(msg, "References", " ".join([*references[-10:], mail.message_id]))
     msg["Reply-To"] = intake_address(settings)
+
+
+RECEIPT_ROUTES = {
+    Kind.DSURE_KEY: "保証事業会社の電子保証（D-Sure 認証キー等のお知らせ）",
+    Kind.CONFIRMATION_SYSTEM: "保証証券等確認システム（閲覧用URL・発注者提出用フォーマット）",
+    Kind.LEGACY_PDF: "保険会社のPDF発行証券（メール提出）",
+    Kind.OTHER: "電子保証",
+}
+RECEIPT_FIELDS = (
+    ("project_name", "工事名"),
+    ("contract_number", "保証契約番号"),
+    ("policy_number", "証券番号"),
+)
+
+
+def _receipt(decision: Decision, mail: Mail, settings: Settings, now: datetime,
+             to: str) -> Outgoing:
+    """The receipt (受領確認) of a routed message, to the contractor: what was received
+    (each submission's route, guarantee, 工事名 and numbers), that staff will check it and
+    no reply is needed. Never a 認証キー, password or URL: only the fields above are
+    shown, each as a reply quotes the sender's text, and masked besides."""
+    secrets = secrets_of(mail, decision)
+    name = display.plain_name(mail.from_name)
+    quoted = display.masked(display.for_contractor(mail.subject), secrets)
+    submissions = []
+    for outcome in decision.outcomes:
+        if not outcome.acknowledged:
+            continue
+        guarantee = outcome.guarantee_type
+        values = [(label, display.masked(display.for_contractor(getattr(outcome.fields, n)),
+                                         secrets))
+                  for n, label in RECEIPT_FIELDS]
+        submissions.append({
+            "route": RECEIPT_ROUTES[outcome.kind],
+            "guarantee": GUARANTEE_LABELS[guarantee] if guarantee else None,
+            "fields": [(label, value) for label, value in values if value],
+        })
+    body = _templates.get_template("receipt.txt.j2").render(
+        addressee=f"{name} 様" if name else "ご担当者 様",
+        office_name=settings.office.name,
+        office_contact=settings.office.contact,
+        received=received_label(mail),
+        subject=quoted,
+        submissions=submissions,
+    )
+    first = decision.outcomes[0]
+    subject = f"【電子保証 受領確認】Re: {quoted or '（件名なし）'}"
+    shown = replace(first, route_to=(to,), problems=(), replaces=None)  # nothing for staff
+    msg = _base(shown, decision, settings, now, action=Action.RECEIPT, subject=subject)
+    _answer(msg, mail, settings)
     msg.set_content(body)
-    return Outgoing(action, outcome.route_to, msg)
+    return Outgoing(Action.RECEIPT, (to,), msg)
 
 
 def intake_address(settings: Settings) -> str:
@@ -487,8 +550,8 @@ def about(mail: Mail) -> NoticeSubject:
 def undeliverable_notice(decision: Decision, mail: Mail, settings: Settings, now: datetime, *,
                          failed_action: str, recipients: list[str], error: str) -> Outgoing:
     """Staff are told that a mail the daemon had to send was refused for good (5xx)."""
-    replied = action_of(failed_action) is Action.REPLY
-    kind = "差出人への修正依頼" if replied else "担当課への回付メール"
+    kind = {Action.REPLY: "差出人への修正依頼", Action.RECEIPT: "差出人への受領確認"}.get(
+        action_of(failed_action), "担当課への回付メール")
     subject_of = about(mail)
     original = display.masked(subject_of.subject, secrets_of(mail, decision))
     return _notice(

@@ -112,6 +112,7 @@ class Smtp(_Section):
 class Replies(_Section):
     per_sender_per_day: int = Field(ge=0)
     per_hour: int = Field(ge=0)
+    receipt: bool
 
 
 class Security(_Section):

@@ -14,8 +14,9 @@ passed the message is decided alone. :mod:`daemon.pairing` says which held messa
 mail completes; the two are then decided together (``can_wait=False``).
 
 With a :class:`History` (the state file), the decision is final: the reply cap is
-applied and routed submissions name the earlier ones they replace, so ``classify`` with
-the state file says exactly what ``run`` does.
+applied, routed submissions name the earlier ones they replace, and a routed message's
+receipt (replies.receipt) is kept or withheld, so ``classify`` with the state file says
+exactly what ``run`` does.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from daemon.classify import classify, password_candidates
 from daemon.config import Settings
 from daemon.extract import auth_key, contract_number, document_passwords, host_in, view_password
 from daemon.japanese import normalize
-from daemon.lifecycle import ReplyHistory, limit_replies, own_mail
+from daemon.lifecycle import ReplyHistory, limit_replies, own_mail, reply_allowed
 from daemon.model import (
     Classification,
     Decision,
@@ -45,6 +46,7 @@ from daemon.model import (
     IgnoredReason,
     Kind,
     Mail,
+    NoReceipt,
     Outcome,
     Submission,
     Verdict,
@@ -240,7 +242,28 @@ def finalize(decision: Decision, mail: Mail, settings: Settings, *,
                            Code.ATTACHMENT_PASSWORD_WRONG)
     decision = limit_replies(decision, history, sources=decision.sources,
                              decided_at=decided_at, settings=settings).decision
-    return _link(decision, mail, history, decided_at)
+    decision = _link(decision, mail, history, decided_at)
+    return _receipt(decision, history, decided_at, settings)
+
+
+def _receipt(decision: Decision, history: History, decided_at: datetime,
+             settings: Settings) -> Decision:
+    """The receipt of a routed message, made final: none when every submission in it was
+    routed before (its contractor had a receipt then), nor beyond the reply caps (the
+    message is routed all the same)."""
+    to = decision.receipt_to
+    if to is None:
+        return decision
+    why = None
+    if not any(o.acknowledged for o in decision.outcomes):
+        why = NoReceipt.ALREADY_ROUTED
+    elif not reply_allowed(history, to, sources=decision.sources, decided_at=decided_at,
+                           settings=settings):
+        why = NoReceipt.LIMIT_REACHED
+    if why is None:
+        return decision
+    outcomes = tuple(replace(o, acknowledged=False) for o in decision.outcomes)
+    return replace(decision, outcomes=outcomes, receipt_to=None, no_receipt=why)
 
 
 def _recode(decision: Decision, old: Code, new: Code) -> Decision:
@@ -287,7 +310,19 @@ def _verdict(mail: Mail, settings: Settings, *, can_wait: bool, sources: tuple[s
     verdict = overall([o.verdict for o in outcomes])
     reason = ",".join(dict.fromkeys(
         c for o in outcomes for c in o.problems if catalogue.effect(c) is Effect.REVIEW))
-    return Decision(verdict, tuple(outcomes), reason, sources)
+    receipt_to = receipt_address(mail, settings) if verdict is Verdict.ROUTED else None
+    if receipt_to is not None:
+        outcomes = [replace(o, acknowledged=True) for o in outcomes]
+    return Decision(verdict, tuple(outcomes), reason, sources, receipt_to=receipt_to)
+
+
+def receipt_address(mail: Mail, settings: Settings) -> str | None:
+    """Where the receipt (受領確認) of a routed message goes: the one address a correction
+    would go to (:func:`reply_address`), when the office sends receipts (replies.receipt)
+    and the message is a person's (never machine mail: :func:`ignore_reason`)."""
+    if not settings.replies.receipt or ignore_reason(mail, settings) is not None:
+        return None
+    return reply_address(mail, settings)
 
 
 def wait_for(reason: str, mail: Mail, settings: Settings) -> timedelta:
@@ -313,13 +348,29 @@ def _link(decision: Decision, mail: Mail, history: History, decided_at: datetime
     閲覧用パスワード after an additional upload)."""
     outcomes = []
     for outcome in decision.outcomes:
-        earlier = None
+        linked = outcome
         if outcome.verdict is Verdict.ROUTED:
-            earlier = replaced(outcome, mail.from_addr, history.earlier_submissions(
+            candidates = list(history.earlier_submissions(
                 outcome, sender=mail.from_addr, source=decision.sources[0],
                 before=decided_at))
-        outcomes.append(replace(outcome, replaces=earlier) if earlier else outcome)
+            earlier = replaced(outcome, mail.from_addr, candidates)
+            if earlier:
+                linked = replace(linked, replaces=earlier)
+            if outcome.acknowledged and routed_before(outcome, candidates):
+                linked = replace(linked, acknowledged=False)  # no second receipt
+        outcomes.append(linked)
     return replace(decision, outcomes=tuple(outcomes))
+
+
+def routed_before(outcome: Outcome, earlier: Iterable[EarlierSubmission]) -> bool:
+    """The same guarantee (the same 保証契約番号 or 証券番号) was routed before, in
+    another message: its contractor had the receipt for it then."""
+    fields = outcome.fields
+    return any(
+        before.verdict is Verdict.ROUTED and (
+            (bool(fields.contract_number) and before.contract_number == fields.contract_number)
+            or (bool(fields.policy_number) and before.policy_number == fields.policy_number))
+        for before in earlier)
 
 
 def replaced(outcome: Outcome, sender: str, earlier: Iterable[EarlierSubmission]

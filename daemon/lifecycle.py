@@ -7,6 +7,7 @@ them touches the network or the disk (what they need from the state file comes i
 - did the daemon write this mail, and is it the copy of one it sent? (:func:`own_mail`)
 - has this message failed often enough to be set aside? (:func:`quarantine_due`)
 - may this correction still go, or has its address had enough replies? (:func:`limit_replies`)
+- may a receipt still go within the same caps? (:func:`reply_allowed`)
 - which values must never appear in the log? (:func:`secrets_of`)
 """
 
@@ -137,6 +138,21 @@ def limit_replies(decision: Decision, history: ReplyHistory, *, sources: tuple[s
         return Capped(decision)
     verdict = overall([o.verdict for o in outcomes])
     return Capped(replace(decision, outcomes=tuple(outcomes), verdict=verdict), tuple(limited))
+
+
+def reply_allowed(history: ReplyHistory, to: str, *, sources: tuple[str, ...],
+                  decided_at: datetime, settings: Settings) -> bool:
+    """Whether one more mail to the contractor (a receipt) stays within the reply caps
+    the corrections count against: replies.per_sender_per_day to ``to`` in 24 hours and
+    replies.per_hour in all, the corrections and receipts queued for other messages
+    counted."""
+    replies = settings.replies
+    sent = history.replies_between(to, decided_at - REPLY_WINDOW, decided_at,
+                                   exclude_sources=sources)
+    if sent >= replies.per_sender_per_day:
+        return False
+    return history.replies_between(None, decided_at - HOUR, decided_at,
+                                   exclude_sources=sources) < replies.per_hour
 
 
 def secrets_of(mail: Mail, decision: Decision) -> list[str]:

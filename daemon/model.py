@@ -62,6 +62,13 @@ class IgnoredReason(enum.StrEnum):
     AUTO_REPLY = "auto-reply"  # an auto-reply by a header or its first lines
 
 
+class NoReceipt(enum.StrEnum):
+    """Why a routed message's receipt (受領確認) is not sent (replies.receipt on)."""
+
+    LIMIT_REACHED = "limit-reached"  # replies.per_sender_per_day or per_hour reached
+    ALREADY_ROUTED = "already-routed"  # every submission in it was routed before
+
+
 class HeldReason(enum.StrEnum):
     """What a held message waits for (a held decision's reason, the state's held_reason)."""
 
@@ -220,6 +227,8 @@ class Outcome:
     fields: Fields
     source: str = ""
     replaces: str | None = None  # Message-ID of an earlier submission this one replaces
+    # Named in the receipt (受領確認) the contractor gets: routed, and not routed before.
+    acknowledged: bool = False
 
     def to_json(self) -> dict[str, object]:
         """One submission as ``classify`` prints it; no secret in clear."""
@@ -273,6 +282,10 @@ class Decision:
     reason: str = ""
     sources: tuple[str, ...] = ()  # Message-IDs decided together (first: the submission)
     held_until: datetime | None = None  # for held: when its wait is over
+    # Where the receipt (受領確認) of a routed message goes (None: none is sent), and why
+    # none is sent when one was due.
+    receipt_to: str | None = None
+    no_receipt: NoReceipt | None = None
 
     @property
     def kind(self) -> Kind:
@@ -305,6 +318,7 @@ class Decision:
             **_verdict_json(self),
             "reason": self.reason,
             **({"held_until": self.held_until.isoformat()} if self.held_until else {}),
+            **({"receipt_to": self.receipt_to} if self.receipt_to else {}),
             "submissions": [o.to_json() for o in self.outcomes],
         }
 
@@ -324,8 +338,13 @@ class Action(enum.StrEnum):
 
     FORWARD = "forward"  # a submission to staff (routed, review)
     REPLY = "reply"  # a correction to the contractor
+    RECEIPT = "receipt"  # the acknowledgement (受領確認) of a routed message, to the contractor
     UNDELIVERABLE = "undeliverable"  # staff told that a mail was refused for good
     QUARANTINE = "quarantine"  # staff told that a message was set aside
+
+
+# The mails to the contractor: each counted against the reply caps (replies.*).
+TO_CONTRACTOR = frozenset({Action.REPLY, Action.RECEIPT})
 
 
 def action_of(name: str) -> Action:

@@ -27,13 +27,13 @@ from imapclient.exceptions import IMAPClientError
 
 from daemon.compose import Outgoing, about, compose, quarantine_notice
 from daemon.config import Limits, Settings
-from daemon.decide import finalize
+from daemon.decide import finalize, receipt_address
 from daemon.delivery import Delivery
 from daemon.held import Found, Held
 from daemon.lifecycle import Own, own_mail, quarantine_due, secrets_of
 from daemon.log import register_message_secrets
 from daemon.mailbox import Box, Fetched
-from daemon.model import Decision, Mail, Verdict
+from daemon.model import Decision, Mail, NoReceipt, Verdict
 from daemon.problems import Code
 from daemon.sandbox import Reading, SandboxError, decide_in_child, read_in_child
 from daemon.store import MessageRow, MessageState, Store
@@ -301,6 +301,11 @@ class Processor:
         if Code.REPLY_LIMIT_REACHED in decision.problems:
             log.warning("reply.limit_reached", to=mail.reply_to[0] if mail.reply_to
                         else mail.from_addr, limit=self.settings.replies.per_sender_per_day)
+        if decision.no_receipt is NoReceipt.LIMIT_REACHED:
+            # Routed all the same: a receipt never turns a submission into review.
+            log.warning("receipt.limit_reached", to=receipt_address(mail, self.settings),
+                        per_sender_per_day=self.settings.replies.per_sender_per_day,
+                        per_hour=self.settings.replies.per_hour)
         for outcome in decision.outcomes:
             if outcome.replaces:
                 log.info("submission.replaces", earlier=outcome.replaces)

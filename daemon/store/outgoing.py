@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from daemon.model import Action, OutState, action_of, check_step
+from daemon.model import TO_CONTRACTOR, OutState, action_of, check_step
 from daemon.store.db import Database, now, stamp, when
 
 
@@ -37,9 +37,11 @@ class FailedMail:
 
 def insert(db: sqlite3.Connection, message: int, action: str, out_message_id: str,
            recipients: tuple[str, ...]) -> None:
-    """Queue a mail inside a transaction (once: a mail queued before stays as it is)."""
+    """Queue a mail inside a transaction (once: a mail queued before stays as it is). A
+    mail to the contractor (a correction, a receipt) notes its address in ``reply_to``:
+    the reply caps count them together."""
     reply_to = (recipients[0].lower()
-                if action_of(action) is Action.REPLY and recipients else None)
+                if action_of(action) in TO_CONTRACTOR and recipients else None)
     db.execute(
         "INSERT OR IGNORE INTO outgoing (message, action, out_message_id, recipients,"
         " reply_to, state, queued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -134,8 +136,9 @@ class Outgoing:
 
     def replies_between(self, address: str | None, start: datetime, end: datetime, *,
                         exclude_sources: tuple[str, ...]) -> int:
-        """How many replies to this address (None: to anybody) were queued in [start, end),
-        for other messages than ``exclude_sources`` (Message-IDs)."""
+        """How many replies (corrections and receipts) to this address (None: to anybody)
+        were queued in [start, end), for other messages than ``exclude_sources``
+        (Message-IDs)."""
         row = self._db.row(
             "SELECT COUNT(*) FROM outgoing WHERE reply_to IS NOT NULL AND state<>?"
             " AND queued_at>=? AND queued_at<? AND (? IS NULL OR reply_to=?)"
