@@ -157,6 +157,30 @@ class Box(Protocol):
                       ) -> bool: ...  # pragma: no cover
 
 
+def _login(s: Imap, password: str) -> IMAPClient:
+    """A client connected, upgraded to TLS as configured, and logged in."""
+    try:
+        client = open_client(s)
+        client.login(s.username, password)
+    except (OSError, IMAPClientError, ssl.SSLError) as err:
+        raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
+    return client
+
+
+def waiting(settings: Imap, password: str) -> tuple[int, int]:
+    """How many messages are in the intake folder, and how many of them are unseen (IMAP
+    STATUS: nothing selected, nothing changed)."""
+    client = _login(settings, password)
+    try:
+        found = client.folder_status(settings.folder, [b"MESSAGES", b"UNSEEN"])
+        return int(found[b"MESSAGES"]), int(found[b"UNSEEN"])
+    except (OSError, IMAPClientError, ssl.SSLError) as err:
+        raise MailboxError(f"IMAP STATUS of {settings.folder} failed: {err}") from err
+    finally:
+        with contextlib.suppress(OSError, IMAPClientError, ssl.SSLError):
+            client.logout()
+
+
 class Mailbox:
     """One IMAP session on the contract mailbox."""
 
@@ -189,12 +213,7 @@ class Mailbox:
 
     def connect(self) -> None:
         """Connect, upgrade to TLS as configured, log in and select the intake folder."""
-        s = self._settings
-        try:
-            client = open_client(s)
-            client.login(s.username, self._password)
-        except (OSError, IMAPClientError, ssl.SSLError) as err:
-            raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
+        client = _login(self._settings, self._password)
         self._client = client
         self._folders.clear()
         self._to_file.clear()
