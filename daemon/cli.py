@@ -16,6 +16,9 @@ from daemon.config import ConfigError, Settings
 
 if TYPE_CHECKING:
     from daemon.decide import History
+    from daemon.metrics import Endpoint
+    from daemon.service import Intake
+    from daemon.status import Waiting
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--apply", action="store_true",
                         help="send the new decision's mails (once), move the message, "
                              "record the replay")
+    status = commands.add_parser(
+        "status", help="what the daemon is doing: last poll, waiting, held, outbox, "
+                       "quarantine, today's and this month's counts (reads, changes nothing)")
+    status.add_argument("--json", action="store_true", help="one JSON object")
     return parser
 
 
@@ -111,13 +118,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _summary(settings, args.date, send=args.send)
     if args.command == "replay":
         return _replay(settings, args.message_id, apply=args.apply)
-    if args.dry_run or settings.mode == "trial":
+    if getattr(args, "dry_run", False) or settings.mode == "trial":
         try:
             settings = config.for_trial(settings)
         except ConfigError as err:
             print(f"surety-intake: config error: {err}", file=sys.stderr)
             return 2
+    if args.command == "status":
+        return _status(settings, as_json=args.json)
     return _run(settings, once=args.once)
+
+
+def _waiting(settings: Settings) -> Waiting:
+    """The intake folder's counts from the IMAP server, or why it could not be asked."""
+    from daemon import connections  # noqa: PLC0415
+    from daemon.log import masked  # noqa: PLC0415
+    from daemon.mailbox import MailboxError, waiting  # noqa: PLC0415
+    from daemon.status import Waiting  # noqa: PLC0415
+
+    folder = settings.imap.folder
+    password = ""
+    try:
+        password = connections.imap_password(settings)
+        tokens = connections.tokens(settings) if settings.imap.auth == "oauth2" else None
+        messages, unseen = waiting(settings.imap, password, tokens,
+                                   settings.oauth2.mechanism)
+    except (ConfigError, MailboxError) as err:
+        return Waiting(folder, error=str(masked(str(err), [password] if password else [])))
+    return Waiting(folder, messages, unseen)
+
+
+def _status(settings: Settings, *, as_json: bool) -> int:
+    """Print what the daemon is doing, from the state file (read only) and the IMAP
+    server (STATUS). 0; 1 no state file (or unreadable); 3 the server could not be asked."""
+    import sqlite3  # noqa: PLC0415
+
+    from daemon import status  # noqa: PLC0415
+    from daemon.store import StateUnavailableError, StateVersionError, Store  # noqa: PLC0415
+
+    state = Path(settings.state.path)
+    if not state.exists():
+        print(f"surety-intake: no state file yet ({state}): the daemon has not run",
+              file=sys.stderr)
+        return 1
+    try:
+        store = Store(state, busy_timeout=settings.state.busy_timeout_seconds, read_only=True)
+        try:
+            snap = status.snapshot(store, datetime.now(UTC))
+        finally:
+            store.close()
+    except (StateUnavailableError, StateVersionError, sqlite3.Error) as err:
+        print(f"surety-intake: cannot read the state file {state}: {err}", file=sys.stderr)
+        return 1
+    waiting = _waiting(settings)
+    result = status.to_json(snap, waiting, mode=settings.mode, state_file=str(state))
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        print(status.render(result), end="")
+    return 3 if waiting.error else 0
 
 
 def _classify(settings: Settings, path: Path) -> int:
@@ -292,6 +351,7 @@ def _run(settings: Settings, *, once: bool) -> int:
         # daemon again later (Restart=on-failure), a cron'd --once runs again.
         logger.error("state.unavailable", error=str(err), path=settings.state.path)
         return 1
+    endpoint = _metrics(settings, intake, serve=not once)
     try:
         from daemon.sandbox import warm_up  # noqa: PLC0415
 
@@ -307,9 +367,33 @@ def _run(settings: Settings, *, once: bool) -> int:
         logger.error("imap.unavailable", error=str(err))
         return 1
     finally:
+        if endpoint is not None:
+            endpoint.close()
         intake.close()
         store.close()
     return 0
+
+
+def _metrics(settings: Settings, intake: Intake, *, serve: bool) -> Endpoint | None:
+    """The metrics as configured: the textfile written after each poll; the endpoint
+    started (``serve``: a daemon that keeps running), or None."""
+    import structlog  # noqa: PLC0415
+
+    from daemon.metrics import Endpoint, Textfile  # noqa: PLC0415
+
+    if settings.metrics.textfile:
+        intake.after_poll = Textfile(settings.metrics.textfile, intake.store, intake.clock)
+    if not (serve and settings.metrics.port):
+        return None
+    try:
+        endpoint = Endpoint(settings, settings.metrics.port)
+    except OSError as err:  # the port is taken: the daemon runs on without it
+        structlog.get_logger("daemon.metrics").error(
+            "metrics.failed", kind="port", address=f"127.0.0.1:{settings.metrics.port}",
+            error=str(err))
+        return None
+    endpoint.start()
+    return endpoint
 
 
 if __name__ == "__main__":

@@ -261,10 +261,16 @@ class Summary(_Section):
         return time(int(hour), int(minute))
 
 
+class Metrics(_Section):
+    textfile: str = ""
+    port: int = Field(ge=0, lt=65536)
+
+
 class Settings(_Section):
     mode: Literal["live", "trial"] = "live"
     trial: Trial = Trial()
     summary: Summary = Summary()
+    metrics: Metrics
     office: Office
     imap: Imap
     smtp: Smtp
@@ -397,6 +403,11 @@ def load(path: str | Path) -> Settings:
         trial_settings = settings.trial.model_copy(
             update={"state_path": str((here / trial).resolve())})
         settings = settings.model_copy(update={"trial": trial_settings})
+    textfile = Path(settings.metrics.textfile)
+    if settings.metrics.textfile and not textfile.is_absolute():
+        metrics = settings.metrics.model_copy(
+            update={"textfile": str((here / textfile).resolve())})
+        settings = settings.model_copy(update={"metrics": metrics})
     return settings
 
 

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line on stdout, secrets removed.
+"""Structured logs: one JSON object per line on stdout (on a terminal, one readable line),
+secrets removed.
 
 Two safeguards keep a 認証キー or password out of the log: keys whose name says secret are
 masked whatever their value, and every secret value the daemon handles is registered
@@ -290,11 +291,18 @@ def redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutable
     return event
 
 
-def configure(level: str = "info", *, stderr: bool = False) -> None:
-    """JSON lines on stdout (with ``stderr``, on stderr), with timestamp, level and event
-    name."""
+def configure(level: str = "info", *, stderr: bool = False,
+              terminal: bool | None = None) -> None:
+    """One line per event on stdout (with ``stderr``, on stderr), with timestamp, level and
+    event name: JSON, or, when that stream is a terminal (``terminal``: None asks it), the
+    same fields as ``key=value`` after the time, level and event, for a person reading.
+    Secrets are masked in both."""
     import structlog  # noqa: PLC0415 - only a command that logs pays for it
 
+    if terminal is None:
+        terminal = (sys.stderr if stderr else sys.stdout).isatty()
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
+                     if terminal else structlog.processors.JSONRenderer(ensure_ascii=False))
     # Other libraries' warnings, bare, on stderr (basicConfig's default stream).
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     structlog.configure(
@@ -303,8 +311,8 @@ def configure(level: str = "info", *, stderr: bool = False) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso"),  # UTC, structlog's default
             structlog.processors.format_exc_info,
-            redact,
-            structlog.processors.JSONRenderer(ensure_ascii=False),
+            redact,  # before either renderer: what is rendered is masked already
+            renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         # No file given: each line goes to sys.stdout as it is when written (a test's

@@ -182,6 +182,33 @@ class Box(Protocol):
                       ) -> bool: ...  # pragma: no cover
 
 
+def _login(s: Imap, password: str, tokens: Tokens | None = None,
+           mechanism: str = "XOAUTH2") -> IMAPClient:
+    """A client connected, upgraded to TLS as configured, and logged in (by password, or
+    with ``tokens`` by OAuth2: see :func:`log_in`)."""
+    try:
+        client = open_client(s)
+        log_in(client, s, password, tokens, mechanism)
+    except (OSError, IMAPClientError, ssl.SSLError, OAuthError) as err:
+        raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
+    return client
+
+
+def waiting(settings: Imap, password: str, tokens: Tokens | None = None,
+            mechanism: str = "XOAUTH2") -> tuple[int, int]:
+    """How many messages are in the intake folder, and how many of them are unseen (IMAP
+    STATUS: nothing selected, nothing changed)."""
+    client = _login(settings, password, tokens, mechanism)
+    try:
+        found = client.folder_status(settings.folder, [b"MESSAGES", b"UNSEEN"])
+        return int(found[b"MESSAGES"]), int(found[b"UNSEEN"])
+    except (OSError, IMAPClientError, ssl.SSLError) as err:
+        raise MailboxError(f"IMAP STATUS of {settings.folder} failed: {err}") from err
+    finally:
+        with contextlib.suppress(OSError, IMAPClientError, ssl.SSLError):
+            client.logout()
+
+
 class Mailbox:
     """One IMAP session on the contract mailbox."""
 
@@ -217,20 +244,12 @@ class Mailbox:
 
     def connect(self) -> None:
         """Connect, upgrade to TLS as configured, log in and select the intake folder."""
-        s = self._settings
-        try:
-            client = open_client(s)
-            self._login(client)
-        except (OSError, IMAPClientError, ssl.SSLError, OAuthError) as err:
-            raise MailboxError(f"IMAP connection to {s.host}:{s.port} failed: {err}") from err
+        client = _login(self._settings, self._password, self._tokens, self._mechanism)
         self._client = client
         self._folders.clear()
         self._to_file.clear()
         self._delimiter = delimiter(client)
         self.uidvalidity = self._select()
-
-    def _login(self, client: IMAPClient) -> None:
-        log_in(client, self._settings, self._password, self._tokens, self._mechanism)
 
     def _select(self) -> int:
         info = self.client.select_folder(self._settings.folder, readonly=self._read_only)

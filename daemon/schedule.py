@@ -98,7 +98,7 @@ def _session(intake: Intake, due: threading.Event, notifier: Notifier,
     until a stop is asked for or the session fails (said in the log and the status)."""
     stop = intake.stopping
     try:
-        with intake.connect() as box:
+        with intake.session() as box:
             while not stop.is_set():
                 due.clear()
                 outcomes = intake.poll(box)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -33,11 +34,12 @@ from daemon.lifecycle import (
     Own,
     own_by_headers,
 )
+from daemon.log import redact
 from daemon.mailbox import Box, Fetched, Mailbox, MailboxError
 from daemon.model import Decision, Mail, Verdict
 from daemon.process import CONNECTION_ERRORS, Processor, Result, read_mail
 from daemon.sandbox import Reading, SandboxError, decide_in_child
-from daemon.store import StateUnavailableError, Store
+from daemon.store import PollOutcome, StateUnavailableError, Store
 from daemon.trial import TrialBox, TrialOutbox
 from daemon.workers import Pool, PoolBusyError
 
@@ -74,6 +76,7 @@ class Intake:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.stopping = threading.Event()
         self.alive: Callable[[], None] = lambda: None  # told after each step (watchdog)
+        self.after_poll: Callable[[], None] = lambda: None  # told after each poll (metrics)
         self.delivery = Delivery(settings, store.outgoing, outbox, self.clock)
         # Messages read and decided at once in children, ahead of the one acted on.
         self.workers = workers or os.cpu_count() or 1
@@ -97,13 +100,49 @@ class Intake:
 
     def run_once(self) -> Counter[str]:
         """One poll on a session of its own (``run --once``)."""
-        with self.connect() as box:
+        with self.session() as box:
             return self.poll(box)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Box]:
+        """An IMAP session (:attr:`connect`); a session that cannot be opened is recorded
+        as a failed poll."""
+        started = self.clock()
+        with contextlib.ExitStack() as stack:
+            try:
+                box = stack.enter_context(self.connect())
+            except MailboxError as err:
+                self._record(started, Counter(), str(err))
+                raise
+            yield box
 
     def poll(self, box: Box) -> Counter[str]:
         """Process every message waiting in the intake folder, then the held messages whose
-        wait is over; returns counts per outcome."""
+        wait is over; returns counts per outcome. The poll is recorded in the state file
+        (``ok``, or ``failed`` with its error), and ``after_poll`` is told."""
+        started = self.clock()
         outcomes: Counter[str] = Counter()
+        try:
+            self._poll(box, outcomes)
+        except Exception as err:
+            self._record(started, outcomes, f"{type(err).__name__}: {err}")
+            raise
+        failed = outcomes[Result.STATE_UNAVAILABLE] > 0
+        self._record(started, outcomes, "state file unavailable" if failed else None)
+        return outcomes
+
+    def _record(self, started: datetime, outcomes: Counter[str], error: str | None) -> None:
+        """Record a poll (``error``: it failed); a state file that cannot be written
+        loses the record, not the poll. Then ``after_poll`` (the metrics) is told."""
+        if error is not None:  # a server's answer may quote what was sent: no password
+            error = str(redact(None, "", {"error": error})["error"])
+        outcome = PollOutcome.OK if error is None else PollOutcome.FAILED
+        with contextlib.suppress(StateUnavailableError, sqlite3.Error):
+            self.store.polls.record(started, self.clock(), outcome, outcomes, error)
+        self.after_poll()
+
+    def _poll(self, box: Box, outcomes: Counter[str]) -> None:
+        """The poll's work, counted in ``outcomes``."""
         folder = self.settings.imap.folder
         self.held.forget()
         self.process.new_poll()
@@ -124,7 +163,6 @@ class Intake:
             log.error("state.unavailable", error=str(err), path=self.settings.state.path)
             outcomes[Result.STATE_UNAVAILABLE] += 1
         log.info("poll.done", folder=folder, **{str(k): n for k, n in outcomes.items()})
-        return outcomes
 
     def _run(self, steps: Iterable[Callable[[], str]], outcomes: Counter[str]) -> None:
         """Each message's step in turn, until done or a shutdown is asked for."""

@@ -5,11 +5,13 @@ small gateways, one per table: :attr:`Store.messages` (:mod:`daemon.store.messag
 message's life and attempts), :attr:`Store.outgoing` (:mod:`daemon.store.outgoing`: each
 mail sent, exactly once), :attr:`Store.submissions` (:mod:`daemon.store.submissions`:
 what a later submission may replace), :attr:`Store.summaries`
-(:mod:`daemon.store.summaries`: the daily summaries sent, and a day's figures) and
+(:mod:`daemon.store.summaries`: the daily summaries sent, and a day's figures),
 :attr:`Store.replays` (:mod:`daemon.store.replays`: messages decided again with
-``replay``). A decision is recorded in one transaction across them. The store answers
-questions about the past (:class:`daemon.decide.History`); the policy that weighs the
-answers stays in the pure middle.
+``replay``) and :attr:`Store.polls` (:mod:`daemon.store.polls`: each poll and how it
+ended); :attr:`Store.report` (:mod:`daemon.store.report`) reads across them for
+``status`` and the metrics. A decision is recorded in one transaction across them. The
+store answers questions about the past (:class:`daemon.decide.History`); the policy that
+weighs the answers stays in the pure middle.
 No secret is stored: outgoing mail is composed again from the source message when needed.
 """
 
@@ -24,14 +26,16 @@ from daemon.store import outgoing, submissions
 from daemon.store.db import Database, StateUnavailableError, StateVersionError
 from daemon.store.messages import Attempt, MessageRow, Messages, MessageState
 from daemon.store.outgoing import FailedMail, Outgoing, PendingMail
+from daemon.store.polls import Poll, PollOutcome, Polls
 from daemon.store.replays import Replays
+from daemon.store.report import Report
 from daemon.store.schema import SCHEMA_VERSION
 from daemon.store.submissions import Submissions
 from daemon.store.summaries import Summaries, SummaryState
 
 __all__ = ["SCHEMA_VERSION", "Attempt", "FailedMail", "MessageRow", "MessageState",
-           "PendingMail", "Planned", "StateUnavailableError", "StateVersionError", "Store",
-           "SummaryState"]
+           "PendingMail", "Planned", "Poll", "PollOutcome", "StateUnavailableError",
+           "StateVersionError", "Store", "SummaryState"]
 
 # A mail a decision causes, as queued: (action, Message-ID, recipients).
 Planned = tuple[str, str, tuple[str, ...]]
@@ -48,6 +52,8 @@ class Store:
         self.submissions = Submissions(self.db)
         self.summaries = Summaries(self.db)
         self.replays = Replays(self.db)
+        self.polls = Polls(self.db)
+        self.report = Report(self.db)  # read only: what status and the metrics show
 
     def close(self) -> None:
         """Close the database."""

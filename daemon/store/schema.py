@@ -101,5 +101,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
      " out_message_ids TEXT NOT NULL,"
      " applied INTEGER NOT NULL DEFAULT 0)",
      "CREATE INDEX IF NOT EXISTS replays_message ON replays (message)"),
+    # 7: each poll (when, how it ended, its counts per outcome), the latest KEPT of
+    # them, and how many polls ended each way in all (for `status` and the metrics).
+    ("CREATE TABLE IF NOT EXISTS polls (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL,"
+     " finished_at TEXT NOT NULL, outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'failed')),"
+     " counts TEXT NOT NULL, error TEXT)",
+     "CREATE INDEX IF NOT EXISTS polls_outcome ON polls (outcome, id)",
+     "CREATE TABLE IF NOT EXISTS poll_totals (outcome TEXT PRIMARY KEY,"
+     " count INTEGER NOT NULL)"),
 )
 SCHEMA_VERSION = 1 + len(MIGRATIONS)
