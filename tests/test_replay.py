@@ -592,3 +592,34 @@ def test_a_dsure_replay_notice_shows_no_secret(fresh: Fresh) -> None:
     text, html = _parts(handed.message)
     assert_no_secrets(handed.raw.decode("utf-8", "replace") + text + html)
     assert "判定が「回付」から「修正依頼」に変わりました。" in text
+
+
+def test_an_address_the_replays_own_staff_mail_reaches_gets_no_notice(
+        tmp_path: Path) -> None:
+    """An earlier review mail went to the review and contract addresses; the new decision
+    routes to the contract staff: only the review address is told (the contract staff get
+    the new forward). The same verdict as before: no notice at all."""
+    from daemon.compose import compose  # noqa: PLC0415
+    from daemon.decide import decide  # noqa: PLC0415
+    from daemon.read import read_message  # noqa: PLC0415
+    from daemon.replay import staff_notices  # noqa: PLC0415
+
+    settings = _settings(tmp_path / "state.sqlite3", "2026-03-31")
+    mail = read_message(mails.dsure_key_mail(in_body=True, charset="utf-8"))
+    decision = decide(mail, settings, can_wait=False)
+    assert decision.route_to == (stack.CONTRACT_STAFF,)
+    sent = compose(decision, mail, settings, IN_TIME)
+    earlier = Redecision("review", (("<f@x>", (stack.REVIEW, stack.CONTRACT_STAFF)),))
+    [notice] = staff_notices(decision, mail, settings, IN_TIME, earlier=earlier, sent=sent,
+                             number=2)
+    assert notice.recipients == (stack.REVIEW,)
+    assert notice.action == "redecided"
+    assert notice.message_id == replay_id(decision.sources, 2, "redecided", stack.SENDER)
+    text, _ = _parts(notice.message)
+    assert "判定が「要確認」から「回付」に変わりました。" in text
+    assert "このメールについての確認は不要です。" in text
+    assert f"新しい判定のメールは {stack.CONTRACT_STAFF} にお送りしました。" in text
+    assert "判定の理由" not in text  # a routed decision has no problems to explain
+    same = Redecision("routed", earlier.earlier_staff)
+    assert staff_notices(decision, mail, settings, IN_TIME, earlier=same, sent=sent,
+                         number=2) == []
