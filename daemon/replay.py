@@ -1,7 +1,8 @@
 """``replay``: one message decided again with the current config, beside its recorded
 decision. Pure: which messages may be replayed, where to look for the original, the two
 decisions compared and shown, and the replay's mails (their own Message-IDs, naming the
-mails they replace). The command around it is :mod:`daemon.replayer`.
+mails they replace), with the 再判定 notices owed to staff whose earlier mail a changed
+verdict voids. The command around it is :mod:`daemon.replayer`.
 """
 
 from __future__ import annotations

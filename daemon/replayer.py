@@ -4,7 +4,8 @@ the current config, shown beside its recorded decision, and acted on only with
 
 Without ``--apply`` nothing is sent, moved or written: the state file is opened read-only
 and every folder with EXAMINE. With it, and a decision that changed, the new mails are
-queued with the replay in one transaction and sent exactly once (:mod:`daemon.delivery`),
+queued with the replay in one transaction, beside the 再判定 notices to staff whose
+earlier mail a changed verdict voids, and sent exactly once (:mod:`daemon.delivery`),
 the message is moved to its new verdict's folder, and only then does its record take the
 new decision: a run stopped half-way is finished by ``--apply`` again, with the same
 Message-IDs. What is compared and shown, and the replay's mails, are
