@@ -64,6 +64,13 @@ VERDICT_LABELS = {
     Verdict.REVIEW: "要確認（職員による確認）",
     Verdict.IGNORED: "対応不要",
 }
+# A verdict in a sentence ("判定が「回付」から「修正依頼」に変わりました").
+VERDICT_SHORT = {
+    Verdict.ROUTED: "回付",
+    Verdict.CORRECTION: "修正依頼",
+    Verdict.REVIEW: "要確認",
+    Verdict.IGNORED: "対応不要",
+}
 FIELD_LABELS = (
     ("guarantor", "保証事業会社"),
     ("insurer", "保険会社"),
@@ -219,15 +226,43 @@ def outgoing_id(source_ids: list[str], action: str, sender: str) -> str:
     return f"<surety.{action}.{digest}@{domain}>"
 
 
-def compose(decision: Decision, mail: Mail, settings: Settings, now: datetime) -> list[Outgoing]:
-    """Every mail this decision sends: one per submission (none for ignored or held)."""
+@dataclass(frozen=True)
+class Redecision:
+    """A replay's context, for its mails to staff: the verdict of the decision it replaces
+    and that decision's staff mails (Message-ID, recipients)."""
+
+    earlier_verdict: str
+    earlier_staff: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def line(self, recipients: tuple[str, ...]) -> str:
+        """The line near the top of a replay's staff mail: a re-decision, and the earlier
+        mails to the same addresses it stands for (else the earlier verdict)."""
+        reached = {a.lower() for a in recipients}
+        ids = [i for i, to in self.earlier_staff if reached & {a.lower() for a in to}]
+        said = "この提出は、設定の変更後に再判定したものです。"
+        if ids:
+            return display.for_staff(f"{said}先にお送りしたメール（Message-ID: "
+                                     f"{', '.join(ids)}）に代わるものです。")
+        return f"{said[:-1]}（先の判定: {verdict_short(self.earlier_verdict)}）。"
+
+
+def verdict_short(verdict: str) -> str:
+    """A recorded verdict in a sentence (回付, 修正依頼, ...); an unknown one as it is."""
+    known = VERDICT_SHORT.get(Verdict(verdict)) if verdict in tuple(Verdict) else None
+    return known or display.for_staff(verdict) or "（なし）"
+
+
+def compose(decision: Decision, mail: Mail, settings: Settings, now: datetime,
+            redecision: Redecision | None = None) -> list[Outgoing]:
+    """Every mail this decision sends: one per submission (none for ignored or held).
+    ``redecision``: the decision is a replay's, and its staff mails say so."""
     out: list[Outgoing] = []
     many = len(decision.outcomes) > 1
     for index, outcome in enumerate(decision.outcomes):
         suffix = f"-{index + 1}" if many else ""
         if outcome.verdict in (Verdict.ROUTED, Verdict.REVIEW):
             action = f"{Action.FORWARD}{suffix}"
-            out.append(_to_staff(outcome, decision, mail, settings, now, action))
+            out.append(_to_staff(outcome, decision, mail, settings, now, action, redecision))
         elif outcome.verdict is Verdict.CORRECTION:
             action = f"{Action.REPLY}{suffix}"
             out.append(_correction(outcome, decision, mail, settings, now, action))
@@ -295,7 +330,7 @@ def _sender_label(mail: Mail) -> str:
 
 
 def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settings,
-              now: datetime, action: str) -> Outgoing:
+              now: datetime, action: str, redecision: Redecision | None = None) -> Outgoing:
     review = outcome.verdict is Verdict.REVIEW
     guarantee = GUARANTEE_LABELS[outcome.guarantee_type] if outcome.guarantee_type else None
     original = display.for_staff(mail.subject)
@@ -320,6 +355,7 @@ def _to_staff(outcome: Outcome, decision: Decision, mail: Mail, settings: Settin
         "to_staff.j2",
         title="電子保証 要確認" if review else "電子保証 受付",
         verdict=outcome.verdict.value,
+        redecided=redecision.line(outcome.route_to) if redecision else None,
         kind_label=KIND_LABELS[outcome.kind],
         guarantee_label=guarantee or "（判別できず）",
         verdict_label=VERDICT_LABELS[outcome.verdict],
@@ -513,7 +549,7 @@ def _notice(settings: Settings, now: datetime, *, sources: list[str], action: st
         headline=display.for_staff(headline), lines=[display.for_staff(s) for s in lines],
         sender=display.for_staff(about.sender), subject=display.for_staff(about.subject),
         received=about.received, message_id=display.for_staff(about.message_id),
-        attached=original is not None,
+        attached=original is not None, verdicts=[], items=[],
     )
     msg = EmailMessage()
     msg["From"] = Address(settings.smtp.sender_name, addr_spec=settings.smtp.sender)
@@ -550,7 +586,8 @@ def about(mail: Mail) -> NoticeSubject:
 def undeliverable_notice(decision: Decision, mail: Mail, settings: Settings, now: datetime, *,
                          failed_action: str, recipients: list[str], error: str) -> Outgoing:
     """Staff are told that a mail the daemon had to send was refused for good (5xx)."""
-    kind = {Action.REPLY: "差出人への修正依頼", Action.RECEIPT: "差出人への受領確認"}.get(
+    kind = {Action.REPLY: "差出人への修正依頼", Action.RECEIPT: "差出人への受領確認",
+            Action.REDECIDED: "職員への再判定のお知らせ"}.get(
         action_of(failed_action), "担当課への回付メール")
     subject_of = about(mail)
     original = display.masked(subject_of.subject, secrets_of(mail, decision))
@@ -581,6 +618,67 @@ def quarantine_notice(raw: bytes, subject_of: NoticeSubject, settings: Settings,
                f"「{settings.imap.folder}」に戻してください。"],
         about=subject_of, original=raw, problems=(Code.QUARANTINED,),
     )
+
+
+def redecided_notice(decision: Decision, mail: Mail, settings: Settings, now: datetime, *,
+                     earlier_verdict: str, earlier_id: str, recipients: tuple[str, ...],
+                     sent: list[Outgoing], action: str, message_id: str) -> Outgoing:
+    """Staff who were sent ``earlier_id`` are told that a replay changed the verdict:
+    the earlier verdict and the new one, the new one's problems (a correction, a review),
+    that the earlier mail is void and what was done instead (``sent``: the replay's
+    mails). Threaded under the earlier mail; nothing attached, no secret shown."""
+    secrets = secrets_of(mail, decision)
+    subject_of = about(mail)
+    shown_subject = display.masked(subject_of.subject, secrets)
+    old, new = verdict_short(earlier_verdict), verdict_short(decision.verdict.value)
+    known = Verdict(earlier_verdict) if earlier_verdict in tuple(Verdict) else None
+    items: list[str] = []
+    if decision.verdict in (Verdict.CORRECTION, Verdict.REVIEW):
+        for outcome in decision.outcomes:
+            for code in outcome.problems:
+                problem = _problem(code, settings, outcome)
+                items.append(f"{problem.to_staff}（{problem.code}）")
+    void = f"先にお送りしたメール（Message-ID: {earlier_id}）は無効です。"
+    if known is Verdict.ROUTED:
+        void += "この提出について手続きを進めないでください。"
+    elif known is Verdict.REVIEW:
+        void += "このメールについての確認は不要です。"
+    lines = [void]
+    to_staff = list(dict.fromkeys(a for out in sent if action_of(out.action) is Action.FORWARD
+                                  for a in out.recipients))
+    if any(action_of(out.action) is Action.REPLY for out in sent):
+        lines.append("差出人には、修正のうえ再提出いただくよう、修正依頼を返信しました。")
+    if to_staff:
+        lines.append(f"新しい判定のメールは {', '.join(to_staff)} にお送りしました。")
+    if decision.verdict is Verdict.IGNORED:
+        lines.append("電子保証の提出ではないと判定したため、差出人への返信は行っていません。")
+    parts = staff_parts(
+        "notice.j2", title="電子保証 再判定のお知らせ",
+        headline=f"下記のメールを、設定の変更後に再判定しました。判定が「{old}」から"
+                 f"「{new}」に変わりました。",
+        lines=[display.masked(display.for_staff(s), secrets) for s in lines],
+        verdicts=[("先の判定", VERDICT_LABELS.get(known, old) if known else old),
+                  ("新しい判定", VERDICT_LABELS.get(decision.verdict, new))],
+        items=[display.masked(s, secrets) for s in items],
+        sender=display.masked(display.for_staff(subject_of.sender), secrets),
+        subject=shown_subject, received=subject_of.received,
+        message_id=display.for_staff(subject_of.message_id), attached=False,
+    )
+    msg = EmailMessage()
+    msg["From"] = Address(settings.smtp.sender_name, addr_spec=settings.smtp.sender)
+    msg["To"] = to_header(recipients)
+    _set(msg, "Subject", f"【電子保証 再判定】{shown_subject or '（件名なし）'}")
+    msg["Date"] = format_datetime(now.astimezone(JST))
+    msg["Message-ID"] = message_id
+    _set(msg, "In-Reply-To", earlier_id)
+    _set(msg, "References", earlier_id)
+    msg["X-Surety-Kind"] = decision.kind.value
+    msg["X-Surety-Verdict"] = decision.verdict.value
+    msg["X-Surety-Problems"] = ",".join(decision.problems)
+    _set(msg, "X-Surety-Source", " ".join(decision.sources))
+    _set(msg, "X-Surety-Replaces", earlier_id)
+    _set_staff_body(msg, parts)
+    return Outgoing(action, recipients, msg)
 
 
 CHECK_SUBJECT = "【電子保証 受付】接続確認（テスト送信）"

@@ -341,6 +341,7 @@ class Action(enum.StrEnum):
     RECEIPT = "receipt"  # the acknowledgement (受領確認) of a routed message, to the contractor
     UNDELIVERABLE = "undeliverable"  # staff told that a mail was refused for good
     QUARANTINE = "quarantine"  # staff told that a message was set aside
+    REDECIDED = "redecided"  # staff told that a replay changed what they were sent
 
 
 # The mails to the contractor: each counted against the reply caps (replies.*).

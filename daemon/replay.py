@@ -1,7 +1,8 @@
 """``replay``: one message decided again with the current config, beside its recorded
 decision. Pure: which messages may be replayed, where to look for the original, the two
 decisions compared and shown, and the replay's mails (their own Message-IDs, naming the
-mails they replace). The command around it is :mod:`daemon.replayer`.
+mails they replace), with the 再判定 notices owed to staff whose earlier mail a changed
+verdict voids. The command around it is :mod:`daemon.replayer`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from datetime import datetime
 from email.message import EmailMessage
 
 from daemon import display
-from daemon.compose import Outgoing, outgoing_id
+from daemon.compose import Outgoing, Redecision, outgoing_id, redecided_notice
 from daemon.config import Settings
 from daemon.decide import History
-from daemon.model import Decision, EarlierSubmission, Outcome, Verdict
+from daemon.model import Action, Decision, EarlierSubmission, Mail, Outcome, Verdict, action_of
 from daemon.problems import Code
 
 # What is compared, in the order shown.
@@ -146,6 +147,33 @@ def as_replay(mails: Sequence[Outgoing], sources: Sequence[str], number: int,
             msg["X-Surety-Replaces"] = display.for_staff(" ".join(named))
         out.append(Outgoing(mail.action, mail.recipients, msg, originals=mail.originals))
     return out
+
+
+def staff_notices(decision: Decision, mail: Mail, settings: Settings, at: datetime, *,
+                  earlier: Redecision, sent: Sequence[Outgoing], number: int
+                  ) -> list[Outgoing]:
+    """The 再判定 notices of a replay that changed the verdict: each staff address an
+    earlier staff mail went to is told once, threaded under that mail, unless one of the
+    replay's own staff mails (``sent``) goes to it. None when the verdict is the same."""
+    if earlier.earlier_verdict == decision.verdict.value:
+        return []
+    told = {a.lower() for out in sent if action_of(out.action) is Action.FORWARD
+            for a in out.recipients}
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    for out_id, recipients in earlier.earlier_staff:
+        left = tuple(a for a in dict.fromkeys(recipients) if a.lower() not in told)
+        told |= {a.lower() for a in left}
+        if left:
+            groups.append((out_id, left))
+    notices = []
+    for index, (out_id, left) in enumerate(groups):
+        action = (f"{Action.REDECIDED}-{index + 1}" if len(groups) > 1
+                  else str(Action.REDECIDED))
+        notices.append(redecided_notice(
+            decision, mail, settings, at, earlier_verdict=earlier.earlier_verdict,
+            earlier_id=out_id, recipients=left, sent=list(sent), action=action,
+            message_id=replay_id(decision.sources, number, action, settings.smtp.sender)))
+    return notices
 
 
 class AsOf:

@@ -4,7 +4,8 @@ the current config, shown beside its recorded decision, and acted on only with
 
 Without ``--apply`` nothing is sent, moved or written: the state file is opened read-only
 and every folder with EXAMINE. With it, and a decision that changed, the new mails are
-queued with the replay in one transaction and sent exactly once (:mod:`daemon.delivery`),
+queued with the replay in one transaction, beside the 再判定 notices to staff whose
+earlier mail a changed verdict voids, and sent exactly once (:mod:`daemon.delivery`),
 the message is moved to its new verdict's folder, and only then does its record take the
 new decision: a run stopped half-way is finished by ``--apply`` again, with the same
 Message-IDs. What is compared and shown, and the replay's mails, are
@@ -23,7 +24,7 @@ from functools import partial
 import structlog
 
 from daemon import display
-from daemon.compose import compose
+from daemon.compose import Redecision, compose
 from daemon.config import Settings
 from daemon.decide import finalize
 from daemon.delivery import Delivery, Sender
@@ -32,7 +33,16 @@ from daemon.log import masked
 from daemon.mailbox import Box, Fetched
 from daemon.model import Decision, Mail
 from daemon.process import protect_secrets, read_mail
-from daemon.replay import AsOf, Summary, as_replay, changes, refusal, render, search_folders
+from daemon.replay import (
+    AsOf,
+    Summary,
+    as_replay,
+    changes,
+    refusal,
+    render,
+    search_folders,
+    staff_notices,
+)
 from daemon.replay import message_id as recorded_id
 from daemon.sandbox import decide_in_child
 from daemon.store import Store
@@ -140,8 +150,14 @@ class Replayer:
         assert self.outbox is not None, "applying needs the outbox"
         number = begun.number if begun is not None else self.store.replays.next_number(row.id)
         replaces = self.store.replays.earlier_mails(row.id)
-        mails = as_replay(compose(decision, mail, settings, at), decision.sources, number,
-                          replaces, settings.smtp.sender)
+        earlier = Redecision(str(chosen.decision.get("verdict") or ""), tuple(
+            (m.out_message_id, m.recipients)
+            for m in self.store.replays.earlier_staff_mails(row.id)))
+        mails = as_replay(compose(decision, mail, settings, at, earlier), decision.sources,
+                          number, replaces, settings.smtp.sender)
+        notices = staff_notices(decision, mail, settings, at, earlier=earlier, sent=mails,
+                                number=number)
+        mails += notices
         replay = self.store.replays.begin(
             row.id, at, Summary.from_json(chosen.decision).to_json(),
             Summary.of(decision).to_json(),
@@ -162,11 +178,14 @@ class Replayer:
         log.info("replay.applied", verdict=decision.verdict.value, number=number,
                  problems=list(decision.problems), route_to=list(decision.route_to),
                  out_message_ids=[m.message_id for m in mails], replaces=replaces,
-                 folder=target)
+                 staff_told=[m.message_id for m in notices], folder=target)
         sent = ", ".join(_shown(m.message_id) for m in mails) or "none"
         self.say(f"applied: mails sent: {sent}; filed in {_shown(target)}")
         if replaces:  # they are not withdrawn: whoever got them may need telling
             self.say(f"they replace: {', '.join(map(_shown, replaces))}")
+        told = list(dict.fromkeys(a for n in notices for a in n.recipients))
+        if told:
+            self.say(f"staff told of the change: {', '.join(map(_shown, told))}")
         return Exit.DONE
 
 

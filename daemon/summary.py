@@ -61,6 +61,7 @@ ACTIONS = {
     Action.REPLY.value: "差出人への修正依頼",
     Action.UNDELIVERABLE.value: "送信できなかった旨の職員への通知",
     Action.QUARANTINE.value: "処理エラーの職員への通知",
+    Action.REDECIDED.value: "再判定の職員への通知",
 }
 
 _templates = Environment(

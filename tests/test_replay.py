@@ -5,10 +5,12 @@ in tests/test_stack_replay.py."""
 from __future__ import annotations
 
 import email
+import html as html_escape
 import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage, Message
 from email.policy import default
 from pathlib import Path
 
@@ -20,10 +22,12 @@ from samples import mails
 from structlog.testing import capture_logs
 
 from daemon import cli, config
-from daemon.compose import copy_address
+from daemon import problems as catalogue
+from daemon.compose import Redecision, copy_address
 from daemon.config import Settings
 from daemon.outbox import SendError
-from daemon.replay import Summary, changes, message_id, refusal, render
+from daemon.problems import Code
+from daemon.replay import Summary, changes, message_id, refusal, render, replay_id
 from daemon.replayer import Exit, Replayer
 from daemon.service import Intake
 from daemon.store import Store
@@ -31,6 +35,8 @@ from daemon.store import Store
 JST = timezone(timedelta(hours=9))
 IN_TIME = datetime(2026, 3, 10, 10, 0, tzinfo=JST)  # before the cut-off of 2026-03-31
 CONTRACTOR = "t-yamada@yamada-kensetsu.example.co.jp"
+NOTICE_SUBJECT = "【電子保証 再判定】"
+REDECIDED = "この提出は、設定の変更後に再判定したものです。"
 
 ROUTED = Summary("legacy-pdf", "routed", "contract", (), (stack.CONTRACT_STAFF,), "")
 CORRECTION = Summary("legacy-pdf", "correction", "contract", ("legacy-deadline-passed",),
@@ -160,6 +166,26 @@ def office(tmp_path: Path) -> Iterator[Office]:
     assert multiprocessing.active_children() == []
 
 
+def _notices(office: Office | Fresh) -> list[Message]:
+    """The 再判定 notices sent (to any staff address)."""
+    return [h.message for h in office.outbox.taken
+            if str(h.message["Subject"]).startswith(NOTICE_SUBJECT)]
+
+
+def _forwards(office: Office, address: str) -> list[Message]:
+    """The staff mails (routed, review) sent to this address: not the notices."""
+    return [m for m in office.outbox.to(address)
+            if not str(m["Subject"]).startswith(NOTICE_SUBJECT)]
+
+
+def _parts(msg: Message) -> tuple[str, str]:
+    """A staff mail's text and HTML parts."""
+    assert isinstance(msg, EmailMessage)
+    text, html = msg.get_body(("plain",)), msg.get_body(("html",))
+    assert text is not None and html is not None
+    return str(text.get_content()), str(html.get_content())
+
+
 def _later(office: Office) -> Settings:
     """The office moved its cut-off back: the policy arrived after it."""
     return _settings(Path(office.settings.state.path), "2026-03-01")
@@ -187,6 +213,7 @@ def test_an_unchanged_decision_says_no_change_even_with_apply(office: Office) ->
     assert office.said[-1] == "no change"
     assert office.dump() == before
     assert len(office.outbox.taken) == 1
+    assert _notices(office) == []
 
 
 def test_apply_sends_the_correction_once_naming_the_mail_it_replaces(office: Office) -> None:
@@ -205,9 +232,13 @@ def test_apply_sends_the_correction_once_naming_the_mail_it_replaces(office: Off
     assert correction["Message-ID"] not in (forward["Message-ID"], original)
     assert office.folder("routed") == []
     assert office.folder("correction") == [original]
-    assert office.said[-1] == f"they replace: {forward['Message-ID']}"
+    assert office.said[-2] == f"they replace: {forward['Message-ID']}"
+    assert office.said[-1] == f"staff told of the change: {stack.CONTRACT_STAFF}"
     [applied] = [e for e in logs if e["event"] == "replay.applied"]
-    assert applied["out_message_ids"] == [correction["Message-ID"]]
+    [notice] = _notices(office)
+    assert applied["out_message_ids"] == [correction["Message-ID"],
+                                          notice["Message-ID"].strip()]
+    assert applied["staff_told"] == [notice["Message-ID"].strip()]
     row = office.store.db.row("SELECT verdict, problems FROM messages WHERE message_id=?",
                               (original,))
     assert row is not None and tuple(row) == ("correction", "legacy-deadline-passed")
@@ -230,9 +261,10 @@ def test_a_second_change_replaces_the_first_replays_mail(office: Office) -> None
     assert office.replay(original, apply=True, settings=_later(office)) == Exit.DONE
     [correction] = office.outbox.to(CONTRACTOR)
     assert office.replay(original, apply=True) == Exit.DONE
-    staff = office.outbox.to(stack.CONTRACT_STAFF)
+    staff = _forwards(office, stack.CONTRACT_STAFF)
     assert len(staff) == 2
     assert staff[1]["X-Surety-Replaces"].strip() == correction["Message-ID"]
+    assert len(_notices(office)) == 1  # the first change's; the second sent a forward
     assert staff[1]["Message-ID"] != first["Message-ID"]
     assert office.folder("routed") == [original]
 
@@ -252,7 +284,9 @@ def test_a_send_that_fails_for_now_is_finished_by_a_second_apply(office: Office)
     office.now += timedelta(hours=1)
     assert office.replay(original, apply=True, settings=later) == Exit.DONE
     [correction] = office.outbox.to(CONTRACTOR)
-    assert [r["out_message_id"] for r in queued] == [correction["Message-ID"]]
+    [notice] = _notices(office)
+    assert [r["out_message_id"] for r in queued] == [correction["Message-ID"],
+                                                     notice["Message-ID"].strip()]
     assert office.folder("correction") == [original]
     assert [r["applied"] for r in office.store.db.rows("SELECT applied FROM replays")] == [1]
 
@@ -456,3 +490,136 @@ def test_a_replay_does_not_replace_a_submission_that_came_after_it(office: Offic
     body = again.get_body(preferencelist=("plain",))
     assert body is not None
     assert "■ 再提出" not in body.get_content()  # no section naming the later one
+
+
+# --- staff told of a replay (the 再判定 notice, the re-decision line) -------------------
+
+def test_routed_to_correction_tells_the_earlier_staff_once_threaded(office: Office) -> None:
+    """The contract staff who got the forward get one notice: threaded under it, naming
+    it in X-Surety-Replaces, the verdicts in Japanese, the problem's staff text, and that
+    the forward is void; a second --apply sends nothing more."""
+    [original] = office.folder("routed")
+    [forward] = [h.message for h in office.outbox.taken]
+    later = _later(office)
+    assert office.replay(original, apply=True, settings=later) == Exit.DONE
+    [handed] = [h for h in office.outbox.taken
+                if str(h.message["Subject"]).startswith(NOTICE_SUBJECT)]
+    notice, forward_id = handed.message, str(forward["Message-ID"]).strip()
+    assert handed.recipients == (stack.CONTRACT_STAFF,)
+    assert notice["In-Reply-To"].strip() == forward_id
+    assert notice["References"].strip() == forward_id
+    assert notice["X-Surety-Replaces"].strip() == forward_id
+    assert notice["Message-ID"].strip() == replay_id([original], 1, "redecided",
+                                                     stack.SENDER)
+    assert notice["Subject"] == f"{NOTICE_SUBJECT}{forward_subject(office)}"
+    assert notice["X-Surety-Verdict"] == "correction"
+    assert not notice.is_multipart() or all(
+        p.get_content_disposition() != "attachment" for p in notice.walk())
+    text, html = _parts(notice)
+    void = (f"先にお送りしたメール（Message-ID: {forward_id}）は無効です。"
+            "この提出について手続きを進めないでください。")
+    staff_text = catalogue.get(Code.LEGACY_DEADLINE_PASSED).to_staff.format(
+        legacy_pdf_until="2026年3月1日")
+    for part, shown in ((text, void), (html, html_escape.escape(void, quote=False))):
+        assert "判定が「回付」から「修正依頼」に変わりました。" in part
+        assert shown in part
+        assert f"{staff_text}（legacy-deadline-passed）" in part
+        assert "差出人には、修正のうえ再提出いただくよう、修正依頼を返信しました。" in part
+    assert "  先の判定　: 担当課へ回付" in text
+    assert "  新しい判定: 修正依頼を返信" in text
+
+    assert office.replay(original, apply=True, settings=later) == Exit.DONE
+    assert office.said[-1] == "no change"
+    assert len(_notices(office)) == 1
+
+
+def forward_subject(office: Office) -> str:
+    """The routed message's own subject, as the notice shows it."""
+    [stored] = office.box.held(office.settings.imap.folders.correction)
+    return str(stored["Subject"])
+
+
+def test_correction_to_routed_sends_the_forward_saying_so_and_no_notice(
+        office: Office) -> None:
+    """Back to routed: the new forward says near the top, in both parts, that it is a
+    re-decision; no notice (the forward is what staff get)."""
+    [original] = office.folder("routed")
+    assert office.replay(original, apply=True, settings=_later(office)) == Exit.DONE
+    assert len(_notices(office)) == 1
+    assert office.replay(original, apply=True) == Exit.DONE
+    assert len(_notices(office)) == 1
+    first, again = _forwards(office, stack.CONTRACT_STAFF)
+    text, html = _parts(again)
+    line = f"{REDECIDED[:-1]}（先の判定: 修正依頼）。"
+    assert text.splitlines()[:2] == ["電子保証の提出を受け付けました。内容をご確認ください。",
+                                     line]
+    assert line in html
+    assert REDECIDED not in _parts(first)[0]  # only a replay's mails say it
+
+
+def test_a_replays_staff_mail_to_the_same_address_names_the_mail_it_stands_for() -> None:
+    """The line names the earlier staff mails to the same address (any case), else says
+    the earlier verdict; a stranger's text in it is escaped."""
+    redecision = Redecision("routed", (("<f1@x>", ("Keiyaku@City.example.jp",)),
+                                       ("<f2@x>", ("other@city.example.jp",))))
+    assert redecision.line(("keiyaku@city.example.jp",)) == (
+        "この提出は、設定の変更後に再判定したものです。"
+        "先にお送りしたメール（Message-ID: <f1@x>）に代わるものです。")
+    assert redecision.line(("third@city.example.jp",)) == (
+        "この提出は、設定の変更後に再判定したものです（先の判定: 回付）。")
+    odd = Redecision("odd\x1b[2J", ())
+    assert "\x1b" not in odd.line(("a@b",))
+
+
+def test_a_dsure_replay_notice_shows_no_secret(fresh: Fresh) -> None:
+    """A D-Sure key mail routed, then the route no longer accepted: the notice to the
+    contract staff carries no 認証キー in its subject, text or HTML."""
+    from conftest import assert_no_secrets  # noqa: PLC0415
+
+    raw = mails.dsure_key_mail(in_body=True, charset="utf-8")
+    fresh.box.deliver(raw)
+    assert fresh.run() == {"routed": 1}
+    fresh.now += timedelta(minutes=5)
+    fresh.run()  # its own copy
+    fresh.settings = config.parse(stack.office_config(
+        Path(fresh.settings.state.path),
+        policy='accept = ["confirmation-system", "legacy-pdf"]'))
+    status, said = fresh.replay(_id(raw))
+    assert status == Exit.DONE, said
+    [handed] = [h for h in fresh.outbox.taken
+                if str(h.message["Subject"]).startswith(NOTICE_SUBJECT)]
+    assert handed.recipients == (stack.CONTRACT_STAFF,)
+    text, html = _parts(handed.message)
+    assert_no_secrets(handed.raw.decode("utf-8", "replace") + text + html)
+    assert "判定が「回付」から「修正依頼」に変わりました。" in text
+
+
+def test_an_address_the_replays_own_staff_mail_reaches_gets_no_notice(
+        tmp_path: Path) -> None:
+    """An earlier review mail went to the review and contract addresses; the new decision
+    routes to the contract staff: only the review address is told (the contract staff get
+    the new forward). The same verdict as before: no notice at all."""
+    from daemon.compose import compose  # noqa: PLC0415
+    from daemon.decide import decide  # noqa: PLC0415
+    from daemon.read import read_message  # noqa: PLC0415
+    from daemon.replay import staff_notices  # noqa: PLC0415
+
+    settings = _settings(tmp_path / "state.sqlite3", "2026-03-31")
+    mail = read_message(mails.dsure_key_mail(in_body=True, charset="utf-8"))
+    decision = decide(mail, settings, can_wait=False)
+    assert decision.route_to == (stack.CONTRACT_STAFF,)
+    sent = compose(decision, mail, settings, IN_TIME)
+    earlier = Redecision("review", (("<f@x>", (stack.REVIEW, stack.CONTRACT_STAFF)),))
+    [notice] = staff_notices(decision, mail, settings, IN_TIME, earlier=earlier, sent=sent,
+                             number=2)
+    assert notice.recipients == (stack.REVIEW,)
+    assert notice.action == "redecided"
+    assert notice.message_id == replay_id(decision.sources, 2, "redecided", stack.SENDER)
+    text, _ = _parts(notice.message)
+    assert "判定が「要確認」から「回付」に変わりました。" in text
+    assert "このメールについての確認は不要です。" in text
+    assert f"新しい判定のメールは {stack.CONTRACT_STAFF} にお送りしました。" in text
+    assert "判定の理由" not in text  # a routed decision has no problems to explain
+    same = Redecision("routed", earlier.earlier_staff)
+    assert staff_notices(decision, mail, settings, IN_TIME, earlier=same, sent=sent,
+                         number=2) == []

@@ -1,7 +1,8 @@
 """``replay MESSAGE-ID`` on the real mail stack: a legacy PDF policy routed under one
 cut-off, replayed after the office moved the cut-off back. Shown, nothing changes; with
---apply, the correction goes out once naming the staff mail it replaces, and the message
-moves; a second --apply has nothing to do.
+--apply, the correction goes out once naming the staff mail it replaces, the staff who got
+that mail are told once (the 再判定 notice, threaded under it), and the message moves; a
+second --apply has nothing to do.
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ CONTRACTOR = "t-yamada@yamada-kensetsu.example.co.jp"
 
 def _message_id(raw: bytes) -> str:
     return str(email.message_from_bytes(raw, policy=email.policy.default)["Message-ID"])
+
+
+def forward_subject(raw: bytes) -> str:
+    """The submission's own subject, as the notice shows it (on one line)."""
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    return " ".join(str(parsed["Subject"]).split())
 
 
 def _dump(path: Path) -> list[str]:
@@ -89,7 +96,23 @@ def test_replay_shows_the_change_then_applies_it_once(office: Office) -> None:
     assert correction.header("X-Surety-Verdict") == "correction"
     assert correction.problems == ["legacy-deadline-passed"]
     assert correction.header("Message-ID") not in (forward.header("Message-ID"), original)
-    assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1  # nothing more to staff
+    # The contract staff who got the forward are told, once, threaded under it.
+    first, notice = stack.mailbox(stack.CONTRACT_STAFF)
+    forward_id = forward.header("Message-ID")
+    assert first.header("Message-ID") == forward_id
+    assert notice.header("Subject") == f"【電子保証 再判定】{forward_subject(raw)}"
+    assert notice.header("In-Reply-To") == forward_id
+    assert notice.header("References") == forward_id
+    assert notice.header("X-Surety-Replaces") == forward_id
+    assert notice.header("Message-ID") not in (forward_id, correction.header("Message-ID"))
+    text = notice.message.get_body(("plain",))
+    assert text is not None
+    body = str(text.get_content())
+    assert "判定が「回付」から「修正依頼」に変わりました。" in body
+    assert (f"先にお送りしたメール（Message-ID: {forward_id}）は無効です。"
+            "この提出について手続きを進めないでください。") in body
+    assert_no_secrets(body)
+    assert f"staff told of the change: {stack.CONTRACT_STAFF}" in applied.stdout
     folders = stack.folders(stack.INTAKE)
     assert folders.get("Surety/Routed", 0) == 0
     assert folders["Surety/Correction"] == 1
@@ -101,6 +124,7 @@ def test_replay_shows_the_change_then_applies_it_once(office: Office) -> None:
     assert again.stdout.strip().endswith("no change")
     assert stack.wait_for_delivery()
     assert len(stack.captured()) == 1
+    assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 2  # no second notice
     assert stack.folders(stack.INTAKE)["Surety/Correction"] == 1
 
     # The copies of what the daemon sent are filed as sent by the next run, as ever.

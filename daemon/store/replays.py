@@ -16,6 +16,7 @@ from daemon.store.db import Database
 from daemon.store.messages import MessageRow, _row
 
 Planned = tuple[str, str, tuple[str, ...]]  # (action, Message-ID, recipients)
+_REPLACED = (Action.FORWARD, Action.REPLY)  # what a replay's mails replace: not notices
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,16 @@ class Begun:
     number: int
     at: datetime
     out_message_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SentMail:
+    """A mail the message caused, as the outgoing table records it."""
+
+    action: str
+    out_message_id: str
+    recipients: tuple[str, ...]
+    state: str
 
 
 def _decision(row: sqlite3.Row) -> dict[str, object]:
@@ -70,18 +81,32 @@ class Replays:
         """The Message-IDs of the mails the message's current decision sent (its staff
         mails and replies; not notices): those of its last finished replay, else those
         its first decision queued."""
+        return [mail.out_message_id for mail in self._earlier(message)
+                if action_of(mail.action) in _REPLACED]
+
+    def earlier_staff_mails(self, message: int) -> list[SentMail]:
+        """The staff mails (forwards: routed or review) of the message's current decision,
+        each with its recipients; one refused for good reached nobody and is left out."""
+        return [mail for mail in self._earlier(message)
+                if action_of(mail.action) is Action.FORWARD and mail.state != "failed"]
+
+    def _earlier(self, message: int) -> list[SentMail]:
+        """Every mail the message's current decision sent: those of its last finished
+        replay, else those its first decision queued (none of a replay's)."""
+        rows = self._db.rows("SELECT action, out_message_id, recipients, state FROM outgoing"
+                             " WHERE message=? ORDER BY id", (message,))
+        mails = {r["out_message_id"]: SentMail(r["action"], r["out_message_id"],
+                                                tuple(json.loads(r["recipients"] or "[]")),
+                                                r["state"]) for r in rows}
         last = self._db.row(
             "SELECT out_message_ids FROM replays WHERE message=? AND applied=1"
             " ORDER BY id DESC LIMIT 1", (message,))
         if last is not None:
-            return list(json.loads(last["out_message_ids"]))
+            return [mails[i] for i in json.loads(last["out_message_ids"]) if i in mails]
         replayed = {i for r in self._db.rows(
             "SELECT out_message_ids FROM replays WHERE message=?", (message,))
             for i in json.loads(r["out_message_ids"])}
-        rows = self._db.rows("SELECT action, out_message_id FROM outgoing WHERE message=?"
-                             " ORDER BY id", (message,))
-        return [r["out_message_id"] for r in rows if r["out_message_id"] not in replayed
-                and action_of(r["action"]) in (Action.FORWARD, Action.REPLY)]
+        return [m for i, m in mails.items() if i not in replayed]
 
     def begun(self, message: int) -> Begun | None:
         """The message's replay applied but not finished, if any."""
