@@ -62,6 +62,9 @@ def run_forever(intake: Intake, notifier: Notifier | None = None,
 
     try:
         while not stop.is_set():
+            # A session begun (or refused) now answers the poll that was due: a server
+            # that refuses is tried again at the next one, not as fast as the loop turns.
+            due.clear()
             _session(intake, due, notifier, waiting)
             while not waiting():  # the next try: at the next poll
                 stop.wait(1.0)

@@ -226,6 +226,34 @@ def test_smtp_login_against_a_server_without_auth(office: Office) -> None:
     assert stack.mailbox(stack.REVIEW) == []
 
 
+@pytest.mark.parametrize("right", [True, False], ids=["right password", "wrong password"])
+def test_smtp_login_on_a_server_that_asks_for_one(office: Office, right: bool) -> None:
+    """Postfix's AUTH port (nothing taken without a login; SASL by Dovecot): the right
+    password logs in and the test mail goes; a wrong one is refused, exit 7, named, and
+    nothing is sent."""
+    _edit(office, "port = 25\n", "port = 2528\n")
+    _edit(office, f'sender = "{stack.SENDER}"',
+          f'sender = "{stack.SENDER}"\nusername = "{USER}"\n'
+          'password_env = "SURETY_TEST_SMTP_PASSWORD"')
+    password = stack.PASSWORD if right else "not-the-smtp-password"
+    result = _check(office, "--send-test", env={"SURETY_TEST_SMTP_PASSWORD": password})
+    assert password not in result.stdout + result.stderr
+    if right:
+        assert result.returncode == 0, result.stdout
+        assert any(line.startswith(f"ok   SMTP login as {USER}") for line in result.lines)
+        stack.wait_for_queue()
+        [mail] = stack.mailbox(stack.REVIEW)
+        assert mail.header("Subject") == "【電子保証 受付】接続確認（テスト送信）"
+        return
+    assert result.returncode == 7, result.stdout
+    [line] = result.failed()
+    assert line.startswith(f"FAIL SMTP login: SMTP login refused for {USER}"), line
+    assert "535" in line
+    assert not any(line.startswith("ok   SMTP test mail") for line in result.lines)
+    stack.wait_for_queue()
+    assert stack.mailbox(stack.REVIEW) == []
+
+
 def test_a_refused_test_mail(office: Office) -> None:
     """A review address the server refuses at RCPT: exit 7, the server's answer shown."""
     refused = f"nobody@{stack.CLOSED_DOMAIN}"

@@ -26,11 +26,13 @@ import stack
 from conftest import Office
 from fakes import FakeMailbox, FakeOutbox
 from samples import mails
+from structlog.testing import capture_logs
 
 import daemon
 from daemon import config
 from daemon.compose import copy_address
 from daemon.config import ConfigError, Settings
+from daemon.mailbox import MailboxError
 from daemon.notify import Notifier
 from daemon.schedule import run_forever, status
 from daemon.service import Intake
@@ -197,6 +199,40 @@ def test_the_watchdog_hears_nothing_while_the_loop_is_stuck(
     assert seen["stuck"] == []  # nothing while stuck on the message
     assert "WATCHDOG=1" in seen["after"]
     assert any(m.startswith("STATUS=last poll ") and "routed 1" in m for m in seen["after"])
+
+
+def test_a_server_that_went_away_is_tried_once_a_poll(settings: Settings) -> None:
+    """The session lost while waiting, and the server refusing every connection after:
+    one try at each fallback poll, not a try (and a log line) as fast as the loop turns."""
+    fast = settings.model_copy(update={"imap": settings.imap.model_copy(
+        update={"poll_seconds": 1})})
+    store = Store(fast.state.path)
+    box = FakeMailbox(fast.imap.folder, datetime.now(UTC))
+    tries = Counter[str]()
+
+    def lost(_seconds: float, _interrupt: Callable[[], bool]) -> bool:
+        raise MailboxError("IMAP session lost while waiting: socket error: EOF")
+
+    box.wait_for_news = lost  # type: ignore[method-assign]
+
+    def connect() -> FakeMailbox:
+        tries["connect"] += 1
+        if tries["connect"] > 1:
+            raise MailboxError("IMAP connection to localhost:143 failed: Connection refused")
+        return box
+
+    intake = Intake(fast, store, connect=connect,
+                    outbox=FakeOutbox(box, copy_address(fast)), workers=1)
+    threading.Timer(3.5, intake.stopping.set).start()
+    try:
+        with capture_logs() as logged:
+            run_forever(intake, Notifier({}))
+    finally:
+        intake.close()
+        store.close()
+    unavailable = [e for e in logged if e["event"] == "imap.unavailable"]
+    assert 2 <= tries["connect"] <= 5, tries  # at 0 s, then about once a second
+    assert len(unavailable) == tries["connect"]
 
 
 def test_a_password_may_come_as_a_systemd_credential(

@@ -23,6 +23,7 @@ Usage: stackctl.py start|stop|status|wait [--timeout S] [--python PY] [SERVICE .
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -247,12 +248,44 @@ def stop_postfix() -> None:
         _must("postfix", "stop")
 
 
+# The process titles of the stack's Dovecot (instance_name in dovecot.conf.in).
+DOVECOT_TITLE = "dovecot-surety-mailstack/"
+
+
 def stop_dovecot() -> None:
-    """Stop the stack's Dovecot instance (TERM, up to 5 s)."""
+    """Stop the stack's Dovecot instance (TERM, up to 5 s), and with it the sessions of
+    its clients: a master that stops leaves a logged-in imap process (and the imap-login
+    that carries its TLS) serving its client for up to half a minute more, so a test
+    taking the server away would see the client go on as if nothing happened."""
     done = _run("start-stop-daemon", "--stop", "--quiet", "--oknodo", "--retry", "TERM/5",
                 "--pidfile", str(DOVECOT_PID), "--exec", _dovecot())
     if done.returncode != 0:
         raise StackError(f"Dovecot (pid file {DOVECOT_PID}) did not stop")
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = _titled(DOVECOT_TITLE)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + STOP_SECONDS
+        while (left := [pid for pid in left if _alive(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not left:
+            break
+
+
+def _titled(prefix: str) -> list[int]:
+    """The live processes whose title (command line) begins with ``prefix``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith(prefix) and _alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
 
 
 def stop_capture() -> None:
