@@ -307,6 +307,12 @@ def _verdict(mail: Mail, settings: Settings, *, can_wait: bool, sources: tuple[s
     if _unpaired_password(mail, cls):
         outcomes = [replace(outcomes[0], problems=(Code.UNPAIRED_PASSWORD,),
                             verdict=Verdict.REVIEW, route_to=tuple(settings.routing.review))]
+    if answers_receipt(mail) and any(o.verdict is Verdict.CORRECTION for o in outcomes):
+        # A contractor answering the receipt quotes what it names (保証契約番号, 工事名):
+        # never asked to complete a submission that is only a quotation; a person looks.
+        outcomes = [replace(o, verdict=Verdict.REVIEW, route_to=tuple(settings.routing.review),
+                            problems=(Code.REPLY_TO_RECEIPT, *o.problems))
+                    if o.verdict is Verdict.CORRECTION else o for o in outcomes]
     verdict = overall([o.verdict for o in outcomes])
     reason = ",".join(dict.fromkeys(
         c for o in outcomes for c in o.problems if catalogue.effect(c) is Effect.REVIEW))
@@ -314,6 +320,17 @@ def _verdict(mail: Mail, settings: Settings, *, can_wait: bool, sources: tuple[s
     if receipt_to is not None:
         outcomes = [replace(o, acknowledged=True) for o in outcomes]
     return Decision(verdict, tuple(outcomes), reason, sources, receipt_to=receipt_to)
+
+
+# The Message-IDs of the daemon's receipts (compose.outgoing_id with Action.RECEIPT).
+_RECEIPT_ID = re.compile(r"<surety\.receipt\.[0-9a-f]{32}@", re.IGNORECASE)
+
+
+def answers_receipt(mail: Mail) -> bool:
+    """The mail answers one of the daemon's receipts (In-Reply-To or References names
+    it), so the text it quotes is the receipt's."""
+    return any(_RECEIPT_ID.search(value)
+               for name in ("In-Reply-To", "References") for value in mail.header_all(name))
 
 
 def receipt_address(mail: Mail, settings: Settings) -> str | None:

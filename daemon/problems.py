@@ -66,6 +66,7 @@ class Code(enum.StrEnum):
     SYSTEM_NOTICE = "system-notice"
     NO_REPLY_ADDRESS = "no-reply-address"
     INSURER_UNKNOWN = "insurer-unknown"
+    REPLY_TO_RECEIPT = "reply-to-receipt"
 
 
 @dataclass(frozen=True)
@@ -284,6 +285,11 @@ _ALL = (
     Problem(
         Code.NO_REPLY_ADDRESS, Effect.REVIEW,
         "返信先にできる差出人のアドレスが無い（または当課自身のアドレスである）ため、修正依頼を返信できませんでした。",
+    ),
+    Problem(
+        Code.REPLY_TO_RECEIPT, Effect.REVIEW,
+        "当課がお送りした受領確認への返信です。引用された受領確認の記載は提出と見なさず、"
+        "修正依頼は返信していません。内容をご確認ください。",
     ),
     Problem(
         Code.INSURER_UNKNOWN, Effect.REVIEW,

@@ -329,3 +329,48 @@ def test_the_senders_text_is_quoted_as_a_reply_quotes_it(on: Settings) -> None:
     assert "AbCd1234EfGh" not in wire
     assert "evil.example.com" not in wire
     assert "\u202e" not in wire and "\\u202e" not in wire
+
+
+_REPLY_STYLES = {
+    # Thunderbird, Gmail: the receipt quoted line by line.
+    "quoted": lambda text: "ご連絡ありがとうございます。承知しました。\n\n"
+              + "\n".join(f"> {line}" for line in text.splitlines()),
+    # Outlook: the receipt below a header block, not quoted.
+    "outlook": lambda text: "ご連絡ありがとうございます。\n\n-----Original Message-----\n"
+               "From: 電子保証受付（自動送信） <surety-intake@city.example.jp>\n\n" + text,
+    # A mobile client: a line of thanks, the quotation dropped.
+    "bare": lambda _text: "承知いたしました。よろしくお願いいたします。",
+}
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
+@pytest.mark.parametrize("style", list(_REPLY_STYLES))
+@pytest.mark.parametrize("threading", ["In-Reply-To", "References"])
+def test_a_reply_to_the_receipt_is_never_answered_with_a_correction(
+        route: str, style: str, threading: str, on: Settings) -> None:
+    """A contractor answering the receipt quotes its 保証契約番号 and 工事名: that is no
+    submission to complete. Threaded to the receipt (by In-Reply-To, or by References
+    only, as some clients write), it gets no correction, never a receipt, and goes to a
+    person only when it would have drawn a correction; the same text not threaded to a
+    receipt is decided as any mail (here: a correction, or review)."""
+    make = ROUTES[route][0]
+    mail, _, out = _decide(make(), on)
+    [receipt] = _receipts(out)
+    receipt_id = _parsed(receipt)[0]["Message-ID"]
+    body = _REPLY_STYLES[style](_parsed(receipt)[1])
+    headers = ({"In-Reply-To": receipt_id, "References": f"{mail.message_id} {receipt_id}"}
+               if threading == "In-Reply-To" else
+               {"References": f"{mail.message_id} {receipt_id}"})
+    answer = mails.build(from_=f"山田 太郎 <{YAMADA}>", to="keiyaku@city.example.jp",
+                         subject=f"Re: {_parsed(receipt)[0]['Subject']}", body=body,
+                         headers=headers)
+    _, again, replies = _decide(answer, on, can_wait=False)
+    assert again.verdict is not Verdict.CORRECTION
+    assert [m.action for m in replies if m.action != "forward"] == []
+    assert again.verdict in (Verdict.REVIEW, Verdict.IGNORED), again.problems
+    unthreaded = mails.build(from_=f"山田 太郎 <{YAMADA}>", to="keiyaku@city.example.jp",
+                             subject="Re: 受領確認", body=body)
+    _, alone, _ = _decide(unthreaded, on, can_wait=False)
+    if alone.verdict is Verdict.CORRECTION:  # what the threading rule turns to review
+        assert again.verdict is Verdict.REVIEW
+        assert "reply-to-receipt" in again.problems
