@@ -18,6 +18,7 @@ import enum
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 
@@ -31,7 +32,7 @@ from daemon.delivery import Delivery, Sender
 from daemon.lifecycle import secrets_of
 from daemon.log import masked
 from daemon.mailbox import Box, Fetched
-from daemon.model import Decision, Mail
+from daemon.model import Decision, Mail, NoReceipt
 from daemon.process import protect_secrets, read_mail
 from daemon.replay import (
     AsOf,
@@ -150,6 +151,12 @@ class Replayer:
         assert self.outbox is not None, "applying needs the outbox"
         number = begun.number if begun is not None else self.store.replays.next_number(row.id)
         replaces = self.store.replays.earlier_mails(row.id)
+        if decision.receipt_to is not None and self.store.replays.receipted(row.id):
+            # Routed again (another section, a correction reversed): the contractor had
+            # the receipt of this message once, and gets no second one.
+            decision = replace(decision, receipt_to=None, no_receipt=NoReceipt.ALREADY_ROUTED,
+                               outcomes=tuple(replace(o, acknowledged=False)
+                                              for o in decision.outcomes))
         earlier = Redecision(str(chosen.decision.get("verdict") or ""), tuple(
             (m.out_message_id, m.recipients)
             for m in self.store.replays.earlier_staff_mails(row.id)))

@@ -623,3 +623,39 @@ def test_an_address_the_replays_own_staff_mail_reaches_gets_no_notice(
     same = Redecision("routed", earlier.earlier_staff)
     assert staff_notices(decision, mail, settings, IN_TIME, earlier=same, sent=sent,
                          number=2) == []
+
+
+def test_a_replay_sends_the_contractor_no_second_receipt(tmp_path: Path) -> None:
+    """Receipts on: routed (with its receipt), replayed to a correction, replayed back to
+    routed, then routed to another section: the contractor has one receipt in all."""
+    base = _settings(tmp_path / "state.sqlite3", "2026-03-31")
+    settings = base.model_copy(update={"replies": base.replies.model_copy(
+        update={"receipt": True})})
+    store = Store(settings.state.path)
+    box = FakeMailbox(settings.imap.folder, IN_TIME)
+    outbox = FakeOutbox(box, copy_address(settings))
+    now = IN_TIME + timedelta(minutes=5)
+    intake = Intake(settings, store, connect=lambda: box, outbox=outbox, clock=lambda: now)
+    box.deliver(mails.legacy_pdf_mail(date=IN_TIME))
+    assert dict(intake.run_once()) == {"routed": 1}
+    intake.close()
+    office = Office(settings, store, box, outbox, now + timedelta(days=30))
+    try:
+        def receipts() -> list[Message]:
+            return [m for m in outbox.to(CONTRACTOR)
+                    if str(m["Subject"]).startswith("【電子保証 受領確認】")]
+
+        assert len(receipts()) == 1
+        [original] = office.folder("routed")
+        later = settings.model_copy(update={"policy": _later(office).policy})
+        assert office.replay(original, apply=True, settings=later) == Exit.DONE
+        assert office.folder("correction") == [original]
+        assert office.replay(original, apply=True) == Exit.DONE  # routed again
+        assert office.folder("routed") == [original]
+        elsewhere = settings.model_copy(update={"routing": settings.routing.model_copy(
+            update={"contract_guarantee": [stack.ADVANCE_STAFF]})})
+        assert office.replay(original, apply=True, settings=elsewhere) == Exit.DONE
+        assert len(_forwards(office, stack.ADVANCE_STAFF)) == 1  # it did act
+        assert len(receipts()) == 1
+    finally:
+        store.close()

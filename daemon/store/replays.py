@@ -90,6 +90,13 @@ class Replays:
         return [mail for mail in self._earlier(message)
                 if action_of(mail.action) is Action.FORWARD and mail.state != "failed"]
 
+    def receipted(self, message: int) -> bool:
+        """The contractor had a receipt for this message already (one queued by any of
+        its decisions and not refused for good): a replay sends none again."""
+        rows = self._db.rows("SELECT action, state FROM outgoing WHERE message=?", (message,))
+        return any(action_of(r["action"]) is Action.RECEIPT and r["state"] != "failed"
+                   for r in rows)
+
     def _earlier(self, message: int) -> list[SentMail]:
         """Every mail the message's current decision sent: those of its last finished
         replay, else those its first decision queued (none of a replay's)."""
