@@ -623,10 +623,11 @@ def quarantine_notice(raw: bytes, subject_of: NoticeSubject, settings: Settings,
 def redecided_notice(decision: Decision, mail: Mail, settings: Settings, now: datetime, *,
                      earlier_verdict: str, earlier_id: str, recipients: tuple[str, ...],
                      sent: list[Outgoing], action: str, message_id: str) -> Outgoing:
-    """Staff who were sent ``earlier_id`` are told that a replay changed the verdict:
-    the earlier verdict and the new one, the new one's problems (a correction, a review),
-    that the earlier mail is void and what was done instead (``sent``: the replay's
-    mails). Threaded under the earlier mail; nothing attached, no secret shown."""
+    """Staff who were sent ``earlier_id`` are told that a replay changed the verdict (or,
+    the verdict the same, where its mail goes): the earlier verdict and the new one, the
+    new one's problems (a correction, a review), that the earlier mail is void and what
+    was done instead (``sent``: the replay's mails). Threaded under the earlier mail;
+    nothing attached, no secret shown."""
     secrets = secrets_of(mail, decision)
     subject_of = about(mail)
     shown_subject = display.masked(subject_of.subject, secrets)
@@ -652,10 +653,11 @@ def redecided_notice(decision: Decision, mail: Mail, settings: Settings, now: da
         lines.append(f"新しい判定のメールは {', '.join(to_staff)} にお送りしました。")
     if decision.verdict is Verdict.IGNORED:
         lines.append("電子保証の提出ではないと判定したため、差出人への返信は行っていません。")
+    changed = (f"判定が「{old}」から「{new}」に変わりました。" if earlier_verdict !=
+               decision.verdict.value else f"判定は「{new}」のままですが、送り先が変わりました。")
     parts = staff_parts(
         "notice.j2", title="電子保証 再判定のお知らせ",
-        headline=f"下記のメールを、設定の変更後に再判定しました。判定が「{old}」から"
-                 f"「{new}」に変わりました。",
+        headline=f"下記のメールを、設定の変更後に再判定しました。{changed}",
         lines=[display.masked(display.for_staff(s), secrets) for s in lines],
         verdicts=[("先の判定", VERDICT_LABELS.get(known, old) if known else old),
                   ("新しい判定", VERDICT_LABELS.get(decision.verdict, new))],

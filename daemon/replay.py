@@ -152,11 +152,10 @@ def as_replay(mails: Sequence[Outgoing], sources: Sequence[str], number: int,
 def staff_notices(decision: Decision, mail: Mail, settings: Settings, at: datetime, *,
                   earlier: Redecision, sent: Sequence[Outgoing], number: int
                   ) -> list[Outgoing]:
-    """The 再判定 notices of a replay that changed the verdict: each staff address an
+    """The 再判定 notices of a replay that changed the decision: each staff address an
     earlier staff mail went to is told once, threaded under that mail, unless one of the
-    replay's own staff mails (``sent``) goes to it. None when the verdict is the same."""
-    if earlier.earlier_verdict == decision.verdict.value:
-        return []
+    replay's own staff mails (``sent``) goes to it (so a replay that changed only where a
+    routed submission goes tells the section that no longer has it)."""
     told = {a.lower() for out in sent if action_of(out.action) is Action.FORWARD
             for a in out.recipients}
     groups: list[tuple[str, tuple[str, ...]]] = []

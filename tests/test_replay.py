@@ -598,7 +598,8 @@ def test_an_address_the_replays_own_staff_mail_reaches_gets_no_notice(
         tmp_path: Path) -> None:
     """An earlier review mail went to the review and contract addresses; the new decision
     routes to the contract staff: only the review address is told (the contract staff get
-    the new forward). The same verdict as before: no notice at all."""
+    the new forward). The same verdict as before: only an address that no longer gets it
+    is told; the same staff again, nobody."""
     from daemon.compose import compose  # noqa: PLC0415
     from daemon.decide import decide  # noqa: PLC0415
     from daemon.read import read_message  # noqa: PLC0415
@@ -620,7 +621,14 @@ def test_an_address_the_replays_own_staff_mail_reaches_gets_no_notice(
     assert "このメールについての確認は不要です。" in text
     assert f"新しい判定のメールは {stack.CONTRACT_STAFF} にお送りしました。" in text
     assert "判定の理由" not in text  # a routed decision has no problems to explain
-    same = Redecision("routed", earlier.earlier_staff)
+    # The verdict the same and the address that had it no longer sent it: told so.
+    moved = Redecision("routed", earlier.earlier_staff)
+    [told] = staff_notices(decision, mail, settings, IN_TIME, earlier=moved, sent=sent,
+                           number=2)
+    assert told.recipients == (stack.REVIEW,)
+    assert "判定は「回付」のままですが、送り先が変わりました。" in _parts(told.message)[0]
+    # The same verdict to the same staff: nobody to tell.
+    same = Redecision("routed", (("<f@x>", (stack.CONTRACT_STAFF,)),))
     assert staff_notices(decision, mail, settings, IN_TIME, earlier=same, sent=sent,
                          number=2) == []
 
@@ -657,5 +665,10 @@ def test_a_replay_sends_the_contractor_no_second_receipt(tmp_path: Path) -> None
         assert office.replay(original, apply=True, settings=elsewhere) == Exit.DONE
         assert len(_forwards(office, stack.ADVANCE_STAFF)) == 1  # it did act
         assert len(receipts()) == 1
+        # The section that had it is told its forward is void (the verdict the same).
+        last = _notices(office)[-1]
+        assert last["To"] == stack.CONTRACT_STAFF
+        assert "送り先が変わりました" in _parts(last)[0]
+        assert "この提出について手続きを進めないでください" in _parts(last)[0]
     finally:
         store.close()
