@@ -138,8 +138,14 @@ class Outbox:
             await _goodbye(client)
             raise SendError(f"SMTP login failed: {err}", permanent=False) from err
         except aiosmtplib.SMTPResponseException as err:
-            raise SendError(f"SMTP {err.code}: {err.message}",
-                            permanent=500 <= err.code < 600) from err
+            # Refused before any mail was handed over (a login refused: a wrong password,
+            # a token the server will not take; a server turning connections away): the
+            # server's setting or ours, never the mail's. It waits and is tried again.
+            await _goodbye(client)
+            said = err.message  # a careless server may echo the password: never stored
+            if self._password:
+                said = said.replace(self._password, "********")
+            raise SendError(f"SMTP {err.code}: {said}", permanent=False) from err
         except _FAILED as err:
             raise SendError(f"SMTP failed: {err}", permanent=False) from err
         return client

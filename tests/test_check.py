@@ -210,3 +210,20 @@ def test_the_test_mail(settings: Settings) -> None:
     assert check_mail(settings, NOW, "token-2").message_id != mail.message_id
     head = mail.to_bytes().partition(b"\r\n\r\n")[0]
     assert own_by_headers(head, settings) is not None
+
+
+@pytest.mark.parametrize("password", ["not-the-password", None])
+def test_a_refused_login_leaves_the_mail_waiting_not_refused_for_good(
+        settings: Settings, auth_smtp: int, password: str | None) -> None:
+    """The daemon's sender, logging in with a password the server refuses (535), or
+    with none to a server that asks for one: no mail was handed over, so the failure is
+    the setting's, never the mail's: temporary (the mail waits in the outbox and is tried
+    again), not "refused for good" (which would end it and send an undeliverable notice
+    through the same refusing server)."""
+    from daemon.outbox import Outbox, SendError  # noqa: PLC0415
+
+    outbox = Outbox(_smtp(settings, auth_smtp, "mailer").smtp, password)
+    with pytest.raises(SendError) as refused:
+        outbox.send(b"From: a@b\r\nTo: c@d\r\nSubject: x\r\n\r\nx\r\n", ("c@d",))
+    assert refused.value.permanent is False
+    assert "not-the-password" not in str(refused.value)
