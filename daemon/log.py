@@ -301,7 +301,10 @@ def configure(level: str = "info", *, stderr: bool = False,
 
     if terminal is None:
         terminal = (sys.stderr if stderr else sys.stdout).isatty()
-    renderer: Any = (structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24)
+    # repr_native_str: every value quoted with its controls escaped (a subject may hold
+    # ESC sequences that would drive the operator's terminal).
+    renderer: Any = (structlog.dev.ConsoleRenderer(colors=False, pad_event_to=24,
+                                                   repr_native_str=True)
                      if terminal else structlog.processors.JSONRenderer(ensure_ascii=False))
     # Other libraries' warnings, bare, on stderr (basicConfig's default stream).
     logging.basicConfig(level=logging.WARNING, format="%(message)s")

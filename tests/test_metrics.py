@@ -141,21 +141,25 @@ def _logged(monkeypatch: pytest.MonkeyPatch, out: io.StringIO) -> str:
         log.configure()
         log.register_secret(SECRET)
         structlog.get_logger("test").info("poll.done", folder="INBOX", routed=1,
-                                          error=f"LOGIN {SECRET} refused", password="hunter22")
+                                          error=f"LOGIN {SECRET} refused", password="hunter22",
+                                          subject="請求書\x1b]0;pwned\x07\x1b[2J\u202e")
     finally:
         structlog.configure(**before)
     return out.getvalue()
 
 
 def test_on_a_terminal_each_event_is_one_readable_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Time, level, event, then key=value; the secrets masked as in JSON."""
+    """Time, level, event, then key=value; the secrets masked as in JSON; a stranger's
+    controls (an ESC sequence in a subject would retitle or clear the operator's
+    terminal) shown escaped, never as themselves."""
     line = _logged(monkeypatch, _Terminal())
     assert line.count("\n") == 1 and not line.startswith("{")
     assert "[info     ] poll.done" in line
-    assert "folder=INBOX" in line and "routed=1" in line
-    assert "error='LOGIN [REDACTED] refused'" in line and "password=[REDACTED]" in line
+    assert "folder='INBOX'" in line and "routed=1" in line
+    assert "error='LOGIN [REDACTED] refused'" in line and "password='[REDACTED]'" in line
     assert SECRET not in line and "hunter22" not in line
-    assert "\x1b[" not in line  # no colour codes
+    assert "\x1b" not in line and "\x07" not in line  # no colour codes, no raw controls
+    assert "請求書\\x1b]0;pwned\\x07\\x1b[2J" in line
 
 
 def test_otherwise_json(monkeypatch: pytest.MonkeyPatch) -> None:
