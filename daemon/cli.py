@@ -153,9 +153,12 @@ def _status(settings: Settings, *, as_json: bool) -> int:
     server (STATUS). 0; 1 no state file (or unreadable); 3 the server could not be asked."""
     import sqlite3  # noqa: PLC0415
 
-    from daemon import status  # noqa: PLC0415
+    from daemon import log, status  # noqa: PLC0415
     from daemon.store import StateUnavailableError, StateVersionError, Store  # noqa: PLC0415
 
+    # Anything logged on the way (an OAuth2 refresh) goes to stderr, masked: stdout holds
+    # the status alone (--json output stays one JSON object).
+    log.configure(stderr=True)
     state = Path(settings.state.path)
     if not state.exists():
         print(f"surety-intake: no state file yet ({state}): the daemon has not run",

@@ -248,8 +248,15 @@ class Mailbox:
         self._client = client
         self._folders.clear()
         self._to_file.clear()
-        self._delimiter = delimiter(client)
-        self.uidvalidity = self._select()
+        try:
+            self._delimiter = delimiter(client)
+            self.uidvalidity = self._select()
+        except (OSError, IMAPClientError, ssl.SSLError) as err:
+            # Logged in, but no session to work in (the intake folder gone or refused, the
+            # connection lost): as unavailable as a refused login, and said so.
+            self.close()
+            raise MailboxError(f"IMAP session on {self._settings.folder} could not be"
+                               f" opened: {err}") from err
 
     def _select(self) -> int:
         info = self.client.select_folder(self._settings.folder, readonly=self._read_only)

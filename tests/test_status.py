@@ -290,3 +290,39 @@ def test_in_trial_mode_status_reads_the_trials_state_file(
     Store(tmp_path / "state.sqlite3").close()  # the live one exists; the trial's does not
     assert cli.main(["--config", str(path), "status"]) == 1
     assert "state.trial.sqlite3" in capsys.readouterr().err
+
+
+def test_a_session_lost_after_the_login_is_a_failed_poll(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logged in, but the intake folder cannot be selected (renamed, refused): the poll is
+    recorded as failed (status and the metrics say so), as for a refused login."""
+    from imapclient.exceptions import IMAPClientError  # noqa: PLC0415
+
+    from daemon import mailbox  # noqa: PLC0415
+
+    class Client:
+        logged_out = False
+
+        def list_folders(self) -> list[tuple[tuple[bytes, ...], bytes, str]]:
+            return [((b"\\HasNoChildren",), b"/", "INBOX")]
+
+        def select_folder(self, folder: str, readonly: bool = False) -> dict[bytes, int]:
+            raise IMAPClientError(f"select failed: [NONEXISTENT] Mailbox doesn't exist: {folder}")
+
+        def logout(self) -> None:
+            Client.logged_out = True
+
+    monkeypatch.setattr(mailbox, "_login", lambda *_args: Client())
+    store = Store(settings.state.path)
+    outbox = FakeOutbox(FakeMailbox("INBOX", mails.DEFAULT_DATE), "")
+    loop = Intake(settings, store,
+                  connect=lambda: mailbox.Mailbox(settings.imap, "password"),
+                  outbox=outbox)
+    with pytest.raises(MailboxError, match="could not be opened"):
+        loop.run_once()
+    last = store.polls.last()
+    assert last is not None and last.outcome is PollOutcome.FAILED
+    assert "NONEXISTENT" in (last.error or "")
+    assert Client.logged_out  # the half-open session closed
+    loop.close()
+    store.close()
