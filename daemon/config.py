@@ -205,8 +205,13 @@ OAUTH2_ENDPOINTS = {
 
 
 def _check_url(value: str) -> str:
+    """An https URL; plain http only on this host (a local test endpoint): the refresh
+    token and the client secret are posted to it."""
     if value and not re.match(r"^https?://[^/\s]+", value):
         raise ValueError(f"not an http(s) URL: {value!r}")
+    if value.lower().startswith("http://") and not re.match(
+            r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(/|$)", value, re.IGNORECASE):
+        raise ValueError(f"must be https (the refresh token is sent to it): {value!r}")
     return value
 
 

@@ -118,6 +118,8 @@ class Endpoint:
         timeout = settings.state.busy_timeout_seconds
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 10  # a connection that sends nothing does not keep a thread for good
+
             def do_GET(self) -> None:
                 if self.path.split("?", 1)[0] != "/metrics":
                     self.send_error(404)

@@ -202,6 +202,12 @@ def test_the_provider_fills_in_its_endpoints(tmp_path: Path, table: str, token_u
          "oauth2.tenant: String should match pattern"),
         (('token_url = "https://idp.example.jp/token"', 'token_url = "ftp://x"'),
          "oauth2.token_url: Value error, not an http(s) URL"),
+        (('token_url = "https://idp.example.jp/token"',
+          'token_url = "http://idp.example.jp/token"'),
+         "oauth2.token_url: Value error, must be https (the refresh token is sent to it)"),
+        (('token_url = "https://idp.example.jp/token"',
+          'token_url = "http://localhost.example.jp/token"'),
+         "oauth2.token_url: Value error, must be https"),
     ],
 )
 def test_bad_oauth2_config_names_the_key(tmp_path: Path, edit: tuple[str, str],
