@@ -156,6 +156,11 @@ def _error_of(err: Exception) -> str:
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
+# Per token file, the access token a refusal made us fetch: refused too, it is not
+# refreshed again (the account or its rights are wrong, not the token), so that a server
+# that refuses every token does not draw a refresh at every poll and every send (a
+# provider throttles, or blocks, a client that loops).
+_fetched_on_refusal: dict[str, str] = {}
 
 
 def _lock_of(path: str) -> threading.Lock:
@@ -186,11 +191,19 @@ class Tokens:
         """The server refused ``rejected``: a new access token, refreshed once (another
         thread that refreshed it meanwhile has done it already)."""
         log.warning("oauth2.refused", server=server)
+        path = self.settings.token_path
         with self._lock:
-            token = read_token(self.settings.token_path)
+            token = read_token(path)
             if token.access_token != rejected:
                 return token.access_token
-            return self._refresh(token, reason="refused").access_token
+            if _fetched_on_refusal.get(path) == rejected:
+                raise OAuthError(f"the {server.upper()} server refused a token refreshed after"
+                                 " its refusal: check the account (IMAP/SMTP access"
+                                 " enabled for it, the scope), then run authorize again;"
+                                 " not refreshed again before it expires")
+            fresh = self._refresh(token, reason="refused").access_token
+            _fetched_on_refusal[path] = fresh
+            return fresh
 
     def _refresh(self, token: Token, *, reason: str) -> Token:
         if not token.refresh_token:

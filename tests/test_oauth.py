@@ -125,6 +125,23 @@ def test_a_refused_token_is_refreshed_once(oauth_settings: Settings,
     assert server.refreshes == 1
 
 
+def test_a_server_that_refuses_every_token_draws_one_refresh_not_one_a_poll(
+        oauth_settings: Settings, server: TokenServer) -> None:
+    """The account cannot use IMAP (its rights, the scope): the token refused, refreshed
+    once, the fresh one refused too: no second refresh (an OAuthError saying what to check),
+    however often the daemon logs in after, until the token expires as usual."""
+    path = Path(oauth_settings.oauth2.token_path)
+    oauth.write_token(path, Token("first-access", server.refresh_token, time.time() + 3000))
+    tokens = Tokens(oauth_settings.oauth2)
+    fresh = tokens.refused("imap", "first-access")
+    assert server.refreshes == 1
+    for _ in range(5):  # the polls after
+        with pytest.raises(oauth.OAuthError, match="check the account"):
+            tokens.refused("imap", fresh)
+    assert server.refreshes == 1
+    assert tokens.current() == fresh  # still valid: used until it expires
+
+
 def test_a_refresh_token_the_provider_refuses_is_an_oauth_error(
         oauth_settings: Settings, server: TokenServer) -> None:
     """invalid_grant (a revoked refresh token) says so, and to run authorize again is
