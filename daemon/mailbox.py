@@ -7,12 +7,14 @@ context (plus an optional private CA), and every socket has a timeout.
 from __future__ import annotations
 
 import contextlib
+import email.policy
 import functools
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -141,6 +143,17 @@ def log_in(client: IMAPClient, settings: Imap, password: str, tokens: Tokens | N
         sasl(token)
     except LoginError:
         sasl(tokens.refused("imap", token))
+
+
+# At most this many messages a search by Message-ID found are looked at (copies of one
+# message; a folder crafted to hold thousands would not make a find read them all).
+_FIND_MOST = 20
+
+
+def _message_id_of(raw: bytes) -> str:
+    """The Message-ID header of a message, whole and without blanks ("" when none)."""
+    headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    return "".join(str(headers.get("Message-ID", "")).split())
 
 
 def delimiter(client: IMAPClient) -> str:
@@ -354,15 +367,16 @@ class Mailbox:
                 if target not in self._folders and not client.folder_exists(target):
                     continue
                 client.select_folder(target, readonly=self._read_only)
-                uids = client.search(["HEADER", "Message-ID", message_id])
-                if not uids:
-                    continue
-                uid = int(min(uids))
-                item = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE"]).get(uid)
-                if item is None:
-                    continue
-                when = _arrival(item.get(b"INTERNALDATE"))
-                return name, Fetched(uid, bytes(item.get(b"BODY[]", b"")), when)
+                # SEARCH HEADER matches a substring: the Message-ID of each one found is
+                # compared whole, so another mail naming this ID is never taken for it.
+                for uid in sorted(int(u) for u in client.search(
+                        ["HEADER", "Message-ID", message_id]))[:_FIND_MOST]:
+                    item = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE"]).get(uid)
+                    raw = bytes(item.get(b"BODY[]", b"")) if item is not None else b""
+                    if item is None or _message_id_of(raw) != "".join(message_id.split()):
+                        continue
+                    when = _arrival(item.get(b"INTERNALDATE"))
+                    return name, Fetched(uid, raw, when)
             return None
         finally:
             self._select()
