@@ -55,6 +55,9 @@ class DailySummary:
         self.outbox = outbox
         self.clock = clock or (lambda: datetime.now(UTC))
         self._failures = 0  # in a row, for the pause before the next try
+        # The day whose summary the server did not take: tried again even once the next
+        # day has begun (before summary.at, no day is due; the one being tried still is).
+        self._retrying: date | None = None
 
     @classmethod
     def for_office(cls, settings: Settings) -> DailySummary:
@@ -76,17 +79,18 @@ class DailySummary:
     def run_due(self) -> datetime | None:
         """Send the summary due now, unless it went already; returns when to try again
         (None: nothing left to do today)."""
-        day = summary.due(self.clock(), self.settings.summary.time_of_day)
-        if day is None or not self.settings.summary.to:
+        if not self.settings.summary.to:
             return None
-        outcome = self.send(day)
-        if outcome is not Outcome.DEFERRED:
-            self._failures = 0
-            return None
-        self._failures += 1
-        smtp = self.settings.smtp
-        return self.clock() + backoff(self._failures, smtp.retry_first_seconds,
-                                      smtp.retry_max_minutes)
+        due = summary.due(self.clock(), self.settings.summary.time_of_day)
+        for day in dict.fromkeys(d for d in (self._retrying, due) if d is not None):
+            if self.send(day) is Outcome.DEFERRED:
+                self._retrying = day
+                self._failures += 1
+                smtp = self.settings.smtp
+                return self.clock() + backoff(self._failures, smtp.retry_first_seconds,
+                                              smtp.retry_max_minutes)
+        self._retrying, self._failures = None, 0
+        return None
 
     def send(self, day: date, *, again: bool = False) -> Outcome:
         """Send the summary of ``day`` to summary.to, unless it went already (``again``:

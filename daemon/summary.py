@@ -59,6 +59,7 @@ WAITING_FOR = {
 ACTIONS = {
     Action.FORWARD.value: "担当課・確認担当への転送",
     Action.REPLY.value: "差出人への修正依頼",
+    Action.RECEIPT.value: "差出人への受領確認",
     Action.UNDELIVERABLE.value: "送信できなかった旨の職員への通知",
     Action.QUARANTINE.value: "処理エラーの職員への通知",
     Action.REDECIDED.value: "再判定の職員への通知",

@@ -343,3 +343,23 @@ def test_the_state_file_records_each_day_once(settings: Settings) -> None:
     assert db.execute("SELECT day, out_message_id, state FROM summaries").fetchall() == [
         ("2026-04-06", "<a@x>", "sent")]
     db.close()
+
+
+def test_a_summary_still_failing_at_midnight_is_sent_once_the_server_is_back(
+        office: Office) -> None:
+    """The server down from summary.at until after midnight: the day's summary is tried
+    again past midnight (when no day is due yet) and sent, then the next day's at its
+    time; neither twice."""
+    _a_day(office)
+    clock = Clock(datetime.combine(DAY + timedelta(days=1), time(8, 30), tzinfo=JST))
+    daily = _daily(office, clock)
+    office.outbox.failures.append(SendError("SMTP failed: connection refused", permanent=False))
+    assert daily.run_due() is not None  # to be tried again
+    clock.now = datetime.combine(DAY + timedelta(days=2), time(0, 5), tzinfo=JST)
+    assert daily.run_due() is None
+    assert _summaries(office) == ["【電子保証 日次集計】2026年4月6日"]
+    clock.now = datetime.combine(DAY + timedelta(days=2), time(8, 30), tzinfo=JST)
+    assert daily.run_due() is None
+    assert daily.run_due() is None
+    assert _summaries(office) == ["【電子保証 日次集計】2026年4月6日",
+                                  "【電子保証 日次集計】2026年4月7日"]
