@@ -101,7 +101,7 @@ NEXT_STEPS = {
     "（疑義がある場合は保険会社へ照会してください）。",
 }
 
-_templates = Environment(
+TEXT_TEMPLATES = Environment(
     loader=PackageLoader("daemon", "templates"),
     undefined=StrictUndefined,
     autoescape=False,  # noqa: S701 - plain-text mail, not HTML
@@ -110,7 +110,7 @@ _templates = Environment(
     keep_trailing_newline=True,
 )
 # The same templates for the HTML part of a staff mail, every value escaped.
-_html_templates = _templates.overlay(autoescape=True)
+_html_templates = TEXT_TEMPLATES.overlay(autoescape=True)
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class Row:
 def staff_parts(template: str, **values: object) -> tuple[str, str]:
     """A staff mail's text and HTML, from one template rendered with each layout
     (``layout.txt.j2``, ``layout.html.j2``): the same values, in the same order."""
-    text = _templates.get_template(template).render(layout="layout.txt.j2", **values)
+    text = TEXT_TEMPLATES.get_template(template).render(layout="layout.txt.j2", **values)
     html = _html_templates.get_template(template).render(layout="layout.html.j2", **values)
     return text, html
 
@@ -449,7 +449,7 @@ def _correction(outcome: Outcome, decision: Decision, mail: Mail, settings: Sett
     quoted = display.masked(display.for_contractor(mail.subject),
                             secrets_of(mail, decision))
     original = quoted or "（件名なし）"
-    body = _templates.get_template("correction.txt.j2").render(
+    body = TEXT_TEMPLATES.get_template("correction.txt.j2").render(
         addressee=addressee,
         office_name=settings.office.name,
         office_contact=settings.office.contact,
@@ -513,7 +513,7 @@ def _receipt(decision: Decision, mail: Mail, settings: Settings, now: datetime,
             "guarantee": GUARANTEE_LABELS[guarantee] if guarantee else None,
             "fields": [(label, value) for label, value in values if value],
         })
-    body = _templates.get_template("receipt.txt.j2").render(
+    body = TEXT_TEMPLATES.get_template("receipt.txt.j2").render(
         addressee=f"{name} 様" if name else "ご担当者 様",
         office_name=settings.office.name,
         office_contact=settings.office.contact,
@@ -692,7 +692,7 @@ def check_mail(settings: Settings, now: datetime, token: str) -> Outgoing:
     who sent it, from where and why, and nothing secret; its Message-ID made from
     ``token`` (one per run)."""
     server = f"{settings.smtp.host}:{settings.smtp.port}"
-    body = _templates.get_template("check.txt.j2").render(
+    body = TEXT_TEMPLATES.get_template("check.txt.j2").render(
         sent=now.astimezone(JST).strftime("%Y年%m月%d日 %H:%M:%S"),
         sender=settings.smtp.sender, server=server,
         recipients=", ".join(settings.routing.review), office=settings.office.name,

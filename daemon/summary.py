@@ -20,10 +20,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
 from daemon import display
-from daemon.compose import GUARANTEE_LABELS, Outgoing, outgoing_id, to_header
+from daemon.compose import (
+    GUARANTEE_LABELS,
+    TEXT_TEMPLATES,
+    Outgoing,
+    outgoing_id,
+    to_header,
+)
 from daemon.config import Settings
 from daemon.model import Action, GuaranteeType, HeldReason, Kind, Verdict
 from daemon.problems import Code
@@ -65,14 +69,6 @@ ACTIONS = {
     Action.REDECIDED.value: "再判定の職員への通知",
 }
 
-_templates = Environment(
-    loader=PackageLoader("daemon", "templates"),
-    undefined=StrictUndefined,
-    autoescape=False,  # noqa: S701 - plain-text mail, not HTML
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
 
 
 @dataclass(frozen=True)
@@ -186,7 +182,7 @@ def body(figures: Figures, settings: Settings) -> str:
                     "source": shown(u.source), "error": shown(u.error),
                     "recipients": ", ".join(shown(r) for r in u.recipients)}
                    for u in figures.undelivered[:LIST_CAP]]
-    return _templates.get_template("summary.txt.j2").render(
+    return TEXT_TEMPLATES.get_template("summary.txt.j2").render(
         office=display.for_staff(settings.office.name), day=day_label(figures.day),
         start=time_label(start), end=time_label(end), made=time_label(figures.made_at),
         received=figures.received, kinds=_counts(figures.kinds, KINDS),

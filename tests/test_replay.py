@@ -148,10 +148,9 @@ def _settings(path: Path, until: str) -> Settings:
     return config.parse(stack.office_config(path, legacy_pdf_until=until))
 
 
-@pytest.fixture
-def office(tmp_path: Path) -> Iterator[Office]:
-    """A legacy PDF policy, in time, decided and routed by the daemon."""
-    settings = _settings(tmp_path / "state.sqlite3", "2026-03-31")
+def _routed(settings: Settings) -> Office:
+    """A legacy PDF policy, in time, decided and routed by the daemon under ``settings``
+    (its own copies filed); replays come 30 days later."""
     store = Store(settings.state.path)
     box = FakeMailbox(settings.imap.folder, IN_TIME)
     outbox = FakeOutbox(box, copy_address(settings))
@@ -159,10 +158,18 @@ def office(tmp_path: Path) -> Iterator[Office]:
     intake = Intake(settings, store, connect=lambda: box, outbox=outbox, clock=lambda: now)
     box.deliver(mails.legacy_pdf_mail(date=IN_TIME))
     assert dict(intake.run_once()) == {"routed": 1}
-    assert dict(intake.run_once()) == {"own-copy": 1}
+    mails_sent = 2 if settings.replies.receipt else 1  # the forward (and the receipt)
+    assert dict(intake.run_once()) == {"own-copy": mails_sent}
     intake.close()
-    yield Office(settings, store, box, outbox, now + timedelta(days=30))
-    store.close()
+    return Office(settings, store, box, outbox, now + timedelta(days=30))
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    """A legacy PDF policy, in time, decided and routed by the daemon."""
+    routed = _routed(_settings(tmp_path / "state.sqlite3", "2026-03-31"))
+    yield routed
+    routed.store.close()
     assert multiprocessing.active_children() == []
 
 
@@ -639,15 +646,8 @@ def test_a_replay_sends_the_contractor_no_second_receipt(tmp_path: Path) -> None
     base = _settings(tmp_path / "state.sqlite3", "2026-03-31")
     settings = base.model_copy(update={"replies": base.replies.model_copy(
         update={"receipt": True})})
-    store = Store(settings.state.path)
-    box = FakeMailbox(settings.imap.folder, IN_TIME)
-    outbox = FakeOutbox(box, copy_address(settings))
-    now = IN_TIME + timedelta(minutes=5)
-    intake = Intake(settings, store, connect=lambda: box, outbox=outbox, clock=lambda: now)
-    box.deliver(mails.legacy_pdf_mail(date=IN_TIME))
-    assert dict(intake.run_once()) == {"routed": 1}
-    intake.close()
-    office = Office(settings, store, box, outbox, now + timedelta(days=30))
+    office = _routed(settings)
+    outbox = office.outbox
     try:
         def receipts() -> list[Message]:
             return [m for m in outbox.to(CONTRACTOR)
@@ -671,4 +671,4 @@ def test_a_replay_sends_the_contractor_no_second_receipt(tmp_path: Path) -> None
         assert "送り先が変わりました" in _parts(last)[0]
         assert "この提出について手続きを進めないでください" in _parts(last)[0]
     finally:
-        store.close()
+        office.store.close()
