@@ -7,6 +7,8 @@ context (plus an optional private CA), and every socket has a timeout.
 from __future__ import annotations
 
 import contextlib
+import email.errors
+import email.header
 import email.policy
 import functools
 import ssl
@@ -150,10 +152,15 @@ def log_in(client: IMAPClient, settings: Imap, password: str, tokens: Tokens | N
 _FIND_MOST = 20
 
 
-def _message_id_of(raw: bytes) -> str:
-    """The Message-ID header of a message, whole and without blanks ("" when none)."""
+def _message_ids_of(raw: bytes) -> set[str]:
+    """The Message-ID header of a message, whole and without blanks, as written and as
+    decoded (RFC 2047, as the reader records it); empty when there is none."""
     headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-    return "".join(str(headers.get("Message-ID", "")).split())
+    value = str(headers.get("Message-ID", ""))
+    forms = {value}
+    with contextlib.suppress(ValueError, LookupError, email.errors.HeaderParseError):
+        forms.add(str(email.header.make_header(email.header.decode_header(value))))
+    return {"".join(form.split()) for form in forms} - {""}
 
 
 def delimiter(client: IMAPClient) -> str:
@@ -373,7 +380,7 @@ class Mailbox:
                         ["HEADER", "Message-ID", message_id]))[:_FIND_MOST]:
                     item = client.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE"]).get(uid)
                     raw = bytes(item.get(b"BODY[]", b"")) if item is not None else b""
-                    if item is None or _message_id_of(raw) != "".join(message_id.split()):
+                    if item is None or "".join(message_id.split()) not in _message_ids_of(raw):
                         continue
                     when = _arrival(item.get(b"INTERNALDATE"))
                     return name, Fetched(uid, raw, when)

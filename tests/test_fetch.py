@@ -104,3 +104,17 @@ def test_what_the_server_said_in_passing_is_not_kept(settings: Settings) -> None
                                        "CAPABILITY": [b"IMAP4rev1 MOVE"]}
     assert len(list(_mailbox(settings, client).fetch_new(lambda uids: set()))) == 1
     assert client._imap.untagged_responses == {"CAPABILITY": [b"IMAP4rev1 MOVE"]}
+
+
+def test_a_message_is_found_by_its_whole_message_id() -> None:
+    """IMAP SEARCH HEADER matches a substring; what find takes is compared whole: a mail
+    whose Message-ID header only contains the one asked for is not it (else a replay or
+    a pairing would act on a stranger's mail), and an encoded one is compared decoded."""
+    from daemon.mailbox import _message_ids_of  # noqa: PLC0415
+
+    assert "<a@b>" in _message_ids_of(b"Message-ID: <a@b>\r\nSubject: x\r\n\r\nbody")
+    assert "<a@b>" in _message_ids_of(b"Message-ID:\r\n  <a@b>\r\n\r\n")  # folded
+    assert "<a@b>" not in _message_ids_of(b"Message-ID: <a@b> <victim@x>\r\n\r\n")
+    assert "<a@b>" not in _message_ids_of(b"Message-ID: <xa@b>\r\n\r\n")
+    assert "<a\u3042@b>" in _message_ids_of(b"Message-ID: =?utf-8?b?PGHjgYJAYj4=?=\r\n\r\n")
+    assert _message_ids_of(b"Subject: none\r\n\r\n") == set()
