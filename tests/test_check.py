@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,45 +119,18 @@ def test_starttls_not_offered(settings: Settings, auth_smtp: int) -> None:
     assert step.line().startswith(f"FAIL SMTP 127.0.0.1:{auth_smtp}: ")
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A TCP port that accepts connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
-
-
 def test_a_silent_server_is_named_after_the_timeout(settings: Settings,
-                                                    silent_port: int) -> None:
+                                                    silent_server: int) -> None:
     """IMAP and SMTP servers that accept and never answer: each a plain timeout line."""
     imap = settings.imap.model_copy(update={
-        "host": "127.0.0.1", "port": silent_port, "security": "none", "timeout_seconds": 1.0})
+        "host": "127.0.0.1", "port": silent_server, "security": "none", "timeout_seconds": 1.0})
     [step] = list(check.imap_steps(imap, "x"))
-    assert step.line() == f"FAIL IMAP 127.0.0.1:{silent_port}: no answer within 1 s"
+    assert step.line() == f"FAIL IMAP 127.0.0.1:{silent_server}: no answer within 1 s"
     assert step.failed is Exit.IMAP_UNREACHABLE
     smtp = settings.smtp.model_copy(update={
-        "host": "127.0.0.1", "port": silent_port, "security": "none", "timeout_seconds": 1.0})
+        "host": "127.0.0.1", "port": silent_server, "security": "none", "timeout_seconds": 1.0})
     [step] = asyncio.run(check.smtp_steps(smtp, None))
-    assert step.line() == f"FAIL SMTP 127.0.0.1:{silent_port}: no answer within 1 s"
+    assert step.line() == f"FAIL SMTP 127.0.0.1:{silent_server}: no answer within 1 s"
     assert step.failed is Exit.SMTP_UNREACHABLE
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import stack
-from samples import mails, pdfs
+from samples import mails
 
 from daemon.checks import shown_url, view_url_valid
 from daemon.compose import (
@@ -44,15 +44,6 @@ VOID = {"meta", "br", "hr", "img", "link", "input", "col", "wbr"}
 HOSTILE = '<script>alert("x")</script>\'"><img src=x onerror=alert(1)>&amp;'
 
 
-def _unreadable_pdf_mail() -> bytes:
-    return mails.build(
-        from_="株式会社山田建設 山田 太郎 <t-yamada@yamada-kensetsu.example.co.jp>",
-        to=stack.INTAKE, subject="【電子保証】認証キー等のお知らせ",
-        body="認証キー等のお知らせを添付します。よろしくお願いいたします。",
-        attachments=[("認証キー等のお知らせ.pdf", pdfs.corrupt_pdf(), "application/pdf")],
-    )
-
-
 # (name, submission, its staff mail's kind and verdict)
 KINDS: dict[str, tuple[Callable[[], bytes], Kind, Verdict]] = {
     "routed D-Sure": (mails.dsure_key_mail, Kind.DSURE_KEY, Verdict.ROUTED),
@@ -60,7 +51,7 @@ KINDS: dict[str, tuple[Callable[[], bytes], Kind, Verdict]] = {
                                    Verdict.ROUTED),
     "routed PDF": (lambda: mails.legacy_pdf_mail(date=IN_TIME), Kind.LEGACY_PDF,
                    Verdict.ROUTED),
-    "review": (_unreadable_pdf_mail, Kind.DSURE_KEY, Verdict.REVIEW),
+    "review": (mails.unreadable_key_notice_mail, Kind.DSURE_KEY, Verdict.REVIEW),
 }
 
 

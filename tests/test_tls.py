@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import signal
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from types import FrameType
 
 import pytest
@@ -55,34 +52,6 @@ def test_smtp_certificate_is_verified_and_sending_is_retried(office: Office) -> 
     assert fixed.returncode == 0, fixed.stderr
     assert len(stack.mailbox(stack.CONTRACT_STAFF)) == 1
     assert stack.unfiled() == []
-
-
-@pytest.fixture
-def silent_server() -> Iterator[int]:
-    """A TCP port that accepts connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen()
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-                held.append(conn)
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
 
 
 def test_silent_imap_server_times_out(silent_server: int, settings: Settings) -> None:

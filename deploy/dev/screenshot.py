@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import stack  # noqa: E402
-from samples import mails, pdfs  # noqa: E402
+from samples import mails  # noqa: E402
 
 from daemon import config  # noqa: E402
 from daemon.compose import compose  # noqa: E402
@@ -38,21 +38,12 @@ IN_TIME = datetime(2026, 3, 10, 10, 0, tzinfo=JST)  # before the office's PDF cu
 WIDTH, HEIGHT = 900, 1200
 
 
-def _unreadable_pdf_mail() -> bytes:
-    return mails.build(
-        from_="株式会社山田建設 山田 太郎 <t-yamada@yamada-kensetsu.example.co.jp>",
-        to=stack.INTAKE, subject="【電子保証】認証キー等のお知らせ",
-        body="認証キー等のお知らせを添付します。よろしくお願いいたします。",
-        attachments=[("認証キー等のお知らせ.pdf", pdfs.corrupt_pdf(), "application/pdf")],
-    )
-
-
 # (file name, the verdict its staff mail must have, the submission)
 KINDS: list[tuple[str, str, Callable[[], bytes]]] = [
     ("routed-dsure", "routed", mails.dsure_key_mail),
     ("routed-confirmation-system", "routed", mails.confirmation_mail),
     ("routed-pdf", "routed", lambda: mails.legacy_pdf_mail(date=IN_TIME)),
-    ("review", "review", _unreadable_pdf_mail),
+    ("review", "review", mails.unreadable_key_notice_mail),
 ]
 
 

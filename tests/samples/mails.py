@@ -1674,6 +1674,16 @@ def mailing_list(
     )
 
 
+def unreadable_key_notice_mail() -> bytes:
+    """A key notice whose PDF is broken (it cannot be opened): review, attachment-unreadable."""
+    return build(
+        from_="株式会社山田建設 山田 太郎 <t-yamada@yamada-kensetsu.example.co.jp>",
+        to=OFFICE_ADDRESS, subject="【電子保証】認証キー等のお知らせ",
+        body="認証キー等のお知らせを添付します。よろしくお願いいたします。",
+        attachments=[("認証キー等のお知らせ.pdf", pdfs.corrupt_pdf(), "application/pdf")],
+    )
+
+
 def unrelated(
     *,
     contractor: str | Contractor = "sato",
