@@ -374,3 +374,34 @@ def test_a_reply_to_the_receipt_is_never_answered_with_a_correction(
     if alone.verdict is Verdict.CORRECTION:  # what the threading rule turns to review
         assert again.verdict is Verdict.REVIEW
         assert "reply-to-receipt" in again.problems
+
+
+def _threaded(raw: bytes, in_reply_to: str, references: str) -> bytes:
+    """A sample mail sent as a reply: In-Reply-To and References put before its headers."""
+    return (f"In-Reply-To: {in_reply_to}\r\nReferences: {references}\r\n".encode()
+            + raw)
+
+
+def test_what_is_not_a_reply_to_a_receipt_is_decided_as_before(on: Settings) -> None:
+    """The rule reaches only mails threaded to a receipt: an incomplete submission sent
+    in reply to a correction (its In-Reply-To the correction's) still gets its
+    correction, and a complete submission sent in reply to a receipt is routed."""
+    incomplete = mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8")
+    _, first, out = _decide(incomplete, on, can_wait=False)
+    assert first.verdict is Verdict.CORRECTION
+    [correction] = [m for m in out if m.action.startswith("reply")]
+    correction_id = _parsed(correction)[0]["Message-ID"]
+    assert "surety.reply." in correction_id
+    again = _threaded(mails.dsure_key_mail(in_body=True, omit=("auth_key",), charset="utf-8"),
+                      correction_id, correction_id)
+    _, second, _ = _decide(again, on, can_wait=False)
+    assert second.verdict is Verdict.CORRECTION
+    assert "reply-to-receipt" not in second.problems
+
+    mail, _, out = _decide(mails.dsure_key_mail(), on)
+    [receipt] = _receipts(out)
+    receipt_id = _parsed(receipt)[0]["Message-ID"]
+    resent = _threaded(mails.dsure_key_mail(contract_number="2604012399"), receipt_id,
+                       f"{mail.message_id} {receipt_id}")
+    _, complete, _ = _decide(resent, on)
+    assert complete.verdict is Verdict.ROUTED
