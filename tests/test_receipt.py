@@ -345,7 +345,7 @@ _REPLY_STYLES = {
 
 @pytest.mark.parametrize("route", list(ROUTES))
 @pytest.mark.parametrize("style", list(_REPLY_STYLES))
-@pytest.mark.parametrize("threading", ["In-Reply-To", "References"])
+@pytest.mark.parametrize("threading", ["both", "In-Reply-To", "References"])
 def test_a_reply_to_the_receipt_is_never_answered_with_a_correction(
         route: str, style: str, threading: str, on: Settings) -> None:
     """A contractor answering the receipt quotes its 保証契約番号 and 工事名: that is no
@@ -358,9 +358,8 @@ def test_a_reply_to_the_receipt_is_never_answered_with_a_correction(
     [receipt] = _receipts(out)
     receipt_id = _parsed(receipt)[0]["Message-ID"]
     body = _REPLY_STYLES[style](_parsed(receipt)[1])
-    headers = ({"In-Reply-To": receipt_id, "References": f"{mail.message_id} {receipt_id}"}
-               if threading == "In-Reply-To" else
-               {"References": f"{mail.message_id} {receipt_id}"})
+    both = {"In-Reply-To": receipt_id, "References": f"{mail.message_id} {receipt_id}"}
+    headers = both if threading == "both" else {threading: both[threading]}
     answer = mails.build(from_=f"山田 太郎 <{YAMADA}>", to="keiyaku@city.example.jp",
                          subject=f"Re: {_parsed(receipt)[0]['Subject']}", body=body,
                          headers=headers)
