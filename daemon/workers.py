@@ -16,8 +16,8 @@ Forking one worker per core once, instead of a child per message, saves the fork
 the copy-on-write faults of a large process on every message. What the worker inherits
 stays shared with the daemon as long as neither writes to it: the worker's collector is
 told to leave the inherited objects alone (``gc.freeze``; the daemon froze its own after
-the warm-up), the worker gives what a message freed back to the system after each one
-(``malloc_trim``), and a message's bytes go over the pipe once, not back again.
+the warm-up), the worker gives what a message freed back to the system once it holds more
+than ``TRIM_ABOVE_MB`` of it (``malloc_trim``), and a message's bytes go over the pipe once, not back again.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _serve(conn: Connection, daemons_end: Connection, daemon: int, settings: Set
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the daemon's own handlers
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the daemon stops its workers
     apply_limits(limits, cpu=False)  # the daemon watches each message's wall-clock time
-    _release()  # the free memory inherited (as the trim after each message would)
+    _release(None)  # the free memory inherited
     forked_with = anonymous_bytes()
     read = settings.limits
     read_limits = ReadLimits(read.message_bytes, read.attachments, read.attachment_bytes,
@@ -97,8 +97,8 @@ def _serve(conn: Connection, daemons_end: Connection, daemon: int, settings: Set
                 result = (replace(first, raw=b""), *result[1:])
             answer = (result, same_raw)
             del first, result, raw
-            _release()  # what reading it left behind (a parsed PDF is full of cycles)
-            reply = ("ok", answer, anonymous_bytes() - forked_with)
+            # What reading it left behind (a parsed PDF is full of cycles).
+            reply = ("ok", answer, _release(forked_with) - forked_with)
             del answer
         try:
             conn.send(reply)
@@ -107,7 +107,7 @@ def _serve(conn: Connection, daemons_end: Connection, daemon: int, settings: Set
         if reply[0] != "ok":
             return  # a worker that failed once is not trusted with another message
         del reply
-        _release()  # the reply as sent
+        _release(forked_with)  # the reply as sent
 
 
 # The jobs whose message goes as bytes beside the job (see Worker.start).
@@ -146,12 +146,24 @@ class PoolBusyError(Exception):
     """No reader process is free for a job that cannot wait."""
 
 
-def _release() -> None:
-    """Free what is garbage now, and give the freed memory back to the system (glibc
-    keeps it otherwise, and a page it keeps is a page of this worker's own)."""
+# A worker keeps up to this much freed memory above its size when forked for the next
+# message: giving back every freed page after each message and faulting it in again for
+# the next cost about a millisecond of a reader's 15-20 a message (bench/throughput.py).
+TRIM_ABOVE_MB = 8
+
+
+def _release(forked_with: int | None) -> int:
+    """Free what is garbage now and, when the worker holds more than ``TRIM_ABOVE_MB``
+    above ``forked_with`` (None: always), give the freed memory back to the system (glibc
+    keeps it otherwise, and a page it keeps is a page of this worker's own). The worker's
+    anonymous memory afterwards (see :func:`anonymous_bytes`)."""
     gc.collect()
-    if _malloc_trim is not None:
+    held = anonymous_bytes()
+    if _malloc_trim is not None and (
+            forked_with is None or held - forked_with > TRIM_ABOVE_MB << 20):
         _malloc_trim(0)
+        held = anonymous_bytes()
+    return held
 
 
 def _libc_trim() -> Any:

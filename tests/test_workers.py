@@ -241,3 +241,32 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def _churn() -> Any:
+    """A message whose reading takes 96 MB in small pieces and frees all but the last one
+    (as a large PDF's objects are): the kept piece pins the top of the heap, so glibc
+    keeps the freed pages below it unless told to give them back."""
+    pieces = [bytes(4096) for _ in range(96 << 8)]
+    _HOARD.append(bytes(4096))
+    del pieces
+    return workers.read_message(mails.dsure_key_mail(), None)
+
+
+def test_memory_a_message_freed_is_given_back_beyond_a_small_margin(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a message that used 96 MB and freed it, the worker holds at most
+    TRIM_ABOVE_MB more than it was forked with (the rest given back to the system), and is
+    kept for the next message."""
+    monkeypatch.setattr(workers, "read_message", _unless(b"CHURN", _churn))
+    pool = Pool(settings, 1)
+    try:
+        worker = pool.take()
+        worker.submit(mails.dsure_key_mail(subject="CHURN"), None, NOW)
+        assert worker.collect()[1].verdict is Verdict.ROUTED
+        assert worker.grown <= (workers.TRIM_ABOVE_MB + 2) << 20
+        pool.give_back(worker)
+        assert pool.take() is worker
+        pool.give_back(worker)
+    finally:
+        pool.close()
