@@ -133,7 +133,12 @@ def _now() -> str:
 
 def bulk_append(messages: list[bytes]) -> float:
     """APPEND every message to the intake INBOX over one connection; seconds taken."""
-    client = stack.imap_login(stack.INTAKE)
+    return bulk_append_to(stack.INTAKE, messages)
+
+
+def bulk_append_to(user: str, messages: list[bytes]) -> float:
+    """APPEND every message to ``user``'s INBOX over one connection; seconds taken."""
+    client = stack.imap_login(user)
     start = time.perf_counter()
     try:
         for raw in messages:

@@ -17,7 +17,8 @@ the copy-on-write faults of a large process on every message. What the worker in
 stays shared with the daemon as long as neither writes to it: the worker's collector is
 told to leave the inherited objects alone (``gc.freeze``; the daemon froze its own after
 the warm-up), the worker gives what a message freed back to the system once it holds more
-than ``TRIM_ABOVE_MB`` of it (``malloc_trim``), and a message's bytes go over the pipe once, not back again.
+than ``TRIM_ABOVE_MB`` of it (``malloc_trim``), and a message's bytes go over the pipe
+once, not back again.
 """
 
 from __future__ import annotations
