@@ -19,7 +19,8 @@ from daemon.decide import decide, receipt_address
 from daemon.lifecycle import secrets_of
 from daemon.model import Decision, EarlierSubmission, Mail, NoReceipt, Verdict
 from daemon.read import read_message
-from daemon.store import Store
+from daemon.store import Store, outgoing
+from daemon.store.db import stamp
 
 YAMADA = "t-yamada@yamada-kensetsu.example.co.jp"
 ARRIVED = datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 10:30 in Japan, before every cut-off
@@ -404,3 +405,109 @@ def test_what_is_not_a_reply_to_a_receipt_is_decided_as_before(on: Settings) -> 
                        f"{mail.message_id} {receipt_id}")
     _, complete, _ = _decide(resent, on)
     assert complete.verdict is Verdict.ROUTED
+
+
+def _record(store: Store, raw: bytes, settings: Settings, at: datetime, uid: int,
+            monkeypatch: pytest.MonkeyPatch) -> tuple[Decision, list[str]]:
+    """A message decided at ``at`` against the state file and recorded there with its
+    mails (queued at ``at``: the state file's clock), as the daemon does; the decision
+    and the mails' actions."""
+    monkeypatch.setattr(outgoing, "now", lambda: stamp(at))
+    mail = read_message(raw, received_at=at)
+    decision = decide(mail, settings, now=at, history=store)
+    out = compose(decision, mail, settings, at)
+    row = store.messages.seen(folder="INBOX", uidvalidity=1, uid=uid,
+                              message_id=mail.message_id, content_hash=str(uid),
+                              received_at=at, sender=mail.from_addr)
+    store.record_decision(row.id, decision, at,
+                          [(m.action, m.message_id, m.recipients) for m in out])
+    return decision, [m.action for m in out]
+
+
+def _key_mail(number: str, contractor: str = "yamada") -> bytes:
+    return mails.dsure_key_mail(contract_number=number, contractor=contractor)
+
+
+@pytest.mark.parametrize(("later", "expected"), [
+    (timedelta(hours=23, minutes=59), ["forward"]),
+    (timedelta(hours=24, minutes=1), ["forward", "receipt"]),
+])
+def test_a_receipt_counts_against_the_senders_cap_for_24_hours(
+        tmp_path: Path, on: Settings, later: timedelta, expected: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one reply a day allowed, a sender's second routed submission within 24 hours
+    of the first one's receipt is routed without a receipt; after 24 hours it has one."""
+    one = _with(on, per_sender_per_day=1)
+    store = Store(tmp_path / "state.sqlite3")
+    try:
+        _, first = _record(store, _key_mail("2604011111"), one, ARRIVED, 1, monkeypatch)
+        assert first == ["forward", "receipt"]
+        decision, second = _record(store, _key_mail("2604022222"), one, ARRIVED + later, 2,
+                                   monkeypatch)
+        assert decision.verdict is Verdict.ROUTED
+        assert second == expected
+        assert decision.no_receipt is (None if "receipt" in expected
+                                       else NoReceipt.LIMIT_REACHED)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("later", "expected"), [
+    (timedelta(minutes=59), ["forward"]),
+    (timedelta(minutes=61), ["forward", "receipt"]),
+])
+def test_a_receipt_counts_against_the_offices_cap_for_an_hour(
+        tmp_path: Path, on: Settings, later: timedelta, expected: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one reply an hour allowed in all, another sender's routed submission within
+    the hour after a receipt is routed without one; after the hour it has one."""
+    one = _with(on, per_hour=1)
+    store = Store(tmp_path / "state.sqlite3")
+    try:
+        _, first = _record(store, _key_mail("2604011111"), one, ARRIVED, 1, monkeypatch)
+        assert first == ["forward", "receipt"]
+        decision, second = _record(store, _key_mail("2604022222", "sato"), one,
+                                   ARRIVED + later, 2, monkeypatch)
+        assert second == expected
+        assert decision.no_receipt is (None if "receipt" in expected
+                                       else NoReceipt.LIMIT_REACHED)
+    finally:
+        store.close()
+
+
+def test_a_message_decided_again_is_not_capped_by_its_own_receipt(
+        tmp_path: Path, on: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message decided again (a run that stopped half-way, a replay) keeps its receipt:
+    the receipt recorded for it is not counted against it, even with one reply a day."""
+    one = _with(on, per_sender_per_day=1, per_hour=1)
+    store = Store(tmp_path / "state.sqlite3")
+    try:
+        raw = _key_mail("2604011111")
+        _, first = _record(store, raw, one, ARRIVED, 1, monkeypatch)
+        assert first == ["forward", "receipt"]
+        mail = read_message(raw, received_at=ARRIVED)
+        again = decide(mail, one, now=ARRIVED + timedelta(minutes=5), history=store)
+        assert again.no_receipt is None
+        assert [m.action for m in compose(again, mail, one, ARRIVED)] == [
+            "forward", "receipt"]
+    finally:
+        store.close()
+
+
+def test_a_policy_routed_before_gets_no_second_receipt(on: Settings) -> None:
+    """A confirmation-system submission whose 証券番号 was routed before (a re-send) is
+    not acknowledged again; one whose 証券番号 only went to review before, or that shares
+    nothing but an empty 保証契約番号 with a routed one, is."""
+    policy = mails.POLICY_NUMBERS["sompo"]
+    raw = mails.confirmation_mail(view_url=VIEW_URL)
+    routed = EarlierSubmission("<first@yamada-kensetsu.example.co.jp>", YAMADA,
+                               Verdict.ROUTED, policy_number=policy)
+    _, decision, out = _decide(raw, on, History(earlier=[routed]))
+    assert decision.verdict is Verdict.ROUTED
+    assert [m.action for m in out] == ["forward"]
+    assert decision.no_receipt is NoReceipt.ALREADY_ROUTED
+    for earlier in (replace(routed, verdict=Verdict.REVIEW),
+                    replace(routed, policy_number="other-policy-0001")):
+        _, decision, out = _decide(raw, on, History(earlier=[earlier]))
+        assert [m.action for m in out] == ["forward", "receipt"], earlier
+        assert decision.no_receipt is None
