@@ -595,10 +595,16 @@ def test_more_submissions_than_the_limit_is_one_review(blocks: int,
     """limits.max_submissions (10): more typed guarantees in one mail give one review
     outcome (one mail to a person), never a mail per guarantee."""
     assert settings.limits.max_submissions == 10
-    decision = decide(_flood(blocks), settings)
+    mail = _flood(blocks)
+    decision = decide(mail, settings)
     assert (decision.verdict.value, decision.problems) == ("review", ("too-many-submissions",))
-    assert len(decision.outcomes) == 1
+    assert decision.reason == "too-many-submissions"
+    assert decision.sources == (mail.message_id,)
+    [outcome] = decision.outcomes
     assert decision.route_to == tuple(settings.routing.review)
+    # The one outcome shows staff the mail's first guarantee, as typed.
+    assert (outcome.kind.value, outcome.fields.contract_number, outcome.fields.auth_key) == (
+        "dsure-key", "2604000000", "Kx000000Qz")
 
 
 def test_up_to_the_limit_each_submission_is_decided(settings: Settings) -> None:
