@@ -225,6 +225,9 @@ def test_at_a_reply_cap_the_receipt_is_not_sent_and_the_message_still_routed(
     assert out[0].recipients == ("keiyaku-hosho@city.example.jp",)
     assert bool(_receipts(out)) is expected
     assert decision.no_receipt is (None if expected else NoReceipt.LIMIT_REACHED)
+    # The decision names as acknowledged only what a receipt sent names.
+    assert [o.acknowledged for o in decision.outcomes] == [expected]
+    assert decision.receipt_to == (YAMADA if expected else None)
 
 
 def test_several_submissions_one_receipt_listing_each(on: Settings) -> None:
@@ -250,6 +253,8 @@ def test_a_guarantee_routed_before_gets_no_second_receipt(on: Settings) -> None:
     assert decision.verdict is Verdict.ROUTED
     assert [m.action for m in out] == ["forward"]
     assert decision.no_receipt is NoReceipt.ALREADY_ROUTED
+    assert decision.receipt_to is None
+    assert not any(o.acknowledged for o in decision.outcomes)
     corrected = replace(earlier, verdict=Verdict.CORRECTION)
     _, _, out = _decide(mails.dsure_key_mail(), on, History(earlier=[corrected]))
     assert [m.action for m in out] == ["forward", "receipt"]
