@@ -14,8 +14,6 @@ Asserts nothing: the figures depend on the machine and its load, printed with th
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import os
 import platform
 import sys
@@ -29,34 +27,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
 import _corpus  # noqa: E402
 import stack  # noqa: E402
+from throughput import floor_read  # noqa: E402
 
 from daemon import config  # noqa: E402
 from daemon.compose import compose  # noqa: E402
 from daemon.decide import decide  # noqa: E402
 from daemon.read import ReadLimits, read_message  # noqa: E402
-
-
-def floor(messages: list[bytes]) -> None:
-    """The floor's work (see bench/throughput.py's floor), without the IMAP fetch."""
-    import mailparser  # noqa: PLC0415
-    from pypdf import PdfReader  # noqa: PLC0415
-
-    for raw in messages:
-        parsed = mailparser.parse_from_bytes(raw)
-        for attachment in parsed.attachments:
-            if not str(attachment.get("mail_content_type", "")).endswith("pdf"):
-                continue
-            payload = attachment["payload"]
-            data = (base64.b64decode(payload) if attachment.get("binary")
-                    else payload.encode("latin-1", "replace"))
-            try:
-                reader = PdfReader(io.BytesIO(data))
-                if reader.is_encrypted:
-                    continue
-                for page in reader.pages:
-                    page.extract_text()
-            except Exception:  # noqa: BLE001, S112 - the floor skips what it cannot read
-                continue
 
 
 def reader(messages: list[bytes], settings: config.Settings) -> dict[str, float]:
@@ -94,10 +70,10 @@ def main() -> None:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} cores, load {load}, Python {platform.python_version()}; "
           f"{len(messages)} messages (seed {args.seed})", flush=True)
-    floor(messages)  # warm-up: imports, caches
+    floor_read(messages)  # warm-up: imports, caches
     reader(messages, settings)
     start = time.process_time()
-    floor(messages)
+    floor_read(messages)
     floor_ms = (time.process_time() - start) / len(messages) * 1000
     spent = reader(messages, settings)
     total = sum(spent.values())

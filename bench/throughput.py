@@ -345,18 +345,13 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def floor(count: int) -> dict[str, float]:
-    """One bulk fetch of the INBOX, mail-parser and pypdf text on each, in this process."""
+def floor_read(raws: list[bytes]) -> tuple[int, int, int]:
+    """The floor's reading: mail-parser on each message and pypdf's text of every page
+    of every PDF attachment (an encrypted PDF is counted, not opened). The pages read,
+    the encrypted PDFs and those pypdf could not read."""
     import mailparser  # noqa: PLC0415
     from pypdf import PdfReader  # noqa: PLC0415
 
-    start = time.perf_counter()
-    client = stack.imap_login(stack.INTAKE)
-    client.select("INBOX", readonly=True)
-    _, parts = client.uid("FETCH", "1:*", "(BODY.PEEK[])")
-    client.logout()
-    raws = [p[1] for p in parts if isinstance(p, tuple)]
-    fetched = time.perf_counter()
     pages = encrypted = failed = 0
     for raw in raws:
         parsed = mailparser.parse_from_bytes(raw)
@@ -376,6 +371,19 @@ def floor(count: int) -> dict[str, float]:
                     pages += 1
             except Exception:  # noqa: BLE001 - the floor counts what it cannot read
                 failed += 1
+    return pages, encrypted, failed
+
+
+def floor(count: int) -> dict[str, float]:
+    """One bulk fetch of the INBOX, mail-parser and pypdf text on each, in this process."""
+    start = time.perf_counter()
+    client = stack.imap_login(stack.INTAKE)
+    client.select("INBOX", readonly=True)
+    _, parts = client.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    client.logout()
+    raws = [p[1] for p in parts if isinstance(p, tuple)]
+    fetched = time.perf_counter()
+    pages, encrypted, failed = floor_read(raws)
     done = time.perf_counter()
     if len(raws) != count:
         print(f"  floor: fetched {len(raws)} messages, expected {count}", flush=True)
