@@ -154,12 +154,41 @@ def test_on_a_terminal_each_event_is_one_readable_line(monkeypatch: pytest.Monke
     terminal) shown escaped, never as themselves."""
     line = _logged(monkeypatch, _Terminal())
     assert line.count("\n") == 1 and not line.startswith("{")
-    assert "[info     ] poll.done" in line
+    # The event padded to 24 columns, so that the fields of one event after another line
+    # up for an operator reading them.
+    assert "[info     ] poll.done" + " " * (24 - len("poll.done")) + " error=" in line
     assert "folder='INBOX'" in line and "routed=1" in line
     assert "error='LOGIN [REDACTED] refused'" in line and "password='[REDACTED]'" in line
     assert SECRET not in line and "hunter22" not in line
     assert "\x1b" not in line and "\x07" not in line  # no colour codes, no raw controls
     assert "請求書\\x1b]0;pwned\\x07\\x1b[2J" in line
+
+
+@pytest.mark.parametrize(("stderr_tty", "stdout_tty", "readable"), [
+    (True, False, True), (False, True, False)])
+def test_a_command_logging_on_stderr_asks_stderr_whether_it_is_a_terminal(
+        monkeypatch: pytest.MonkeyPatch, stderr_tty: bool, stdout_tty: bool,
+        readable: bool) -> None:
+    """A command whose output is on stdout (status, classify) logs on stderr: readable
+    lines when stderr is a terminal, whatever stdout is (piped to a file or to jq); JSON
+    when stderr is redirected, even with stdout on a terminal."""
+    err = _Terminal() if stderr_tty else io.StringIO()
+    out = _Terminal() if stdout_tty else io.StringIO()
+    before = structlog.get_config()
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.setattr("sys.stdout", out)
+    try:
+        log.configure(stderr=True)
+        structlog.get_logger("test").info("poll.done", folder="INBOX")
+    finally:
+        structlog.configure(**before)
+    assert out.getvalue() == ""
+    line = err.getvalue()
+    assert line.count("\n") == 1
+    if readable:
+        assert "[info     ] poll.done" in line and "folder='INBOX'" in line
+    else:
+        assert json.loads(line)["event"] == "poll.done"
 
 
 def test_otherwise_json(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import email.policy
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.mime.application import MIMEApplication
 from pathlib import Path
 
 import pytest
@@ -516,3 +517,31 @@ def test_a_policy_routed_before_gets_no_second_receipt(on: Settings) -> None:
         _, decision, out = _decide(raw, on, History(earlier=[earlier]))
         assert [m.action for m in out] == ["forward", "receipt"], earlier
         assert decision.no_receipt is None
+
+
+def test_in_a_reply_to_a_receipt_only_what_would_be_corrected_goes_to_a_person(
+        on: Settings) -> None:
+    """A mail threaded to a receipt with a new complete key notice and a form without its
+    閲覧用URL: the key notice is routed to its section as in any mail; only the form, which
+    would have drawn a correction, goes to review (reply-to-receipt), and nobody gets a
+    correction."""
+    mail, _, out = _decide(mails.dsure_key_mail(), on)
+    [receipt] = _receipts(out)
+    receipt_id = _parsed(receipt)[0]["Message-ID"]
+    notice = pdfs.key_notice_pdf(
+        company="east", contract_number="2604012399",
+        auth_key=mails.default_auth_key("2604012399"), guarantee_type="advance-payment",
+        project_name="市道改良工事", contractor="株式会社山田建設")
+    form = mails.confirmation_mail(omit=("view_url",))
+    msg = email.message_from_bytes(form, policy=email.policy.compat32)
+    part = MIMEApplication(notice, _subtype="pdf")
+    part.add_header("Content-Disposition", "attachment", filename="key.pdf")
+    msg.attach(part)
+    both = _threaded(msg.as_bytes(), receipt_id, f"{mail.message_id} {receipt_id}")
+    _, decision, replies = _decide(both, on, can_wait=False)
+    assert [(o.kind.value, o.verdict.value, o.problems) for o in decision.outcomes] == [
+        ("confirmation-system", "review", ("reply-to-receipt", "view-url-missing")),
+        ("dsure-key", "routed", ())]
+    assert [o.route_to for o in decision.outcomes] == [
+        tuple(on.routing.review), tuple(on.routing.advance_payment)]
+    assert not [m for m in replies if m.action.startswith("reply")]
