@@ -149,7 +149,8 @@ class PoolBusyError(Exception):
 
 # A worker keeps up to this much freed memory above its size when forked for the next
 # message: giving back every freed page after each message and faulting it in again for
-# the next cost about a millisecond of a reader's 15-20 a message (bench/throughput.py).
+# the next cost 0.4-1.1 ms of the 15 a message takes to read, decide and compose
+# (bench/reading.py's work, timed with a trim after each message and without).
 TRIM_ABOVE_MB = 8
 
 
