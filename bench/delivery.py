@@ -2,7 +2,7 @@
 by the mailbox's size: the part of the daemon's backlog cost that is the server's.
 
 Every mail the daemon sends is delivered by Postfix over LMTP into Dovecot: a forward or
-review mail into a staff mailbox, and the daemon's own copy into the contract mailbox.
+review mail into a staff mailbox (and, with smtp.copy_to, its copy into the contract mailbox).
 ``bench/throughput.py`` counts that work under "mail stack and all else"; this measures it
 alone, with no daemon running:
 
