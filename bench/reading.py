@@ -37,9 +37,7 @@ from daemon.read import ReadLimits, read_message  # noqa: E402
 
 def reader(messages: list[bytes], settings: config.Settings) -> dict[str, float]:
     """A reader's work on each message; CPU seconds by stage."""
-    read = settings.limits
-    limits = ReadLimits(read.message_bytes, read.attachments, read.attachment_bytes,
-                        read.text_chars)
+    limits = ReadLimits.of(settings.limits)
     now = datetime.now(UTC)
     spent = {"reading": 0.0, "deciding": 0.0, "composing": 0.0}
     for raw in messages:

@@ -7,8 +7,6 @@ context (plus an optional private CA), and every socket has a timeout.
 from __future__ import annotations
 
 import contextlib
-import email.errors
-import email.header
 import email.policy
 import functools
 import ssl
@@ -154,13 +152,14 @@ _FIND_MOST = 20
 
 def _message_ids_of(raw: bytes) -> set[str]:
     """The Message-ID header of a message, whole and without blanks, as written and as
-    decoded (RFC 2047, as the reader records it); empty when there is none."""
+    the reader records it (decoded by daemon.read.decode_words); empty when there is
+    none."""
+    from daemon.read import decode_words  # noqa: PLC0415 - the reader, only when looking
+
     headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-    value = str(headers.get("Message-ID", ""))
-    forms = {value}
-    with contextlib.suppress(ValueError, LookupError, email.errors.HeaderParseError):
-        forms.add(str(email.header.make_header(email.header.decode_header(value))))
-    return {"".join(form.split()) for form in forms} - {""}
+    # raw_items: the value as the reader sees it (get() would turn 8-bit bytes to U+FFFD).
+    value = next((str(v) for k, v in headers.raw_items() if k.lower() == "message-id"), "")
+    return {"".join(form.split()) for form in (value, decode_words(value))} - {""}
 
 
 def delimiter(client: IMAPClient) -> str:

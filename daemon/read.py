@@ -24,6 +24,7 @@ from email.errors import HeaderParseError
 from email.header import decode_header
 from email.message import Message
 from html.parser import HTMLParser
+from typing import TYPE_CHECKING
 
 import mailparser
 
@@ -32,6 +33,9 @@ from daemon.documents import office_format, read_office, read_pdf, table_lines
 from daemon.extract import document_passwords
 from daemon.japanese import decode_text
 from daemon.model import Attachment, DocumentStatus, Mail
+
+if TYPE_CHECKING:
+    from daemon import config
 
 # mail-parser logs every part it does not model (delivery reports...) at error level.
 logging.getLogger("mailparser").setLevel(logging.CRITICAL)
@@ -49,6 +53,12 @@ class ReadLimits:
     # Text beyond this (the body, or one document's) is not read: no submission is that
     # long, and the work on what is read stays bounded. Such a message goes to review.
     text_chars: int = 500_000
+
+    @classmethod
+    def of(cls, limits: config.Limits) -> ReadLimits:
+        """The office's reading limits (``limits.*`` of its config)."""
+        return cls(limits.message_bytes, limits.attachments, limits.attachment_bytes,
+                   limits.text_chars)
 
 
 def read_message(raw: bytes, received_at: datetime | None = None, *,

@@ -272,10 +272,8 @@ def read_in_child(raw: bytes, received_at: datetime | None, limits: ReadSettings
     message costs its own reading only. When the child fails, the message is read from
     its headers alone, with one placeholder part saying why (too-large for memory,
     unreadable otherwise), and the error is returned beside it."""
-    read_limits = ReadLimits(limits.message_bytes, limits.attachments, limits.attachment_bytes,
-                             limits.text_chars)
     job = partial(read_message, raw, received_at, now=now, passwords=passwords,
-                  limits=read_limits)
+                  limits=ReadLimits.of(limits))
     try:
         return run_limited(job, limits=Limits(limits.read_seconds,
                                               limits.read_memory_mb << 20)), None
@@ -325,9 +323,7 @@ def inherit_readers() -> None:
 def _read_and_decide(raw: bytes, received_at: datetime | None, settings: Settings,
                      now: datetime) -> tuple[Mail, Decision]:
     """In the child: read a new message and decide it (without the history)."""
-    limits = settings.limits
-    mail = read_message(raw, received_at, now=now, limits=ReadLimits(
-        limits.message_bytes, limits.attachments, limits.attachment_bytes, limits.text_chars))
+    mail = read_message(raw, received_at, now=now, limits=ReadLimits.of(settings.limits))
     return mail, decide(mail, settings, now=now)
 
 

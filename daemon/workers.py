@@ -70,9 +70,7 @@ def _serve(conn: Connection, daemons_end: Connection, daemon: int, settings: Set
     apply_limits(limits, cpu=False)  # the daemon watches each message's wall-clock time
     _release(None)  # the free memory inherited
     forked_with = anonymous_bytes()
-    read = settings.limits
-    read_limits = ReadLimits(read.message_bytes, read.attachments, read.attachment_bytes,
-                             read.text_chars)
+    read_limits = ReadLimits.of(settings.limits)
     while True:
         while not conn.poll(_ORPHAN_CHECK):
             if os.getppid() != daemon:
