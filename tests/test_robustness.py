@@ -144,3 +144,23 @@ def test_classify_survives_what_the_daemon_survives(tmp_path: Path,
     assert main(["--config", str(config), "classify", str(message)]) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["verdict"], result["problems"]) == ("review", ["attachment-unreadable"])
+
+
+def test_the_office_s_limits_are_the_ones_a_message_is_read_with(settings: Settings) -> None:
+    """limits.* of the config reach the reader whole: each of the four reading limits set
+    to its own value is the one a message is read with in a sandboxed child (one
+    attachment of two read, the second named as over the limit)."""
+    from daemon.sandbox import read_in_child  # noqa: PLC0415
+
+    limits = settings.limits.model_copy(update={
+        "message_bytes": 3 << 20, "attachments": 1, "attachment_bytes": 2 << 20,
+        "text_chars": 20_000})
+    assert ReadLimits.of(limits) == ReadLimits(message_bytes=3 << 20, attachments=1,
+                                               attachment_bytes=2 << 20, text_chars=20_000)
+    raw = mails.build(from_="t-yamada@yamada-kensetsu.example.co.jp", to=mails.OFFICE_ADDRESS,
+                      subject="二件", body="添付します。",
+                      attachments=[("a.pdf", pdfs.corrupt_pdf(), "application/pdf"),
+                                   ("b.pdf", pdfs.corrupt_pdf(), "application/pdf")])
+    mail, error = read_in_child(raw, None, limits)
+    assert error is None
+    assert [a.filename for a in mail.attachments] == ["a.pdf", "(1 more)"]
